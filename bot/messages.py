@@ -1,0 +1,83 @@
+"""The neutral conversation types every adapter translates to and from.
+
+Handlers take an `Incoming` and return a list of `Reply`; they never see Slack, Teams or the terminal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a user did: a message, or a click on a choice (`action` + `value`)."""
+
+    user: str
+    text: str = ""
+    conversation: str = "console"
+    thread: str | None = None
+    form: Form | None = None  # open this form (kind="form"); with errors set, re-show it
+    key: str | None = None  # idempotency key for out-of-band delivery (the outbox)
+    action: str | None = None
+    value: str | None = None
+    user_name: str = ""
+    organization: str = ""
+    position: str = ""
+    surface: str = "console"  # console | slack | teams
+    direct: bool = True  # a DM / personal chat, as opposed to a mention in a shared channel
+    files: tuple[dict, ...] = ()
+    form: dict[str, Any] | None = None  # submitted form values (modal / Adaptive Card / terminal walk)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button: `action` names the handler, `value` is opaque data it gets back."""
+
+    label: str
+    action: str
+    value: str = ""
+    style: str = ""  # "" | primary | danger
+
+
+@dataclass
+class Field:
+    """One input of a form. Adapters render it natively (Slack modal, Adaptive Card, terminal prompt)."""
+
+    name: str
+    label: str
+    kind: str = "text"  # text | textarea | select | boolean | files
+    required: bool = False
+    options: list[tuple[str, str]] = field(default_factory=list)  # (value, label); value may be a path "A > B"
+    max_length: int | None = None
+    initial: Any = None
+    hint: str = ""
+    private: bool = False  # shown as 비공개 (e.g. subject info); never echoed to a channel
+    suggest_action: str | None = None  # dispatched with the typed value for live suggestions
+
+
+@dataclass
+class Form:
+    """A form to open; its submission comes back as `Incoming(action=form.action, form={name: value})`."""
+
+    action: str
+    title: str
+    fields: list[Field]
+    submit_label: str = "제출"
+    state: str = ""  # opaque, returned as `Incoming.value` on submit
+    errors: dict[str, str] = field(default_factory=dict)  # field name -> Korean message
+
+
+@dataclass
+class Reply:
+    """What the bot says back, as data; adapters render it for their surface."""
+
+    text: str
+    choices: list[Choice] = field(default_factory=list)
+    kind: str = "message"  # message | answer | decline | form | notice | error
+    data: dict[str, Any] = field(default_factory=dict)  # structured content for richer renderers
+    private: bool = False  # ephemeral where the surface supports it
+    to_user: str | None = None  # deliver to this user's DM instead of the current conversation
+    to_conversation: str | None = None  # deliver to a specific conversation (e.g. the triage channel)
+    thread: str | None = None
+    form: Form | None = None  # open this form (kind="form"); with errors set, re-show it
+    key: str | None = None  # idempotency key for out-of-band delivery (the outbox)

@@ -1,0 +1,116 @@
+"""jinja2 rendering: answer templates from entries and reply templates from `knowledge/templates/`.
+
+User text is only ever passed in as data, never compiled, so nobody can inject template syntax.
+Dates are said the Korean way: "8월 31일(수) 18:00".
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from .clock import SEOUL
+
+if TYPE_CHECKING:
+    from .knowledge import Entry, KnowledgeBase
+
+WEEKDAYS = "월화수목금토일"
+
+
+class TemplateProblem(ValueError):
+    """A template cannot be rendered (syntax error or unknown name)."""
+
+
+def _local(value: date | datetime) -> date | datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(SEOUL) if value.tzinfo else value
+    return value
+
+
+def kdate(value: date | datetime | None) -> str:
+    """8월 31일(수)"""
+    if value is None:
+        return ""
+    value = _local(value)
+    return f"{value.month}월 {value.day}일({WEEKDAYS[value.weekday()]})"
+
+
+def kdatetime(value: datetime | None) -> str:
+    """8월 31일(수) 18:00"""
+    if value is None:
+        return ""
+    value = _local(value)
+    return f"{kdate(value)} {value:%H:%M}"
+
+
+def kmd(value: date | datetime | None) -> str:
+    """9.6."""
+    if value is None:
+        return ""
+    value = _local(value)
+    return f"{value.month}.{value.day}."
+
+
+def dday(target: date | datetime | None, now: datetime) -> str:
+    """D-3, D-day, D+2 counted in Seoul calendar days."""
+    if target is None:
+        return ""
+    t = _local(target)
+    t = t.date() if isinstance(t, datetime) else t
+    n = now.astimezone(SEOUL).date()
+    diff = (t - n).days
+    return "D-day" if diff == 0 else (f"D-{diff}" if diff > 0 else f"D+{-diff}")
+
+
+class Templates:
+    """The template environment bound to a knowledge base (milestones) and, optionally, a clock."""
+
+    def __init__(self, kb: "KnowledgeBase", clock=None):
+        self.kb = kb
+        self.clock = clock
+        loader = None
+        if kb.root is not None and (kb.root / "templates").is_dir():
+            loader = jinja2.FileSystemLoader(str(kb.root / "templates"))
+        else:
+            from .config import DEFAULT_KNOWLEDGE
+
+            loader = jinja2.FileSystemLoader(str(DEFAULT_KNOWLEDGE / "templates"))
+        self.env = self._env(loader, undefined=jinja2.ChainableUndefined)
+        self.strict_env = self._env(loader, undefined=jinja2.StrictUndefined)
+        self._cache: dict[tuple[str, bool], jinja2.Template] = {}
+
+    @staticmethod
+    def _env(loader, undefined) -> SandboxedEnvironment:
+        env = SandboxedEnvironment(loader=loader, undefined=undefined, autoescape=False,
+                                   trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+        env.filters.update(kdate=kdate, kdatetime=kdatetime, kmd=kmd)
+        return env
+
+    def context(self) -> dict[str, Any]:
+        now = self.clock.now() if self.clock else datetime.now(SEOUL)
+        return {"ms": self.kb.milestones, "now": now, "dday": lambda t: dday(t, now)}
+
+    def render_answer(self, entry: "Entry", *, strict: bool = False, **extra) -> str:
+        key = (entry.answer, strict)
+        tpl = self._cache.get(key)
+        try:
+            if tpl is None:
+                tpl = (self.strict_env if strict else self.env).from_string(entry.answer)
+                if len(self._cache) < 100_000:
+                    self._cache[key] = tpl
+            return tpl.render(**self.context(), **extra).strip()
+        except jinja2.TemplateSyntaxError as e:
+            raise TemplateProblem(f"템플릿 문법 오류 (답변 {e.lineno}행): {e.message}") from None
+        except jinja2.UndefinedError as e:
+            raise TemplateProblem(f"알 수 없는 이름: {e.message}") from None
+        except (TypeError, ValueError, AttributeError) as e:
+            if strict:
+                raise TemplateProblem(f"렌더링 오류: {e}") from None
+            return entry.answer
+
+    def render(self, name: str, **data) -> str:
+        """A reply template from `knowledge/templates/NAME.j2`."""
+        tpl = self.env.get_template(f"{name}.j2")
+        return tpl.render(**self.context(), **data).strip()
