@@ -175,6 +175,8 @@ def load_schedule(path: Path) -> dict[str, Milestone]:
     raw = _read_yaml(path) or {}
     out: dict[str, Milestone] = {}
     for mid, m in (raw.get("milestones") or {}).items():
+        if mid == "__line__":
+            continue
         where = f"{path}:{m.get('__line__', 0) if isinstance(m, dict) else 0}"
         if not isinstance(m, dict):
             raise KnowledgeError(f"{where}: 마일스톤 {mid} 형식 오류")

@@ -1,0 +1,202 @@
+"""The `ieum` command: chat, ask, kb, serve, and the subcommands feature modules register."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import ConfigError, Settings
+from .knowledge import KnowledgeError
+
+# Modules exposing `register_cli(subparsers)`; each adds its own subcommands.
+COMMAND_MODULES = [
+]
+
+
+def _settings(args) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "knowledge", None):
+        path = Path(args.knowledge)
+        if path.is_dir():
+            settings = _replace(settings, knowledge=path, extra_knowledge=())
+        else:
+            settings = _replace(settings, extra_knowledge=(path,), knowledge=path)
+    return settings
+
+
+def _replace(settings: Settings, **changes) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+def build_services(args):
+    """Services for a command, honouring --knowledge."""
+    from .services import build
+
+    return build(_settings(args))
+
+
+def _read_lines(stream) -> "iter[str]":
+    # Questions arrive from pipes in any state: undecodable bytes become U+FFFD rather than a crash.
+    data = stream.buffer if hasattr(stream, "buffer") else None
+    if data is None:
+        yield from (line.rstrip("\n") for line in stream)
+        return
+    for raw in data:
+        yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def cmd_ask(args) -> int:
+    from .knowledge import load_knowledge
+    from .search import Engine
+    from .templates import Templates
+    from handlers.answers import result_json, result_text
+
+    settings = _settings(args)
+    kb = load_knowledge(settings.knowledge, extra=settings.extra_knowledge)
+    engine = Engine.from_knowledge(kb)
+    templates = Templates(kb, settings.clock())
+    if args.question:
+        question = " ".join(args.question)
+        result = engine.answer(question)
+        if args.json:
+            print(json.dumps(result_json(result, templates), ensure_ascii=False))
+        else:
+            print(result_text(result, templates))
+        return 0
+    out = sys.stdout
+    for line in _read_lines(sys.stdin):
+        result = engine.answer(line)
+        if args.json:
+            out.write(json.dumps(result_json(result, templates), ensure_ascii=False) + "\n")
+        else:
+            out.write(result_text(result, templates) + "\n\n")
+        out.flush()
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from .console import run_console
+
+    services = build_services(args)
+    try:
+        return run_console(services, stdin=sys.stdin, stdout=sys.stdout)
+    finally:
+        services.close()
+
+
+def cmd_kb(args) -> int:
+    from .knowledge import KnowledgeError, check, load_knowledge
+    from .templates import Templates
+
+    settings = _settings(args)
+    try:
+        kb = load_knowledge(settings.knowledge, extra=settings.extra_knowledge)
+    except KnowledgeError as e:
+        print(f"오류: {e}", file=sys.stderr)
+        return 1
+    if args.kb_command == "check":
+        problems = check(kb)
+        for extra_check in _extra_checks():
+            problems.extend(extra_check(kb))
+        for p in problems:
+            print(p, file=sys.stderr)
+        if problems:
+            print(f"문제 {len(problems)}건", file=sys.stderr)
+            return 1
+        print(f"정상: 항목 {len(kb.entries)}개, 동의어 그룹 {len(kb.synonyms)}개, "
+              f"일정 {len(kb.milestones)}개, 업무분류 {len(kb.category_paths())}개, 질의구분 {len(kb.types)}개")
+        return 0
+    if args.kb_command == "export":
+        templates = Templates(kb, settings.clock())
+        for e in kb.entries:
+            print(json.dumps({"id": e.id, "title": e.title, "questions": e.questions,
+                              "answer": templates.render_answer(e), "tags": e.tags, "source": e.source},
+                             ensure_ascii=False))
+        return 0
+    return 2
+
+
+def _extra_checks():
+    # Feature modules with data in knowledge/ (reminder rules …) add their own checks.
+    out = []
+    for mod in ("bot.reminders",):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError:
+            continue
+        if hasattr(m, "check_knowledge"):
+            out.append(m.check_knowledge)
+    return out
+
+
+def cmd_run(args) -> int:
+    """`make run`: Slack when its tokens are set, else the terminal chat."""
+    settings = _settings(args)
+    if settings.slack_enabled:
+        try:
+            serve = importlib.import_module("bot.server")
+        except ModuleNotFoundError:
+            print("Slack 어댑터가 설치되지 않았습니다. 터미널 채팅으로 시작합니다.", file=sys.stderr)
+        else:
+            return serve.main(settings)
+    return cmd_chat(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ieum", description="이음: 희망이음 전환 헬프데스크 도우미")
+    p.add_argument("--knowledge", help="knowledge directory, or a plain FAQ file (.jsonl/.csv/.xlsx)")
+    sub = p.add_subparsers(dest="command")
+
+    ask = sub.add_parser("ask", help="answer a question (or one per line on stdin)")
+    ask.add_argument("question", nargs="*")
+    ask.add_argument("--json", action="store_true", help="one JSON object per line")
+    ask.set_defaults(func=cmd_ask)
+
+    chat = sub.add_parser("chat", help="the terminal chat")
+    chat.set_defaults(func=cmd_chat)
+
+    run = sub.add_parser("run", help="Slack when its tokens are set, the terminal chat otherwise")
+    run.set_defaults(func=cmd_run)
+
+    kb = sub.add_parser("kb", help="the knowledge base")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    kb_sub.add_parser("check", help="validate knowledge/")
+    exp = kb_sub.add_parser("export", help="every entry as JSON lines")
+    exp.add_argument("--json", action="store_true", default=True)
+    kb.set_defaults(func=cmd_kb)
+
+    for mod in COMMAND_MODULES:
+        importlib.import_module(mod).register_cli(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8", errors="replace")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        args.func = cmd_run
+    try:
+        # Subcommands may be given --knowledge after the subcommand name too; the parent option wins.
+        return args.func(args) or 0
+    except ConfigError as e:
+        print(f"설정 오류: {e}", file=sys.stderr)
+        return 2
+    except KnowledgeError as e:
+        print(f"지식 베이스 오류: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

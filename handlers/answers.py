@@ -1,0 +1,132 @@
+"""Answering a question from the knowledge base, and the choices that follow an answer."""
+from __future__ import annotations
+
+import logging
+
+from bot.messages import Choice, Incoming, Reply
+from bot.search import Result
+
+from .router import action
+
+log = logging.getLogger(__name__)
+
+MAX_VALUE = 1500  # button values travel through Slack (2,000 chars) and Teams; keep them short
+
+
+def _choices_after_answer(query: str, entry_id: str) -> list[Choice]:
+    q = query[:MAX_VALUE]
+    return [
+        Choice("예", "feedback.yes", f"{entry_id}\n{q}", style="primary"),
+        Choice("아니요", "feedback.no", f"{entry_id}\n{q}"),
+        Choice("다른 답변 보기", "answer.more", f"{entry_id}\n{q}"),
+        Choice("질의하기", "inquiry.open", q),
+    ]
+
+
+def result_json(result: Result, templates) -> dict:
+    """The `ask --json` contract of ../shared/eval/score.py."""
+    best = result.best
+    return {
+        "query": result.query,
+        "answered": result.answered,
+        "answer": templates.render_answer(best.entry) if result.answered and best else None,
+        "entry_id": best.entry_id if result.answered and best else None,
+        "score": round(best.score, 1) if best else 0.0,
+        "reason": result.reason,
+        "alternatives": [
+            {"entry_id": m.entry_id, "title": m.title, "answer": templates.render_answer(m.entry),
+             "score": round(m.score, 1)}
+            for m in result.alternatives
+        ],
+    }
+
+
+def result_text(result: Result, templates) -> str:
+    if result.answered and result.best:
+        return templates.render("answer", title=result.best.title,
+                                answer=templates.render_answer(result.best.entry))
+    return templates.render("decline", reason=result.reason, query=result.query,
+                            suggestions=[m.title for m in result.alternatives[:2]])
+
+
+def answer_question(incoming: Incoming, services) -> list[Reply]:
+    query = (incoming.text or "").strip()
+    result = services.engine.answer(query)
+    log.info("answer answered=%s reason=%s entry=%s score=%.1f", result.answered, result.reason,
+             result.best.entry_id if result.best else None, result.best.score if result.best else 0)
+    _record(services, result)
+    if result.answered and result.best:
+        return [Reply(
+            result_text(result, services.templates),
+            choices=_choices_after_answer(query, result.best.entry_id),
+            kind="answer",
+            data={"entry_id": result.best.entry_id, "title": result.best.title, "score": result.best.score,
+                  "query": query},
+            thread=incoming.thread,
+        )]
+    choices = []
+    if result.reason == "unknown":
+        choices.append(Choice("질의하기", "inquiry.open", query[:MAX_VALUE], style="primary"))
+        for m in result.alternatives[:2]:
+            choices.append(Choice(m.title[:60], "answer.show", m.entry_id))
+    return [Reply(result_text(result, services.templates), choices=choices, kind="decline",
+                  data={"reason": result.reason, "query": query}, thread=incoming.thread)]
+
+
+def _record(services, result: Result) -> None:
+    feedback = getattr(services, "feedback", None)
+    if feedback is not None:
+        feedback.record_answer(result)
+
+
+def _split_value(value: str | None) -> tuple[str, str]:
+    entry_id, _, query = (value or "").partition("\n")
+    return entry_id, query
+
+
+@action("answer.more")
+def more_answers(incoming: Incoming, services) -> list[Reply]:
+    entry_id, query = _split_value(incoming.value)
+    matches = [m for m in services.engine.search(query, limit=4) if m.entry_id != entry_id][:2]
+    if not matches:
+        return [Reply(services.templates.render("no_more"), choices=[Choice("질의하기", "inquiry.open", query)],
+                      kind="decline", thread=incoming.thread)]
+    replies = []
+    for m in matches:
+        replies.append(Reply(
+            services.templates.render("answer", title=m.title, answer=services.templates.render_answer(m.entry)),
+            choices=_choices_after_answer(query, m.entry_id), kind="answer",
+            data={"entry_id": m.entry_id, "title": m.title, "score": m.score, "query": query},
+            thread=incoming.thread,
+        ))
+    return replies
+
+
+@action("answer.show")
+def show_entry(incoming: Incoming, services) -> list[Reply]:
+    entry = services.engine.entries.get(incoming.value or "")
+    if entry is None:
+        return [Reply("해당 답변을 찾을 수 없습니다. 다시 질문해 주세요.", kind="error")]
+    return [Reply(services.templates.render("answer", title=entry.title, answer=services.templates.render_answer(entry)),
+                  choices=_choices_after_answer(entry.title, entry.id), kind="answer",
+                  data={"entry_id": entry.id, "title": entry.title, "query": entry.title}, thread=incoming.thread)]
+
+
+@action("feedback.yes", "feedback.no")
+def feedback(incoming: Incoming, services) -> list[Reply]:
+    entry_id, query = _split_value(incoming.value)
+    helpful = incoming.action == "feedback.yes"
+    store = getattr(services, "feedback", None)
+    if store is not None:
+        store.record_feedback(user=incoming.user, entry_id=entry_id, query=query, helpful=helpful,
+                              surface=incoming.surface)
+    if helpful:
+        return [Reply(services.templates.render("feedback_yes"), kind="notice", private=True, thread=incoming.thread)]
+    return [Reply(services.templates.render("feedback_no"), kind="notice", private=True, thread=incoming.thread,
+                  choices=[Choice("다른 답변 보기", "answer.more", incoming.value or ""),
+                           Choice("질의하기", "inquiry.open", query, style="primary")])]
+
+
+@action("answer.ask")
+def ask_again(incoming: Incoming, services) -> list[Reply]:
+    return answer_question(incoming, services)
