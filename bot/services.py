@@ -54,7 +54,7 @@ def _import_hooks() -> list:
     import importlib
 
     hooks = []
-    for mod in ("bot.feedback", "bot.inquiries", "bot.reminders"):
+    for mod in ("bot.outbox", "bot.feedback", "bot.inquiries", "bot.reminders"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:

@@ -120,6 +120,7 @@ def _load_feature_modules() -> None:
 
 # Modules that register migrations, in the order their tables should be created.
 FEATURE_MODULES = [
+    "bot.outbox",
     "bot.feedback",
     "bot.inquiries",
     "bot.reminders",

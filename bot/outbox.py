@@ -1,0 +1,266 @@
+"""Durable, exactly-once out-of-band delivery: reminders, inquiry notifications, triage posts.
+
+Every message gets a delivery key written under a UNIQUE constraint *before* it is sent, so a restart,
+a late start or a second bot process on the same database never sends it twice. `drain()` claims each
+due row with a single conditional UPDATE (only one connection can win it), sends it outside any
+transaction, then records the outcome. A failing sender is retried with exponential backoff, a
+bounded number of times, until it succeeds or the item expires.
+
+A process that dies between claiming and recording leaves the row 'sending' with a lease; when the
+lease runs out the row is retried (the only case in which a message could be delivered twice, and
+only if the crash happened after the remote side accepted it).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable
+
+from .clock import Clock
+from .messages import Choice, Field, Form, Reply
+from .store import Store, migration
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[str, Reply], None]
+
+# statuses
+PENDING, SENDING, SENT, FAILED, EXPIRED, SKIPPED = "pending", "sending", "sent", "failed", "expired", "skipped"
+FINAL = (SENT, FAILED, EXPIRED, SKIPPED)
+
+
+class OutboxError(RuntimeError):
+    """An outbox operation cannot be carried out."""
+
+
+@migration("outbox_001_create")
+def _create(db) -> None:
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS outbox (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            surface TEXT NOT NULL,
+            target TEXT NOT NULL,
+            reply TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before REAL NOT NULL,
+            expires_at REAL,
+            next_attempt REAL NOT NULL,
+            lease_until REAL,
+            claimed_by TEXT,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            note TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt)")
+
+
+# ---- Reply <-> JSON ---------------------------------------------------------------------------
+
+
+def reply_to_dict(reply: Reply) -> dict[str, Any]:
+    return asdict(reply)
+
+
+def reply_from_dict(data: dict[str, Any]) -> Reply:
+    data = dict(data)
+    data["choices"] = [c if isinstance(c, Choice) else Choice(**c) for c in data.get("choices") or []]
+    form = data.get("form")
+    if isinstance(form, dict):
+        fields = []
+        for f in form.get("fields") or []:
+            f = dict(f)
+            f["options"] = [tuple(o) for o in f.get("options") or []]
+            fields.append(Field(**f))
+        data["form"] = Form(**{**form, "fields": fields})
+    known = Reply.__dataclass_fields__
+    return Reply(**{k: v for k, v in data.items() if k in known})
+
+
+def to_json(reply: Reply) -> str:
+    return json.dumps(reply_to_dict(reply), ensure_ascii=False, default=str)
+
+
+def from_json(text: str) -> Reply:
+    return reply_from_dict(json.loads(text))
+
+
+# ---- the outbox -------------------------------------------------------------------------------
+
+
+def _ts(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+class Outbox:
+    """Delivery keys, claims, retries. One instance per process; any number of processes per database."""
+
+    def __init__(self, store: Store, clock: Clock, *, max_attempts: int = 8, backoff: float = 30.0,
+                 max_backoff: float = 3600.0, lease: float = 300.0):
+        self.store = store
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.lease = lease
+        self.senders: dict[str, Sender] = {}
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    # -- configuration
+
+    def register_sender(self, surface: str, fn: Sender) -> None:
+        """`fn(target, reply)` delivers or raises; it is called at most once per claim."""
+        self.senders[surface] = fn
+
+    # -- writing
+
+    def enqueue(self, reply: Reply, *, key: str, surface: str, target: str,
+                not_before: datetime | None = None, expires_at: datetime | None = None) -> bool:
+        """Record a delivery; False when the key already exists (it will never be sent twice)."""
+        return self._insert(reply, key=key, surface=surface, target=target, not_before=not_before,
+                            expires_at=expires_at, status=PENDING)
+
+    def skip(self, reply: Reply | None, *, key: str, surface: str, target: str, note: str = "",
+             not_before: datetime | None = None) -> bool:
+        """Record a delivery as deliberately not made (e.g. missed beyond its grace); False if known."""
+        return self._insert(reply or Reply(""), key=key, surface=surface, target=target,
+                            not_before=not_before, expires_at=None, status=SKIPPED, note=note)
+
+    def _insert(self, reply: Reply, *, key: str, surface: str, target: str, not_before, expires_at,
+                status: str, note: str = "") -> bool:
+        if not key:
+            raise OutboxError("delivery key is required")
+        now = self.clock.now()
+        due = _ts(not_before or now)
+        reply = Reply(**{**reply_to_dict_shallow(reply), "key": key})
+        with self.store.transaction():
+            cur = self.store.conn.execute(
+                "INSERT OR IGNORE INTO outbox (key, surface, target, reply, status, not_before, expires_at,"
+                " next_attempt, created_at, note) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [key, surface, target, to_json(reply), status, due,
+                 _ts(expires_at) if expires_at else None, due, now.isoformat(), note or None],
+            )
+            return cur.rowcount == 1
+
+    # -- sending
+
+    def drain(self, limit: int = 100) -> int:
+        """Send what is due (for the surfaces this process has senders for); returns how many were sent."""
+        now = self.clock.now()
+        t = _ts(now)
+        self._expire(t)
+        surfaces = list(self.senders)
+        if not surfaces:
+            return 0
+        marks = ",".join("?" * len(surfaces))
+        rows = self.store.conn.execute(
+            f"SELECT id FROM outbox WHERE surface IN ({marks}) AND ("
+            f" (status = 'pending' AND next_attempt <= ?) OR (status = 'sending' AND lease_until < ?))"
+            f" ORDER BY next_attempt, id LIMIT ?",
+            [*surfaces, t, t, limit],
+        ).fetchall()
+        sent = 0
+        for (row_id,) in rows:
+            item = self._claim(row_id, t)
+            if item is None:
+                continue  # another process won it
+            key, surface, target, payload, attempts = item
+            try:
+                self.senders[surface](target, from_json(payload))
+            except Exception as e:  # a sender may raise anything: record it and retry later
+                self._failed(row_id, key, attempts, e)
+            else:
+                with self.store.transaction():
+                    self.store.conn.execute(
+                        "UPDATE outbox SET status='sent', sent_at=?, lease_until=NULL, last_error=NULL"
+                        " WHERE id=? AND claimed_by=?",
+                        [self.clock.now().isoformat(), row_id, self.worker],
+                    )
+                sent += 1
+        return sent
+
+    def _claim(self, row_id: int, t: float):
+        with self.store.transaction():
+            cur = self.store.conn.execute(
+                "UPDATE outbox SET status='sending', attempts=attempts+1, claimed_by=?, lease_until=?"
+                " WHERE id=? AND ((status='pending' AND next_attempt <= ?) OR (status='sending' AND lease_until < ?))"
+                " AND (expires_at IS NULL OR expires_at > ?)",
+                [self.worker, t + self.lease, row_id, t, t, t],
+            )
+            if cur.rowcount != 1:
+                return None
+            return self.store.conn.execute(
+                "SELECT key, surface, target, reply, attempts FROM outbox WHERE id=?", [row_id]
+            ).fetchone()
+
+    def _failed(self, row_id: int, key: str, attempts: int, error: Exception) -> None:
+        now = self.clock.now()
+        delay = min(self.backoff * (2 ** (attempts - 1)), self.max_backoff)
+        status = FAILED if attempts >= self.max_attempts else PENDING
+        # The error text may come from a remote API; keep only its type and a short message.
+        message = f"{type(error).__name__}: {str(error)[:200]}"
+        log.warning("outbox: delivery %s failed (attempt %d/%d): %s", key, attempts, self.max_attempts,
+                    type(error).__name__)
+        with self.store.transaction():
+            self.store.conn.execute(
+                "UPDATE outbox SET status=?, next_attempt=?, lease_until=NULL, last_error=? WHERE id=? AND claimed_by=?",
+                [status, _ts(now) + delay, message, row_id, self.worker],
+            )
+
+    def _expire(self, t: float) -> None:
+        with self.store.transaction():
+            self.store.conn.execute(
+                "UPDATE outbox SET status='expired', lease_until=NULL WHERE expires_at IS NOT NULL AND expires_at <= ?"
+                " AND (status='pending' OR (status='sending' AND lease_until < ?))",
+                [t, t],
+            )
+
+    # -- reading
+
+    def status(self, key: str) -> str | None:
+        row = self.store.conn.execute("SELECT status FROM outbox WHERE key=?", [key]).fetchone()
+        return row[0] if row else None
+
+    def get(self, key: str) -> dict | None:
+        cur = self.store.conn.execute("SELECT * FROM outbox WHERE key=?", [key])
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], row))
+
+    def items(self, *, status: str | Iterable[str] | None = None, prefix: str = "") -> list[dict]:
+        sql, args = "SELECT * FROM outbox WHERE substr(key, 1, ?) = ?", [len(prefix), prefix]
+        if status:
+            statuses = [status] if isinstance(status, str) else list(status)
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += statuses
+        cur = self.store.conn.execute(sql + " ORDER BY not_before, id", args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.store.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+
+
+def reply_to_dict_shallow(reply: Reply) -> dict[str, Any]:
+    return {name: getattr(reply, name) for name in Reply.__dataclass_fields__}
+
+
+def _console_sender(target: str, reply: Reply) -> None:
+    print(f"[{target}] {reply.text}", flush=True)
+
+
+def setup(services) -> None:
+    outbox = Outbox(services.store, services.clock)
+    outbox.register_sender("console", _console_sender)
+    services.extra["outbox"] = outbox
