@@ -269,6 +269,15 @@ def check_rules(kb, rules: RuleSet) -> list[str]:
     return problems
 
 
+def check_knowledge(kb) -> list[str]:
+    """The reminder part of `ieum kb check`."""
+    try:
+        rules = load_rules(rules_path(kb))
+    except ReminderError as e:
+        return [str(e)]
+    return check_rules(kb, rules)
+
+
 # ---- occurrences ------------------------------------------------------------------------------
 
 
@@ -517,7 +526,7 @@ class Reminders:
             created = parse_time(created) if isinstance(created, str) else created
             due = parse_time(due) if isinstance(due, str) else due
             surface = get("surface") or "console"
-            three_quarters = created + (due - created) * 0.75
+            three_quarters = _three_quarters(created, due)
             for stage, when, overdue in (("75", three_quarters, False), ("overdue", due, True)):
                 if now < when or (stage == "75" and now >= due):
                     continue
@@ -528,6 +537,16 @@ class Reminders:
                         key=f"inquiry-warn:{receipt}:{stage}", surface=surface, target=str(assignee)):
                     n += 1
         return n
+
+
+def _three_quarters(created: datetime, due: datetime) -> datetime:
+    """75% of the processing time, counted in business hours when bot.businesshours is there."""
+    try:
+        from .businesshours import BusinessCalendar
+    except ImportError:
+        return created + (due - created) * 0.75
+    cal = BusinessCalendar()
+    return cal.add_hours(created, 0.75 * cal.hours_between(created, due))
 
 
 # ---- milestone overrides ----------------------------------------------------------------------
