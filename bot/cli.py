@@ -14,6 +14,7 @@ from .knowledge import KnowledgeError
 # Modules exposing `register_cli(subparsers)`; each adds its own subcommands.
 COMMAND_MODULES = [
     "bot.reminders_cli",
+    "bot.server",
 ]
 
 

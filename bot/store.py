@@ -124,4 +124,5 @@ FEATURE_MODULES = [
     "bot.feedback",
     "bot.inquiries",
     "bot.reminders",
+    "bot.adapters.slack",
 ]

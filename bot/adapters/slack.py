@@ -1,0 +1,1011 @@
+"""The Slack surface: bolt wiring, Block Kit rendering, delivery. Translates only; handlers decide.
+
+Everything Slack-specific lives here: `Incoming` is built from events, slash commands, shortcuts and
+interactivity payloads; `Reply`/`Form` come back out as messages, ephemerals, modals and App Home views.
+
+Protocol duties handled here:
+- ack within 3 s: bolt runs with `process_before_response=False`; listeners ack first and do the slow
+  work (the router, Web API calls) after the ack, on bolt's listener executor.
+- dedupe: every `event_id` is claimed in `slack_seen` (a UNIQUE key) before anything happens, so Slack's
+  retries (`X-Slack-Retry-Num`) and duplicate deliveries never answer twice.
+- escaping: user text placed in mrkdwn is escaped (& < >), so nobody can make the bot say `<!channel>`.
+- limits: text split into sections of 3,000 chars, at most 50 blocks per message / 100 per view, 25 buttons
+  per actions block, 100 options per select (option groups for the category tree), 75-char labels.
+- delivery: a Web API client with retry handlers for 429 (Retry-After) and 5xx; out-of-band replies (DMs,
+  triage cards) go through the outbox with surface "slack", so a post that still fails is kept and retried.
+- in place: a message posted with a delivery key is remembered (`slack_posts`); a later reply with the same
+  key updates it (`chat.update`), e.g. the triage card as the inquiry's status changes. Threads are named
+  neutrally by the key of their first message, so a reply in a card's thread or in a DM thread comes back
+  to the handlers as `Incoming(thread=<key>)`.
+
+Subject info (a `Field(private=True)` value) is never logged here; form values are passed to the router
+and nowhere else.
+"""
+from __future__ import annotations
+
+import html
+import json
+import logging
+import random
+import re
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.webhook import WebhookClient
+
+from bot.messages import Choice, Field, Form, Incoming, Reply
+from bot.store import migration
+
+log = logging.getLogger(__name__)
+
+SURFACE = "slack"
+DEFAULT_API_URL = "https://slack.com/api/"
+
+# Slack limits (https://docs.slack.dev/reference/block-kit)
+MAX_SECTION = 3000
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_BUTTONS = 25
+MAX_OPTIONS = 100
+MAX_OPTION_GROUPS = 100
+MAX_LABEL = 75
+MAX_VALUE = 2000
+MAX_TEXT = 3000  # the fallback `text` of a message (notifications)
+MAX_METADATA = 3000
+MAX_MODAL_TITLE = 24
+MAX_INPUT_LABEL = 2000
+MAX_INPUT = 3000
+
+# Action names the adapter dispatches for Slack-only gestures (the handlers own what they mean).
+OPEN_INQUIRY = "inquiry.open"
+THREAD_REPLY = "thread.reply"  # a message in the thread of a bot post with a delivery key
+PROMOTE_FAQ = "faq.promote"  # the 📖 reaction on an answer
+HOME = "home.open"  # App Home contents
+FORM_CALLBACK = "ieum_form"
+SHORTCUT_CALLBACK = "file_inquiry"
+TICKET, BOOK = "ticket", "book"
+
+_FALLBACK_TEXTS = {
+    "slack_help": (
+        "*이음 사용법*\n"
+        "• `/ieum 질문` : 질문에 대한 답변을 나만 보이게 받습니다.\n"
+        "• `/ieum 질의` : 헬프데스크에 질의를 등록합니다.\n"
+        "• `/ieum 내질의` : 내가 등록한 질의와 진행 상태를 봅니다.\n"
+        "• 채널에서 @이음 을 멘션하거나 DM으로 질문하면 스레드로 답변합니다.\n"
+        "• 메시지에 :ticket: 반응을 달거나 메시지 메뉴의 *질의로 등록*으로 질의를 등록할 수 있습니다."
+    ),
+    "slack_ticket": "이 메시지를 헬프데스크 질의로 등록할까요? 아래 *질의하기*를 누르면 내용이 채워진 질의 양식이 열립니다.",
+    "slack_error": "일시적인 오류로 처리하지 못했습니다. 잠시 후 다시 시도해 주세요.",
+    "slack_submit_failed": "질의를 접수하지 못했습니다. 잠시 후 다시 제출해 주세요. (입력하신 내용은 그대로 남아 있습니다)",
+    "slack_private_hint": "비공개: 담당자만 볼 수 있으며 채널에는 게시되지 않습니다.",
+    "slack_private_mark": "(비공개)",
+    "slack_cancel": "취소",
+    "slack_close": "닫기",
+    "slack_suggest_title": "비슷한 질의·FAQ",
+    "slack_ticket_button": "질의하기",
+}
+
+
+class SlackConfigError(ValueError):
+    """The Slack settings are incomplete."""
+
+
+# ---- storage ----------------------------------------------------------------------------------
+
+
+@migration("slack_001_tables")
+def _tables(db) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS slack_seen (event_id TEXT PRIMARY KEY, seen_at REAL NOT NULL)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS slack_posts (key TEXT PRIMARY KEY, channel TEXT NOT NULL, ts TEXT NOT NULL,"
+        " created_at REAL NOT NULL)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS slack_posts_ts ON slack_posts (channel, ts)")
+    db.execute("CREATE TABLE IF NOT EXISTS slack_dms (user TEXT PRIMARY KEY, channel TEXT NOT NULL)")
+    db.execute("CREATE TABLE IF NOT EXISTS slack_forms (id TEXT PRIMARY KEY, meta TEXT NOT NULL, created_at REAL NOT NULL)")
+
+
+class SlackState:
+    """The adapter's own tables: seen event ids, posted messages by key, DM channels, large modal metadata."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def claim_event(self, event_id: str) -> bool:
+        """True the first time an event id is seen (the caller processes it), False for a repeat."""
+        with self.store.transaction():
+            cur = self.store.conn.execute(
+                "INSERT OR IGNORE INTO slack_seen (event_id, seen_at) VALUES (?, ?)", [event_id, time.time()]
+            )
+            return cur.rowcount == 1
+
+    def seen_count(self) -> int:
+        return self.store.conn.execute("SELECT count(*) FROM slack_seen").fetchone()[0]
+
+    def post_for(self, key: str) -> tuple[str, str] | None:
+        with self.store.transaction():
+            row = self.store.conn.execute("SELECT channel, ts FROM slack_posts WHERE key=?", [key]).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def key_for(self, channel: str, ts: str) -> str | None:
+        with self.store.transaction():
+            row = self.store.conn.execute(
+                "SELECT key FROM slack_posts WHERE channel=? AND ts=? ORDER BY created_at LIMIT 1", [channel, ts]
+            ).fetchone()
+        return row[0] if row else None
+
+    def remember_post(self, key: str, channel: str, ts: str) -> None:
+        with self.store.transaction():
+            self.store.conn.execute(
+                "INSERT OR REPLACE INTO slack_posts (key, channel, ts, created_at) VALUES (?, ?, ?, ?)",
+                [key, channel, ts, time.time()],
+            )
+
+    def dm_channel(self, user: str) -> str | None:
+        with self.store.transaction():
+            row = self.store.conn.execute("SELECT channel FROM slack_dms WHERE user=?", [user]).fetchone()
+        return row[0] if row else None
+
+    def remember_dm(self, user: str, channel: str) -> None:
+        with self.store.transaction():
+            self.store.conn.execute("INSERT OR REPLACE INTO slack_dms (user, channel) VALUES (?, ?)", [user, channel])
+
+    def save_meta(self, meta: dict) -> str:
+        ref = uuid.uuid4().hex
+        with self.store.transaction():
+            self.store.conn.execute(
+                "INSERT INTO slack_forms (id, meta, created_at) VALUES (?, ?, ?)",
+                [ref, json.dumps(meta, ensure_ascii=False), time.time()],
+            )
+        return ref
+
+    def load_meta(self, ref: str) -> dict:
+        with self.store.transaction():
+            row = self.store.conn.execute("SELECT meta FROM slack_forms WHERE id=?", [ref]).fetchone()
+        return json.loads(row[0]) if row else {}
+
+
+# ---- the Web API client ------------------------------------------------------------------------
+
+
+class RateLimitRetry(RateLimitErrorRetryHandler):
+    """429: wait what `Retry-After` says (capped), plus a little jitter, then retry."""
+
+    def __init__(self, max_retry_count: int = 3, max_wait: float = 30.0):
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
+        if response is None:
+            raise error  # type: ignore[misc]
+        state.next_attempt_requested = True
+        wait = 1.0
+        for k, v in response.headers.items():
+            if k.lower() == "retry-after":
+                try:
+                    wait = float(v[0] if isinstance(v, (list, tuple)) else v)
+                except ValueError:
+                    pass
+        time.sleep(min(max(wait, 0.0), self.max_wait) + random.random() * 0.05)
+        state.increment_current_attempt()
+
+
+class ServerErrorRetry(RetryHandler):
+    """5xx: retry with exponential backoff."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        return response is not None and 500 <= response.status_code < 600
+
+
+def make_client(settings, *, backoff: float = 0.5, max_retries: int = 3, timeout: int = 10) -> WebClient:
+    """A WebClient on `SLACK_API_URL` that retries 429 and 5xx (and dropped connections)."""
+    base_url = settings.slack_api_url or DEFAULT_API_URL
+    if not base_url.endswith("/"):
+        base_url += "/"
+    calc = BackoffRetryIntervalCalculator(backoff_factor=backoff)
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=calc),
+            RateLimitRetry(max_retry_count=max_retries),
+            ServerErrorRetry(max_retry_count=max_retries, interval_calculator=calc),
+        ],
+    )
+
+
+# ---- rendering: Reply / Form -> Block Kit ------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Escape user text for mrkdwn: &, <, > (Slack's three control characters)."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """Slack sends message text with &, <, > escaped; handlers get the plain text."""
+    return html.unescape(text or "") if "&" in (text or "") else (text or "")
+
+
+def _plain(text: str, limit: int) -> dict:
+    text = (text or "").strip() or " "
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def split_text(text: str, limit: int = MAX_SECTION) -> list[str]:
+    """Split text into chunks of at most `limit` chars, preferring line breaks."""
+    text = text or ""
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        chunk = text[:cut]
+        # never split an escape sequence (&amp; &lt; &gt;)
+        amp = chunk.rfind("&", max(0, len(chunk) - 5))
+        if amp != -1 and ";" not in chunk[amp:]:
+            chunk = chunk[:amp]
+            cut = amp
+        chunks.append(chunk)
+        text = text[cut:].lstrip("\n")
+    if text or not chunks:
+        chunks.append(text)
+    return chunks
+
+
+def _action_id(choice: Choice, i: int) -> str:
+    return f"{choice.action}|{i}"[:255]
+
+
+def action_name(action_id: str) -> str:
+    return (action_id or "").rsplit("|", 1)[0]
+
+
+def button(choice: Choice, i: int) -> dict:
+    el = {"type": "button", "text": _plain(choice.label, MAX_LABEL), "action_id": _action_id(choice, i),
+          "value": (choice.value or "")[:MAX_VALUE]}
+    if choice.style in ("primary", "danger"):
+        el["style"] = choice.style
+    return el
+
+
+def choice_blocks(choices: list[Choice], *, block_prefix: str = "ieum_actions") -> list[dict]:
+    blocks = []
+    for n in range(0, len(choices), MAX_BUTTONS):
+        part = choices[n: n + MAX_BUTTONS]
+        blocks.append({"type": "actions", "block_id": f"{block_prefix}_{n // MAX_BUTTONS}",
+                       "elements": [button(c, n + i) for i, c in enumerate(part)]})
+    return blocks
+
+
+def reply_blocks(reply: Reply, *, max_blocks: int = MAX_MESSAGE_BLOCKS) -> tuple[str, list[dict]]:
+    """A Reply as (fallback text, blocks): escaped mrkdwn sections, then buttons, within Slack's limits."""
+    body = escape(reply.text)
+    sections = [{"type": "section", "text": {"type": "mrkdwn", "text": chunk or " "}}
+                for chunk in split_text(body) if chunk.strip()]
+    actions = choice_blocks(reply.choices)
+    room = max_blocks - len(actions)
+    if len(sections) > room:
+        sections = sections[: max(room, 1)]
+        sections[-1]["text"]["text"] = sections[-1]["text"]["text"][: MAX_SECTION - 1] + "…"
+    blocks = (sections + actions)[:max_blocks]
+    fallback = body if len(body) <= MAX_TEXT else body[: MAX_TEXT - 1] + "…"
+    return fallback or " ", blocks
+
+
+def message_payload(reply: Reply) -> dict:
+    text, blocks = reply_blocks(reply)
+    return {"text": text, "blocks": blocks}
+
+
+def _option(value: str, label: str) -> dict:
+    return {"text": _plain(label, MAX_LABEL), "value": str(value)[:150]}
+
+
+def select_options(options: list[tuple[str, str]]) -> dict:
+    """`options`, or `option_groups` when the values are category paths ("A > B > C")."""
+    if any(" > " in str(v) for v, _ in options):
+        groups: dict[str, list[dict]] = {}
+        for value, label in options:
+            parent, _, leaf = str(value).rpartition(" > ")
+            if str(label) == str(value):
+                label = leaf or str(value)
+            groups.setdefault(parent or str(label), []).append(_option(value, label))
+        out = []
+        for name, opts in list(groups.items())[:MAX_OPTION_GROUPS]:
+            out.append({"label": _plain(name, MAX_LABEL), "options": opts[:MAX_OPTIONS]})
+        return {"option_groups": out}
+    return {"options": [_option(v, l) for v, l in options[:MAX_OPTIONS]]}
+
+
+def _find_option(options: list[tuple[str, str]], value) -> dict | None:
+    for v, l in options:
+        if str(v) == str(value):
+            if " > " in str(v) and str(l) == str(v):
+                l = str(v).rpartition(" > ")[2]
+            return _option(v, l)
+    return None
+
+
+def field_block(f: Field, texts: dict) -> dict:
+    label = f.label + (f" {texts['slack_private_mark']}" if f.private else "")
+    block: dict[str, Any] = {"type": "input", "block_id": f.name, "label": _plain(label, MAX_INPUT_LABEL),
+                             "optional": not f.required}
+    hint = f.hint or (texts["slack_private_hint"] if f.private else "")
+    if hint:
+        block["hint"] = _plain(hint, MAX_INPUT_LABEL)
+    if f.kind in ("text", "textarea"):
+        el: dict[str, Any] = {"type": "plain_text_input", "action_id": f.name, "multiline": f.kind == "textarea"}
+        limit = min(f.max_length or MAX_INPUT, MAX_INPUT)
+        el["max_length"] = limit
+        if f.initial not in (None, ""):
+            el["initial_value"] = str(f.initial)[:limit]
+        if f.suggest_action:
+            block["dispatch_action"] = True
+            el["dispatch_action_config"] = {"trigger_actions_on": ["on_character_entered"]}
+    elif f.kind == "select":
+        el = {"type": "static_select", "action_id": f.name, **select_options(f.options)}
+        initial = _find_option(f.options, f.initial) if f.initial not in (None, "") else None
+        if initial:
+            el["initial_option"] = initial
+    elif f.kind == "boolean":
+        opt = {"text": _plain(f.hint or f.label, MAX_LABEL), "value": "yes"}
+        el = {"type": "checkboxes", "action_id": f.name, "options": [opt]}
+        if f.initial:
+            el["initial_options"] = [opt]
+        block["optional"] = True
+        block.pop("hint", None) if not f.private else None
+    elif f.kind == "files":
+        el = {"type": "file_input", "action_id": f.name, "max_files": 5}
+        block["optional"] = not f.required
+    else:
+        el = {"type": "plain_text_input", "action_id": f.name}
+    block["element"] = el
+    return block
+
+
+def form_view(form: Form, *, meta: str, intro: str = "", texts: dict | None = None) -> dict:
+    """A Form as a modal view (errors are returned separately, with `response_action: errors`)."""
+    texts = texts or _FALLBACK_TEXTS
+    blocks: list[dict] = []
+    if intro:
+        for chunk in split_text(escape(intro))[:3]:
+            blocks.append({"type": "section", "block_id": f"ieum_intro_{len(blocks)}",
+                           "text": {"type": "mrkdwn", "text": chunk or " "}})
+    for f in form.fields:
+        blocks.append(field_block(f, texts))
+    view = {
+        "type": "modal",
+        "callback_id": FORM_CALLBACK,
+        "title": _plain(form.title, MAX_MODAL_TITLE),
+        "close": _plain(texts["slack_cancel"], MAX_MODAL_TITLE),
+        "private_metadata": meta,
+        "blocks": blocks[:MAX_VIEW_BLOCKS],
+    }
+    if form.fields:
+        view["submit"] = _plain(form.submit_label, MAX_MODAL_TITLE)
+    return view
+
+
+def info_view(replies: list[Reply], *, title: str, texts: dict) -> dict:
+    """Read-only modal (e.g. an answer opened from a suggestion inside the inquiry modal)."""
+    blocks: list[dict] = []
+    for r in replies:
+        blocks += reply_blocks(replace(r, choices=[]), max_blocks=MAX_VIEW_BLOCKS - len(blocks))[1]
+    return {"type": "modal", "title": _plain(title, MAX_MODAL_TITLE), "close": _plain(texts["slack_close"], 24),
+            "blocks": blocks[:MAX_VIEW_BLOCKS] or [{"type": "section", "text": {"type": "mrkdwn", "text": " "}}]}
+
+
+def home_view(replies: list[Reply]) -> dict:
+    blocks: list[dict] = []
+    for r in replies:
+        if blocks:
+            blocks.append({"type": "divider"})
+        blocks += reply_blocks(r, max_blocks=MAX_VIEW_BLOCKS - len(blocks))[1]
+        if len(blocks) >= MAX_VIEW_BLOCKS - 1:
+            break
+    return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
+
+
+def view_values(view: dict) -> dict[str, Any]:
+    """The submitted values of a modal, by field name (block_id)."""
+    out: dict[str, Any] = {}
+    for block_id, actions in ((view or {}).get("state") or {}).get("values", {}).items():
+        for _action_id, v in actions.items():
+            kind = v.get("type")
+            if kind == "plain_text_input":
+                out[block_id] = v.get("value") or ""
+            elif kind in ("static_select", "external_select", "radio_buttons"):
+                opt = v.get("selected_option")
+                out[block_id] = opt.get("value") if opt else None
+            elif kind == "checkboxes":
+                out[block_id] = bool(v.get("selected_options"))
+            elif kind == "file_input":
+                out[block_id] = [{"id": f.get("id"), "name": f.get("name"), "url": f.get("url_private")}
+                                 for f in v.get("files") or []]
+            elif kind == "users_select":
+                out[block_id] = v.get("selected_user")
+            else:
+                out[block_id] = v.get("value")
+    return out
+
+
+def _is_ts(value: str | None) -> bool:
+    return bool(value) and bool(re.fullmatch(r"\d+\.\d+", str(value)))
+
+
+# ---- delivery context --------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """Where a request came from, so its replies go back to the right place."""
+
+    user: str
+    channel: str | None = None
+    thread: str | None = None  # Slack ts to reply under
+    trigger_id: str | None = None
+    response_url: str | None = None
+    ephemeral_only: bool = False  # slash commands and ephemeral messages: answer privately
+    view_id: str | None = None  # the modal a block action came from
+    key: str = ""  # base for delivery keys (event id, trigger id …)
+
+
+# ---- the adapter -------------------------------------------------------------------------------
+
+
+class SlackAdapter:
+    """Owns the bolt App, the Web API client and the outbox sender for surface "slack"."""
+
+    def __init__(self, services, *, client: WebClient | None = None, settings=None, workers: int = 16,
+                 backoff: float = 0.5):
+        self.services = services
+        self.settings = settings or services.settings
+        if not self.settings.slack_bot_token:
+            raise SlackConfigError("SLACK_BOT_TOKEN이 설정되지 않았습니다.")
+        if not (self.settings.slack_signing_secret or self.settings.slack_app_token):
+            raise SlackConfigError("SLACK_SIGNING_SECRET(HTTP 모드) 또는 SLACK_APP_TOKEN(소켓 모드)이 필요합니다.")
+        self.client = client or make_client(self.settings, backoff=backoff)
+        self.state = SlackState(services.store)
+        self.triage_channel = self.settings.slack_triage_channel
+        self._users: dict[str, dict] = {}
+        self._lock = threading.Lock()
+        self._texts: dict[str, str] = {}
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-listener")
+        self.app = App(
+            client=self.client,
+            signing_secret=self.settings.slack_signing_secret or "",
+            token_verification_enabled=False,
+            process_before_response=False,
+            request_verification_enabled=bool(self.settings.slack_signing_secret),
+            listener_executor=self.executor,
+            name="ieum",
+            logger=logging.getLogger("ieum.slack.bolt"),
+        )
+        self.outbox = self._outbox()
+        if self.outbox is not None:
+            self.outbox.register_sender(SURFACE, self.send)
+        register(self.app, self)
+
+    # -- services
+
+    def _outbox(self):
+        outbox = getattr(self.services, "outbox", None)
+        if outbox is None:
+            try:
+                from bot import outbox as outbox_mod
+            except ModuleNotFoundError:
+                return None
+            outbox_mod.setup(self.services)
+            outbox = self.services.outbox
+        return outbox
+
+    def text(self, name: str, **data) -> str:
+        try:
+            return self.services.templates.render(name, **data)
+        except Exception:
+            return _FALLBACK_TEXTS.get(name, "")
+
+    @property
+    def texts(self) -> dict[str, str]:
+        if not self._texts:
+            self._texts = {k: self.text(k) or v for k, v in _FALLBACK_TEXTS.items()}
+        return self._texts
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=False)
+
+    # -- building Incoming
+
+    def user_profile(self, user: str) -> dict:
+        if not user:
+            return {}
+        with self._lock:
+            if user in self._users:
+                return self._users[user]
+        profile: dict = {}
+        try:
+            resp = self.client.users_info(user=user)
+            u = resp.get("user") or {}
+            p = u.get("profile") or {}
+            profile = {"name": p.get("display_name") or p.get("real_name") or u.get("real_name") or u.get("name") or "",
+                       "position": p.get("title") or ""}
+        except Exception as e:  # a name is nice to have, never required
+            log.info("slack: users.info failed for a user: %s", type(e).__name__)
+        with self._lock:
+            self._users[user] = profile
+        return profile
+
+    def incoming(self, ctx: Context, **kw) -> Incoming:
+        profile = self.user_profile(ctx.user)
+        direct = bool(ctx.channel and ctx.channel.startswith("D"))
+        return Incoming(user=ctx.user, conversation=ctx.channel or f"slack:{ctx.user}", surface=SURFACE,
+                        direct=direct, user_name=profile.get("name", ""), position=profile.get("position", ""),
+                        **kw)
+
+    def thread_key(self, channel: str | None, thread_ts: str | None) -> str | None:
+        """The neutral name of a thread whose first message the bot posted with a delivery key."""
+        if not channel or not thread_ts:
+            return None
+        return self.state.key_for(channel, thread_ts)
+
+    # -- running handlers
+
+    def dispatch(self, incoming: Incoming) -> list[Reply]:
+        from handlers.router import dispatch
+
+        return dispatch(incoming, self.services)
+
+    def has_action(self, name: str) -> bool:
+        from handlers.router import ACTIONS, load_handlers
+
+        load_handlers()
+        return name in ACTIONS
+
+    def handle(self, incoming: Incoming, ctx: Context) -> list[Reply]:
+        """Dispatch and deliver; a failure tells the user instead of going silent."""
+        try:
+            replies = self.dispatch(incoming)
+        except Exception:
+            log.exception("slack: handler failed for action=%s", incoming.action)
+            replies = [Reply(self.texts["slack_error"], kind="error", private=True, thread=ctx.thread)]
+        self.deliver(replies, ctx)
+        return replies
+
+    # -- delivering
+
+    def deliver(self, replies: Iterable[Reply], ctx: Context) -> None:
+        out_of_band = []
+        for i, reply in enumerate(replies):
+            try:
+                if reply.to_user or reply.to_conversation:
+                    out_of_band.append((i, reply))
+                elif reply.kind == "form" and reply.form is not None:
+                    self.open_form(reply, ctx)
+                else:
+                    self.reply_here(reply, ctx)
+            except Exception as e:
+                log.warning("slack: delivering a reply failed: %s", type(e).__name__)
+        for i, reply in out_of_band:
+            self.send_out_of_band(reply, key=reply.key or f"slack:{ctx.key or uuid.uuid4().hex}:{i}")
+
+    def send_out_of_band(self, reply: Reply, *, key: str) -> None:
+        target = f"user:{reply.to_user}" if reply.to_user else f"channel:{reply.to_conversation}"
+        if self.outbox is None:
+            try:
+                self.send(target, reply)
+            except Exception as e:
+                log.warning("slack: out-of-band delivery %s failed: %s", key, type(e).__name__)
+            return
+        self.outbox.enqueue(reply, key=key, surface=SURFACE, target=target)
+        try:
+            self.outbox.drain()
+        except Exception as e:
+            log.warning("slack: outbox drain failed: %s", type(e).__name__)
+
+    def reply_here(self, reply: Reply, ctx: Context) -> None:
+        payload = message_payload(reply)
+        thread = self.resolve_thread(reply.thread, ctx.channel) or ctx.thread
+        if ctx.ephemeral_only and ctx.response_url:
+            WebhookClient(ctx.response_url, timeout=10).send(
+                response_type="ephemeral", replace_original=False, **payload)
+            return
+        if not ctx.channel:
+            # no conversation to answer in (e.g. App Home): the user's DM
+            self.send(f"user:{ctx.user}", reply)
+            return
+        if reply.private:
+            kwargs = {"thread_ts": thread} if thread else {}
+            self.client.chat_postEphemeral(channel=ctx.channel, user=ctx.user, **payload, **kwargs)
+            return
+        self.post(ctx.channel, reply, thread=thread)
+
+    def post(self, channel: str, reply: Reply, *, thread: str | None = None) -> dict:
+        payload = message_payload(reply)
+        if reply.key:
+            known = self.state.post_for(reply.key)
+            if known is not None:
+                resp = self.client.chat_update(channel=known[0], ts=known[1], **payload)
+                return resp.data if hasattr(resp, "data") else dict(resp)
+        kwargs = {"thread_ts": thread} if thread else {}
+        resp = self.client.chat_postMessage(channel=channel, unfurl_links=False, **payload, **kwargs)
+        if reply.key and resp.get("ts"):
+            self.state.remember_post(reply.key, resp.get("channel") or channel, resp["ts"])
+        return resp.data if hasattr(resp, "data") else dict(resp)
+
+    def resolve_thread(self, thread: str | None, channel: str | None = None) -> str | None:
+        if not thread:
+            return None
+        if _is_ts(thread):
+            return thread
+        known = self.state.post_for(thread)
+        return known[1] if known else None
+
+    def dm_channel(self, user: str) -> str:
+        channel = self.state.dm_channel(user)
+        if channel:
+            return channel
+        resp = self.client.conversations_open(users=user)
+        channel = resp["channel"]["id"]
+        self.state.remember_dm(user, channel)
+        return channel
+
+    def target_channel(self, target: str) -> str:
+        kind, _, ident = target.partition(":")
+        if not ident:
+            kind, ident = ("user", target) if target[:1] in ("U", "W") else ("channel", target)
+        if kind == "user":
+            return self.dm_channel(ident)
+        if ident == "triage":
+            if not self.triage_channel:
+                raise SlackConfigError("SLACK_TRIAGE_CHANNEL이 설정되지 않았습니다.")
+            return self.triage_channel
+        return ident
+
+    def send(self, target: str, reply: Reply) -> None:
+        """The outbox sender for surface "slack": post (or update in place, by key) or raise."""
+        channel = self.target_channel(target)
+        thread = self.resolve_thread(reply.thread, channel)
+        self.post(channel, reply, thread=thread)
+
+    # -- forms
+
+    def form_meta(self, form: Form, ctx: Context) -> str:
+        meta = {"a": form.action, "s": form.state, "c": ctx.channel, "t": ctx.thread,
+                "g": {f.name: f.suggest_action for f in form.fields if f.suggest_action},
+                "k": {f.name: f.kind for f in form.fields}}
+        text = json.dumps(meta, ensure_ascii=False)
+        if len(text) <= MAX_METADATA:
+            return text
+        return json.dumps({"ref": self.state.save_meta(meta)})
+
+    def read_meta(self, text: str) -> dict:
+        try:
+            meta = json.loads(text or "{}")
+        except ValueError:
+            return {}
+        if "ref" in meta:
+            return self.state.load_meta(meta["ref"])
+        return meta
+
+    def open_form(self, reply: Reply, ctx: Context) -> None:
+        form = reply.form
+        view = form_view(form, meta=self.form_meta(form, ctx), intro=reply.text, texts=self.texts)
+        if ctx.view_id and ctx.trigger_id:
+            self.client.views_push(trigger_id=ctx.trigger_id, view=view)
+        elif ctx.trigger_id:
+            self.client.views_open(trigger_id=ctx.trigger_id, view=view)
+        else:
+            # no trigger (an event): offer a button that opens it
+            self.reply_here(Reply(reply.text or form.title, choices=[Choice(form.title[:MAX_LABEL], OPEN_INQUIRY, form.state)],
+                                  private=True, thread=reply.thread), ctx)
+
+    def submit_form(self, body: dict, ack) -> None:
+        """view_submission: run the handler before acking, because errors go back in the ack."""
+        view = body.get("view") or {}
+        meta = self.read_meta(view.get("private_metadata", ""))
+        user = (body.get("user") or {}).get("id", "")
+        ctx = Context(user=user, channel=meta.get("c"), thread=meta.get("t"), key=f"view:{view.get('id', '')}")
+        values = view_values(view)
+        incoming = self.incoming(ctx, action=meta.get("a"), form=values, value=meta.get("s", ""),
+                                 thread=ctx.thread, files=tuple(f for v in values.values() if isinstance(v, list) for f in v))
+        try:
+            replies = self.dispatch(incoming)
+        except Exception:
+            log.exception("slack: form submission failed for action=%s", meta.get("a"))
+            first = next(iter(values), None)
+            if first:
+                ack(response_action="errors", errors={first: self.texts["slack_submit_failed"]})
+            else:
+                ack()
+            return
+        rest = []
+        acked = False
+        for r in replies:
+            if not acked and r.kind == "form" and r.form is not None and not (r.to_user or r.to_conversation):
+                if r.form.errors:
+                    ack(response_action="errors", errors={k: v[:MAX_INPUT_LABEL] for k, v in r.form.errors.items()})
+                else:
+                    new = form_view(r.form, meta=self.form_meta(r.form, ctx), intro=r.text, texts=self.texts)
+                    ack(response_action="update", view=new)
+                acked = True
+            else:
+                rest.append(r)
+        if not acked:
+            ack()
+        self.deliver(rest, ctx)
+
+    def suggest(self, body: dict, action: dict) -> None:
+        """A character typed in a field with `suggest_action`: show the handler's suggestions in the modal."""
+        view = body.get("view") or {}
+        meta = self.read_meta(view.get("private_metadata", ""))
+        field = action.get("block_id") or action_name(action.get("action_id", ""))
+        name = (meta.get("g") or {}).get(field)
+        if not name:
+            return
+        typed = action.get("value") or ""
+        user = (body.get("user") or {}).get("id", "")
+        ctx = Context(user=user, channel=meta.get("c"), thread=meta.get("t"))
+        incoming = self.incoming(ctx, action=name, value=typed, text=typed, form=view_values(view))
+        replies = self.dispatch(incoming)
+        form_reply = next((r for r in replies if r.kind == "form" and r.form is not None), None)
+        if form_reply is not None:
+            new = form_view(form_reply.form, meta=self.form_meta(form_reply.form, ctx), intro=form_reply.text,
+                            texts=self.texts)
+        else:
+            blocks = [b for b in view.get("blocks", []) if not str(b.get("block_id", "")).startswith("ieum_suggest")]
+            extra: list[dict] = []
+            for r in replies:
+                if r.text.strip() or r.choices:
+                    extra += reply_blocks(r, max_blocks=6)[1]
+            for n, b in enumerate(extra):
+                b["block_id"] = f"ieum_suggest_{n}"
+            pos = next((i + 1 for i, b in enumerate(blocks) if b.get("block_id") == field), len(blocks))
+            blocks = blocks[:pos] + extra + blocks[pos:]
+            new = {k: view[k] for k in ("type", "callback_id", "title", "submit", "close", "private_metadata")
+                   if k in view}
+            new["blocks"] = blocks[:MAX_VIEW_BLOCKS]
+        kwargs = {"hash": view["hash"]} if view.get("hash") else {}
+        try:
+            self.client.views_update(view_id=view.get("id"), view=new, **kwargs)
+        except SlackApiError as e:
+            if (e.response or {}).get("error") != "hash_conflict":  # typing went on; a newer update wins
+                raise
+
+    # -- App Home
+
+    def home(self, user: str) -> None:
+        ctx = Context(user=user)
+        replies: list[Reply] = []
+        if self.has_action(HOME):
+            replies = self.dispatch(self.incoming(ctx, action=HOME))
+        else:
+            try:
+                replies = self.dispatch(self.incoming(ctx, text="내질의"))
+            except Exception as e:
+                log.info("slack: home inquiries unavailable: %s", type(e).__name__)
+            replies = [r for r in replies if r.kind not in ("answer", "decline")]
+            deadlines = self.deadlines_reply()
+            if deadlines:
+                replies.append(deadlines)
+        self.client.views_publish(user_id=user, view=home_view(replies))
+
+    def deadlines_reply(self, limit: int = 5) -> Reply | None:
+        try:
+            from bot.templates import dday
+
+            now = self.services.clock.now()
+            upcoming = sorted(
+                (m for m in self.services.kb.milestones.values() if m.moment and (m.end or m.moment) >= now),
+                key=lambda m: m.moment)[:limit]
+            if not upcoming:
+                return None
+            lines = [f"• {dday(m.moment, now)}  {m.name} ({m.when})" for m in upcoming]
+            try:
+                text = self.services.templates.render("slack_deadlines", milestones=upcoming, lines=lines)
+            except Exception:
+                text = "*다가오는 일정*\n" + "\n".join(lines)
+            return Reply(text, kind="notice")
+        except Exception as e:
+            log.info("slack: deadlines unavailable: %s", type(e).__name__)
+            return None
+
+    # -- reactions and messages
+
+    def fetch_message(self, channel: str, ts: str) -> dict | None:
+        resp = self.client.conversations_history(channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1)
+        msgs = resp.get("messages") or []
+        if not msgs:
+            resp = self.client.conversations_replies(channel=channel, ts=ts, latest=ts, inclusive=True, limit=1)
+            msgs = [m for m in resp.get("messages") or [] if m.get("ts") == ts]
+        return msgs[0] if msgs else None
+
+    def on_reaction(self, event: dict, event_id: str) -> None:
+        item = event.get("item") or {}
+        if item.get("type") != "message":
+            return
+        reaction = (event.get("reaction") or "").split("::")[0]
+        channel, ts, user = item.get("channel"), item.get("ts"), event.get("user", "")
+        msg = self.fetch_message(channel, ts)
+        if msg is None:
+            return
+        text = unescape(msg.get("text") or "")
+        thread = msg.get("thread_ts") or ts
+        ctx = Context(user=user, channel=channel, thread=thread, key=event_id)
+        if reaction == TICKET:
+            self.reply_here(Reply(self.texts["slack_ticket"], private=True,
+                                  choices=[Choice(self.texts["slack_ticket_button"], OPEN_INQUIRY, text[:1500],
+                                                  style="primary")]), ctx)
+        elif reaction == BOOK and self.has_action(PROMOTE_FAQ):
+            ref = self.thread_key(channel, msg.get("thread_ts")) or ""
+            incoming = self.incoming(ctx, action=PROMOTE_FAQ, value=ref, text=text,
+                                     thread=ref or thread)
+            self.handle(incoming, replace(ctx, thread=thread))
+
+    def on_message(self, event: dict, event_id: str, *, mention: bool = False) -> None:
+        subtype = event.get("subtype")
+        if subtype not in (None, "file_share", "thread_broadcast") or event.get("bot_id"):
+            return
+        channel, user = event.get("channel", ""), event.get("user", "")
+        text = unescape(event.get("text") or "")
+        if mention:
+            text = re.sub(r"^\s*<@[A-Z0-9]+(\|[^>]*)?>[\s,:]*", "", text).strip()
+        thread_ts = event.get("thread_ts")
+        ref = self.thread_key(channel, thread_ts)
+        files = tuple({"id": f.get("id"), "name": f.get("name"), "url": f.get("url_private")}
+                      for f in event.get("files") or [])
+        ctx = Context(user=user, channel=channel, thread=thread_ts or event.get("ts"), key=event_id)
+        if ref and self.has_action(THREAD_REPLY):
+            incoming = self.incoming(ctx, action=THREAD_REPLY, value=ref, text=text, thread=ref, files=files)
+            self.handle(incoming, ctx)
+            return
+        if not mention and not (channel.startswith("D") or event.get("channel_type") == "im"):
+            return  # plain channel chatter that is not a reply to one of our threads
+        incoming = self.incoming(ctx, text=text, thread=ctx.thread, files=files)
+        self.handle(incoming, ctx)
+
+    # -- slash command, shortcuts, buttons
+
+    def on_command(self, body: dict) -> None:
+        text = (body.get("text") or "").strip()
+        ctx = Context(user=body.get("user_id", ""), channel=body.get("channel_id"), trigger_id=body.get("trigger_id"),
+                      response_url=body.get("response_url"), ephemeral_only=True,
+                      key=f"cmd:{body.get('trigger_id') or uuid.uuid4().hex}")
+        word = re.sub(r"\s+", "", text)
+        if word in ("", "도움말", "help", "?"):
+            self.reply_here(Reply(self.texts["slack_help"], private=True), ctx)
+            return
+        if word in ("질의", "질의하기", "문의"):
+            self.handle(self.incoming(ctx, action=OPEN_INQUIRY, value=""), ctx)
+            return
+        self.handle(self.incoming(ctx, text=text), ctx)
+
+    def on_shortcut(self, body: dict) -> None:
+        msg = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id")
+        ctx = Context(user=(body.get("user") or {}).get("id", ""), channel=channel,
+                      thread=msg.get("thread_ts") or msg.get("ts"), trigger_id=body.get("trigger_id"),
+                      response_url=body.get("response_url"), ephemeral_only=True,
+                      key=f"sc:{body.get('trigger_id') or uuid.uuid4().hex}")
+        text = unescape(msg.get("text") or "")
+        self.handle(self.incoming(ctx, action=OPEN_INQUIRY, value=text[:1500]), ctx)
+
+    def on_block_action(self, body: dict) -> None:
+        container = body.get("container") or {}
+        user = (body.get("user") or {}).get("id", "")
+        view = body.get("view")
+        for action in body.get("actions") or []:
+            if view and action.get("type") == "plain_text_input":
+                self.suggest(body, action)
+                continue
+            name = action_name(action.get("action_id", ""))
+            value = action.get("value")
+            if value is None and action.get("selected_option"):
+                value = action["selected_option"].get("value")
+            if view is not None:
+                meta = self.read_meta(view.get("private_metadata", ""))
+                ctx = Context(user=user, channel=meta.get("c"), thread=meta.get("t"), trigger_id=body.get("trigger_id"),
+                              view_id=view.get("id"), key=f"act:{body.get('trigger_id')}")
+                replies = self.dispatch(self.incoming(ctx, action=name, value=value))
+                forms = [r for r in replies if r.kind == "form" and r.form is not None]
+                shown = [r for r in replies if r not in forms and not (r.to_user or r.to_conversation)]
+                if shown:
+                    self.client.views_push(trigger_id=body.get("trigger_id"),
+                                           view=info_view(shown, title=shown[0].data.get("title") or "이음",
+                                                          texts=self.texts))
+                self.deliver([r for r in replies if r not in shown], ctx)
+                continue
+            channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+            msg = body.get("message") or {}
+            thread_ts = msg.get("thread_ts") or container.get("thread_ts") or msg.get("ts") or container.get("message_ts")
+            ref = self.thread_key(channel, thread_ts) if msg.get("thread_ts") else None
+            root_key = self.thread_key(channel, msg.get("ts") or container.get("message_ts"))
+            ctx = Context(user=user, channel=channel, thread=thread_ts, trigger_id=body.get("trigger_id"),
+                          response_url=body.get("response_url"), ephemeral_only=bool(container.get("is_ephemeral")),
+                          key=f"act:{body.get('trigger_id') or uuid.uuid4().hex}")
+            incoming = self.incoming(ctx, action=name, value=value, thread=ref or root_key or thread_ts)
+            self.handle(incoming, ctx)
+
+
+# ---- bolt wiring (thin) --------------------------------------------------------------------------
+
+
+def register(app: App, adapter: SlackAdapter) -> None:
+    """Listeners: ack at once, then hand over to the adapter (on bolt's listener executor)."""
+
+    @app.middleware
+    def dedupe(body, request, next):  # noqa: A002 - bolt's name
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if event_id and body.get("type") == "event_callback":
+            retry = request.headers.get("x-slack-retry-num", [None])[0]
+            if not adapter.state.claim_event(event_id):
+                log.info("slack: duplicate event %s ignored (retry=%s)", event_id, retry)
+                return BoltResponse(status=200, body="")
+        return next()
+
+    @app.event("app_mention")
+    def on_mention(body, event):
+        adapter.on_message(event, body.get("event_id", ""), mention=True)
+
+    @app.event("message")
+    def on_message(body, event, context):
+        bot_user = context.get("bot_user_id")
+        if bot_user and f"<@{bot_user}>" in (event.get("text") or "") and not event.get("channel", "").startswith("D"):
+            return  # the app_mention event handles it
+        adapter.on_message(event, body.get("event_id", ""))
+
+    @app.event("reaction_added")
+    def on_reaction(body, event):
+        adapter.on_reaction(event, body.get("event_id", ""))
+
+    @app.event("app_home_opened")
+    def on_home(event):
+        if event.get("tab", "home") == "home":
+            adapter.home(event.get("user", ""))
+
+    for name in ("reaction_removed", "app_uninstalled", "tokens_revoked", "member_joined_channel"):
+        app.event(name)(lambda: None)
+
+    @app.command("/ieum")
+    def on_command(ack, body):
+        ack()
+        adapter.on_command(body)
+
+    @app.shortcut(SHORTCUT_CALLBACK)
+    def on_shortcut(ack, body):
+        ack()
+        adapter.on_shortcut(body)
+
+    @app.action(re.compile(".+"))
+    def on_action(ack, body):
+        ack()
+        adapter.on_block_action(body)
+
+    @app.view_submission(FORM_CALLBACK)
+    def on_submit(ack, body):
+        adapter.submit_form(body, ack)
+
+    @app.view_closed(FORM_CALLBACK)
+    def on_closed(ack):
+        ack()
+
+    @app.error
+    def on_error(error, body):
+        log.warning("slack: listener error %s", type(error).__name__)
+
+
+def create(services, *, client: WebClient | None = None, settings=None, **kw) -> SlackAdapter:
+    return SlackAdapter(services, client=client, settings=settings, **kw)

@@ -1,0 +1,222 @@
+"""The bot's HTTP server (`ieum serve --port 3000`): `/healthz` plus the routes each chat surface mounts.
+
+Surfaces plug in through `MOUNTS`: functions `mount(web_app, services) -> closer | None` that add their
+routes to the aiohttp application (Slack adds `/slack/events`; Teams can add `/api/messages` the same
+way). With `SLACK_APP_TOKEN` set, Slack runs in Socket Mode instead (no public URL needed) and the server
+keeps only `/healthz`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+SERVICES_KEY = web.AppKey("services", object)
+SLACK_KEY = web.AppKey("slack", object)
+SLACK_SOCKET_KEY = web.AppKey("slack_socket", object)
+Mount = Callable[[web.Application, object], Callable[[], None] | None]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode: bool | None = None):
+    """`/slack/events` for events, slash commands and interactivity; Socket Mode when SLACK_APP_TOKEN is set."""
+    settings = services.settings
+    if adapter is None:
+        if not settings.slack_enabled:
+            return None
+        from bot.adapters.slack import SlackAdapter
+
+        adapter = SlackAdapter(services)
+    web_app[SLACK_KEY] = adapter
+    closers = [adapter.close]
+    use_socket = bool(settings.slack_app_token) if socket_mode is None else socket_mode
+    if use_socket:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(adapter.app, app_token=settings.slack_app_token, web_client=adapter.client)
+        handler.connect()
+        web_app[SLACK_SOCKET_KEY] = handler
+        closers.insert(0, handler.close)
+        log.info("slack: socket mode connected")
+    if settings.slack_signing_secret:
+        executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="slack-ack")
+        closers.append(lambda: executor.shutdown(wait=False))
+        from slack_bolt.request import BoltRequest
+
+        async def slack_events(request: web.Request) -> web.Response:
+            body = await request.text()
+            bolt_req = BoltRequest(body=body, query=request.query_string,
+                                   headers={k.lower(): v for k, v in request.headers.items()})
+            loop = asyncio.get_running_loop()
+            resp = await loop.run_in_executor(executor, adapter.app.dispatch, bolt_req)
+            headers = resp.first_headers_without_set_cookie()
+            content_type = headers.pop("content-type", None) or (
+                "application/json" if resp.body.startswith("{") else "text/plain")
+            content_type = re.sub(r";\s*charset=utf-8", "", content_type)
+            return web.Response(status=resp.status, body=resp.body.encode("utf-8"), headers=headers,
+                                content_type=content_type, charset="utf-8")
+
+        web_app.router.add_post("/slack/events", slack_events)
+
+    def close() -> None:
+        for fn in closers:
+            try:
+                fn()
+            except Exception as e:
+                log.warning("slack: close failed: %s", type(e).__name__)
+
+    return close
+
+
+# Surfaces that add routes; another surface appends its own `mount` here.
+MOUNTS: list[Mount] = [mount_slack]
+
+
+def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Application:
+    web_app = web.Application(client_max_size=4 * 1024 * 1024)
+    web_app[SERVICES_KEY] = services
+    web_app.router.add_get("/healthz", healthz)
+    closers = []
+    for mount in (MOUNTS if mounts is None else mounts):
+        closer = mount(web_app, services)
+        if closer:
+            closers.append(closer)
+
+    async def on_cleanup(app: web.Application) -> None:
+        for closer in reversed(closers):
+            await asyncio.get_running_loop().run_in_executor(None, closer)
+
+    web_app.on_cleanup.append(on_cleanup)
+    return web_app
+
+
+async def _drain_outbox(services, every: float) -> None:
+    # Out-of-band messages that failed are retried here (and by the scheduler, when it runs).
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(every)
+        outbox = getattr(services, "outbox", None)
+        if outbox is not None:
+            try:
+                await loop.run_in_executor(None, outbox.drain)
+            except Exception as e:
+                log.warning("outbox drain failed: %s", type(e).__name__)
+
+
+class ServerThread:
+    """The server on its own event loop in a background thread (tests, the bench, embedding)."""
+
+    def __init__(self, services, *, host: str = "127.0.0.1", port: int = 0, mounts: list[Mount] | None = None,
+                 drain_every: float | None = None):
+        self.services = services
+        self.host = host
+        self.port = port
+        self.mounts = mounts
+        self.drain_every = drain_every
+        self.web_app: web.Application | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ieum-http", daemon=True)
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "ServerThread":
+        self._thread.start()
+        self._ready.wait(15)
+        if self._error:
+            raise self._error
+        return self
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start())
+        except BaseException as e:
+            self._error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
+
+    async def _start(self) -> None:
+        self.web_app = build_web_app(self.services, mounts=self.mounts)
+        if self.drain_every:
+            task = asyncio.get_running_loop().create_task(_drain_outbox(self.services, self.drain_every))
+            self.web_app.on_cleanup.insert(0, lambda app: _cancel(task))
+        self._runner = web.AppRunner(self.web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        if self._loop and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(15)
+
+    def __enter__(self) -> "ServerThread":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+async def _cancel(task: asyncio.Task) -> None:
+    task.cancel()
+
+
+def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
+    """Run the server until interrupted."""
+    from .config import Settings
+    from .services import build
+
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=getattr(logging, settings.log_level, logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    services = build(settings)
+    if not settings.slack_enabled:
+        log.warning("Slack 토큰(SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET 또는 SLACK_APP_TOKEN)이 없어 /healthz만 제공합니다.")
+
+    async def make() -> web.Application:
+        web_app = build_web_app(services)
+        task = asyncio.get_running_loop().create_task(_drain_outbox(services, 15.0))
+        web_app.on_cleanup.insert(0, lambda app: _cancel(task))
+        return web_app
+
+    try:
+        web.run_app(make(), host=host, port=port, access_log=None, print=lambda *a: log.info(*a))
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .cli import _settings
+
+    return main(_settings(args), host=args.host, port=args.port)
+
+
+def register_cli(subparsers) -> None:
+    if "serve" in getattr(subparsers, "choices", {}):
+        return
+    serve = subparsers.add_parser("serve", help="the HTTP server: Slack /slack/events (or Socket Mode) and /healthz")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.set_defaults(func=cmd_serve)

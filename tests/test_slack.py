@@ -1,0 +1,313 @@
+"""The Slack app end to end: the bot's real HTTP server on 127.0.0.1, a fake Slack Web API on 127.0.0.1,
+requests signed exactly like Slack's."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_KNOWLEDGE, Settings
+from bot.server import SLACK_KEY, ServerThread
+from bot.services import build
+from tests.slack_fake import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
+                              payload_body, post, signed_headers)
+
+ENTRIES = """
+- id: outage-period
+  title: 시스템 중단 기간
+  questions:
+    - 시스템 중단 기간이 언제예요
+    - 시스템 중단 기간
+  answer: |
+    시스템 중단 기간에는 W4C를 사용할 수 없습니다.
+- id: login
+  title: 희망이음 접속 방법
+  questions:
+    - 희망이음 접속 방법
+    - 희망이음 로그인은 어떻게 해요
+  answer: |
+    희망이음은 인증서로 로그인합니다.
+- id: login-error
+  title: 희망이음 접속 오류
+  questions:
+    - 희망이음 접속 오류
+    - 희망이음 접속이 안돼요
+  answer: |
+    브라우저 캐시를 지우고 다시 접속해 보세요.
+"""
+
+TRIAGE = "CTRIAGE"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    f = FakeSlack().start()
+    yield f
+    f.stop()
+
+
+@pytest.fixture()
+def knowledge(tmp_path) -> Path:
+    root = tmp_path / "knowledge"
+    shutil.copytree(DEFAULT_KNOWLEDGE, root, ignore=shutil.ignore_patterns("entries", "synonyms.yaml"))
+    (root / "entries").mkdir()
+    (root / "entries" / "test.yaml").write_text(ENTRIES, encoding="utf-8")
+    return root
+
+
+class Bot:
+    def __init__(self, server: ServerThread, services, fake: FakeSlack):
+        self.server, self.services, self.fake = server, services, fake
+
+    @property
+    def url(self) -> str:
+        return self.server.url + "/slack/events"
+
+    @property
+    def adapter(self):
+        return self.server.web_app[SLACK_KEY]
+
+    def event(self, event: dict, *, event_id: str | None = None, retry: int | None = None, **kw):
+        body = event_body(event, event_id=event_id)
+        return post(self.url, body, signed_headers(body, content_type="application/json", retry=retry, **kw))
+
+    def command(self, text: str, **kw):
+        body = command_body(text, response_url=f"{self.fake.url}/response/cmd", **kw)
+        return post(self.url, body, signed_headers(body, content_type="application/x-www-form-urlencoded"))
+
+    def interact(self, payload: dict):
+        body = payload_body(payload)
+        return post(self.url, body, signed_headers(body, content_type="application/x-www-form-urlencoded"))
+
+    def click(self, message_call, label: str, *, user: str = "U100", channel: str | None = None,
+              ephemeral: bool = False, thread_ts: str | None = None):
+        """Click the button labelled `label` in a recorded chat.postMessage / ephemeral call."""
+        blocks = message_call.get("blocks") or []
+        for b in blocks:
+            for el in b.get("elements") or []:
+                if el.get("type") == "button" and el["text"]["text"] == label:
+                    channel = channel or message_call.get("channel") or "D100"
+                    ts = f"{time.time():.6f}"
+                    msg = {"type": "message", "ts": ts, "text": message_call.get("text"), "blocks": blocks}
+                    if thread_ts or message_call.get("thread_ts"):
+                        msg["thread_ts"] = thread_ts or message_call.get("thread_ts")
+                    return self.interact({
+                        "type": "block_actions", "user": {"id": user, "username": "hong", "name": "hong"},
+                        "trigger_id": f"trig-{ts}", "response_url": f"{self.fake.url}/response/act",
+                        "container": {"type": "message", "message_ts": ts, "channel_id": channel,
+                                      "is_ephemeral": ephemeral, "thread_ts": msg.get("thread_ts")},
+                        "channel": {"id": channel}, "message": msg,
+                        "actions": [{"type": "button", "action_id": el["action_id"], "block_id": b.get("block_id"),
+                                     "value": el.get("value", ""), "text": el["text"], "action_ts": ts}],
+                    })
+        raise AssertionError(f"no button {label!r} in {blocks}")
+
+
+def _settings(tmp_path, knowledge, fake, **kw) -> Settings:
+    base = Settings(data_dir=tmp_path / "data", knowledge=knowledge, slack_bot_token="xoxb-test",
+                    slack_signing_secret=SECRET, slack_triage_channel=TRIAGE, slack_api_url=fake.api_url)
+    return replace(base, **kw)
+
+
+@pytest.fixture()
+def bot(tmp_path, knowledge, fake):
+    fake.reset()
+    services = build(_settings(tmp_path, knowledge, fake))
+    server = ServerThread(services, host="127.0.0.1", port=0)
+    # fast backoff for tests: rebuild the adapter's client retry intervals
+    server.start()
+    adapter = server.web_app[SLACK_KEY]
+    for h in adapter.client.retry_handlers:
+        if hasattr(h, "interval_calculator"):
+            from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+            h.interval_calculator = BackoffRetryIntervalCalculator(backoff_factor=0.01)
+    b = Bot(server, services, fake)
+    yield b
+    fake.quiet(0.1)
+    server.stop()
+    services.close()
+
+
+def texts(calls) -> str:
+    return "\n".join(json.dumps(c.args, ensure_ascii=False) for c in calls)
+
+
+# ---- answers ---------------------------------------------------------------------------------------
+
+
+def test_healthz(bot):
+    import urllib.request
+
+    with urllib.request.urlopen(bot.server.url + "/healthz", timeout=5) as r:
+        assert r.status == 200 and json.loads(r.read())["ok"] is True
+
+
+def test_dm_question_is_answered_in_a_thread_with_buttons(bot, fake):
+    status, _ = bot.event(message_event("시스템 중단 기간이 언제예요", channel="D100", ts="1700000000.000100"))
+    assert status == 200
+    (call,) = fake.wait_calls("chat.postMessage")
+    assert call["channel"] == "D100"
+    assert call["thread_ts"] == "1700000000.000100"
+    assert "W4C를 사용할 수 없습니다" in call["text"]
+    labels = [el["text"]["text"] for b in call["blocks"] for el in b.get("elements", [])]
+    assert labels == ["예", "아니요", "다른 답변 보기", "질의하기"]
+    assert fake.violations == []
+
+
+def test_mention_in_channel_strips_the_mention(bot, fake):
+    ev = message_event(f"<@{BOT_USER}> 희망이음 접속 방법", channel="C200", ts="1700000001.000100", kind="app_mention")
+    assert bot.event(ev)[0] == 200
+    (call,) = fake.wait_calls("chat.postMessage")
+    assert call["channel"] == "C200" and call["thread_ts"] == "1700000001.000100"
+    assert "인증서로 로그인" in call["text"]
+
+
+def test_plain_channel_message_is_ignored(bot, fake):
+    bot.event(message_event("희망이음 접속 방법", channel="C200"))
+    fake.quiet(0.3)
+    assert fake.of("chat.postMessage") == []
+
+
+def test_declined_question_offers_inquiry(bot, fake):
+    bot.event(message_event("<!channel> 김치찌개 맛있게 끓이는 법 & <http://evil|여기>", channel="D100"))
+    (call,) = fake.wait_calls("chat.postMessage")
+    labels = [el["text"]["text"] for b in call["blocks"] for el in b.get("elements", [])]
+    assert "질의하기" in labels
+
+
+def test_user_text_is_escaped(bot, fake):
+    # Slack sends text escaped; the bot unescapes it for handlers and escapes it again for mrkdwn.
+    evil = "&lt;!channel&gt; 시스템 중단 기간 &lt;http://evil.example|클릭&gt; &amp;"
+    bot.event(message_event(evil, channel="D100"))
+    (call,) = fake.wait_calls("chat.postMessage")
+    rendered = [call["text"]] + [b["text"]["text"] for b in call["blocks"] if b["type"] == "section"]
+    assert all("<!channel>" not in t and "<http://evil" not in t for t in rendered)
+    # a button value carries the plain text back to the handler (values are data, never rendered)
+    click_values = [el.get("value", "") for b in call["blocks"] for el in b.get("elements", [])]
+    assert any("<!channel>" in v for v in click_values)
+
+
+def test_escape_unit():
+    from bot.adapters.slack import escape, message_payload
+    from bot.messages import Reply
+
+    assert escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+    p = message_payload(Reply("<!here> " + "가" * 10000))
+    assert all(len(b["text"]["text"]) <= 3000 for b in p["blocks"] if b["type"] == "section")
+    assert "<!here>" not in json.dumps(p, ensure_ascii=False)
+    assert len(p["text"]) <= 3000
+
+
+def test_limits_unit():
+    from bot.adapters.slack import form_view, message_payload, select_options
+    from bot.messages import Choice, Field, Form, Reply
+
+    p = message_payload(Reply("가\n" * 200000, choices=[Choice("버튼" * 60, "x", "v" * 5000) for _ in range(60)]))
+    assert len(p["blocks"]) <= 50
+    for b in p["blocks"]:
+        for el in b.get("elements", []):
+            assert len(el["text"]["text"]) <= 75 and len(el["value"]) <= 2000
+        assert len(b.get("elements", [])) <= 25
+    opts = select_options([(f"전체업무 > 그룹{i // 150} > 항목{i}", f"전체업무 > 그룹{i // 150} > 항목{i}")
+                           for i in range(450)])
+    assert "option_groups" in opts and all(len(g["options"]) <= 100 for g in opts["option_groups"])
+    assert opts["option_groups"][0]["options"][0]["text"]["text"] == "항목0"
+    v = form_view(Form("x", "아주 긴 제목" * 10, [Field("t", "제목", suggest_action="s")]), meta="{}")
+    assert len(v["title"]["text"]) <= 24
+    assert v["blocks"][0]["dispatch_action"] is True
+
+
+# ---- protocol --------------------------------------------------------------------------------------
+
+
+def test_bad_missing_and_stale_signatures_are_refused(bot, fake):
+    ev = event_body(message_event("시스템 중단 기간", channel="D100"), event_id="EvBAD1")
+    wrong = signed_headers(ev, content_type="application/json", secret="not-the-secret")
+    assert post(bot.url, ev, wrong)[0] == 401
+    missing = {"Content-Type": "application/json"}
+    assert post(bot.url, ev, missing)[0] == 401
+    stale = signed_headers(ev, content_type="application/json", timestamp=int(time.time()) - 6 * 60)
+    assert post(bot.url, ev, stale)[0] == 401
+    cmd = command_body("시스템 중단 기간")
+    assert post(bot.url, cmd, signed_headers(cmd, content_type="application/x-www-form-urlencoded",
+                                             secret="nope"))[0] == 401
+    fake.quiet(0.3)
+    assert fake.calls == []
+    assert bot.adapter.state.seen_count() == 0  # nothing stored
+    # the same event, signed properly, is then processed
+    assert post(bot.url, ev, signed_headers(ev, content_type="application/json"))[0] == 200
+    fake.wait_calls("chat.postMessage")
+
+
+def test_retries_and_duplicate_event_ids_answer_once(bot, fake):
+    ev = message_event("시스템 중단 기간", channel="D100")
+    assert bot.event(ev, event_id="EvDUP1")[0] == 200
+    assert bot.event(ev, event_id="EvDUP1", retry=1)[0] == 200
+    assert bot.event(ev, event_id="EvDUP1", retry=2)[0] == 200
+    fake.wait_calls("chat.postMessage")
+    fake.quiet(0.3)
+    assert len(fake.of("chat.postMessage")) == 1
+
+
+def test_ack_is_fast_even_when_slack_is_slow(bot, fake):
+    fake.fail("chat.postMessage", 429, times=1, retry_after=1)
+    t0 = time.monotonic()
+    assert bot.event(message_event("시스템 중단 기간", channel="D100"))[0] == 200
+    assert time.monotonic() - t0 < 0.5
+    fake.wait_calls("chat.postMessage", 2, timeout=8)
+
+
+def test_web_api_retries_on_429_and_500(bot, fake):
+    fake.fail("chat.postMessage", 429, times=1, retry_after=0)
+    fake.fail("chat.postMessage", 500, times=1)
+    bot.event(message_event("시스템 중단 기간", channel="D100"))
+    calls = fake.wait_calls("chat.postMessage", 3, timeout=8)
+    assert len(calls) == 3
+    fake.quiet(0.3)
+    assert len(fake.of("chat.postMessage")) == 3
+
+
+# ---- slash command, buttons ---------------------------------------------------------------------------
+
+
+def test_slash_command_answers_privately(bot, fake):
+    status, _ = bot.command("희망이음 접속 방법")
+    assert status == 200
+    (call,) = fake.wait_calls("response_url")
+    assert call["response_type"] == "ephemeral"
+    assert "인증서로 로그인" in call["text"]
+    assert fake.of("chat.postMessage") == []
+
+
+def test_slash_help(bot, fake):
+    bot.command("도움말")
+    (call,) = fake.wait_calls("response_url")
+    assert "/ieum" in call["text"] and call["response_type"] == "ephemeral"
+    bot.command("")
+    fake.wait_calls("response_url", 2)
+
+
+def test_feedback_and_more_buttons(bot, fake):
+    bot.event(message_event("희망이음 접속 방법", channel="D100", ts="1700000002.000100"))
+    (answer,) = fake.wait_calls("chat.postMessage")
+    assert bot.click(answer, "예")[0] == 200
+    fake.wait_calls("chat.postEphemeral")  # thanks, privately
+    bot.click(answer, "다른 답변 보기")
+    more = fake.wait_calls("chat.postMessage", 2)[1:]
+    assert all(c["thread_ts"] == "1700000002.000100" for c in more)
+    assert fake.violations == []
+
+
+def test_unknown_button_is_acked(bot, fake):
+    status, _ = bot.interact({
+        "type": "block_actions", "user": {"id": "U100"}, "trigger_id": "t1",
+        "container": {"type": "message", "message_ts": "1.1", "channel_id": "D100"}, "channel": {"id": "D100"},
+        "message": {"ts": "1.1", "text": ""},
+        "actions": [{"type": "button", "action_id": "nothing.here|0", "block_id": "b", "value": ""}],
+    })
+    assert status == 200
+    fake.wait_calls("chat.postEphemeral")
