@@ -588,6 +588,14 @@ class Inquiries:
     def remaining_label(self, inq: Inquiry, now: datetime | None = None) -> str:
         return remaining_label(self.remaining(inq, now))
 
+    def open_for_reminders(self) -> list[dict]:
+        """Assigned, open inquiries with their due times (for the reminders' 75%/overdue warnings)."""
+        rows = self.store.conn.execute(
+            "SELECT id, assignee, created_at, due_at, title, source FROM inquiries "
+            "WHERE status != ? AND assignee IS NOT NULL AND due_at IS NOT NULL", [DONE]).fetchall()
+        return [{"receipt": receipt(n), "assignee": a, "created_at": c, "due_at": d, "title": t,
+                 "surface": s if s in ("console", "slack", "teams") else "console"} for n, a, c, d, t, s in rows]
+
     def mine(self, user: str, *, page: int = 1, per_page: int = 10) -> Page:
         return self.list(requester=user, page=page, per_page=per_page)
 

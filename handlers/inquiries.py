@@ -1,0 +1,299 @@
+"""The requester's side of 질의하기: the form, filing, 내 질의, viewing, rating, recommending, 재질의.
+
+Handlers compute data; the words live in `knowledge/templates/inquiry_*.j2`. Subject info (대상자 정보)
+only ever goes back to the requester or the assignee, privately, never to a channel.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from bot.inquiries import (DONE, MAX_TITLE, InquiryError, Invalid, _as_bool, parse_receipt)
+from bot.messages import Choice, Field, Form, Incoming, Reply
+from bot.privacy import extract, labels, find_personal_data, mask
+
+from .router import action, command
+
+log = logging.getLogger(__name__)
+
+MAX_VALUE = 1500
+FORM_FIELDS = ("title", "category", "type", "urgent", "public", "guideline", "organization", "position",
+               "content", "subject_info", "files")
+
+
+def _render(services, name: str, **data) -> str:
+    return services.templates.render(name, **data)
+
+
+def error_reply(services, message: str, **kw) -> list[Reply]:
+    return [Reply(_render(services, "inquiry_error", message=message), kind="error", private=True, **kw)]
+
+
+def _state(value: str | None) -> dict:
+    try:
+        data = json.loads(value or "{}")
+        return data if isinstance(data, dict) else {}
+    except ValueError:
+        return {}
+
+
+def build_form(services, incoming: Incoming, *, values: dict | None = None, question: str = "",
+               errors: dict | None = None, parent: str = "") -> Form:
+    """The 질의하기 form from the taxonomy; `values` fill it in again after a refusal."""
+    v = values or {}
+    inq = services.inquiries
+    categories = inq.categories
+    fields = [
+        Field("title", "제목", required=True, max_length=MAX_TITLE, initial=v.get("title", ""),
+              hint="내용을 요약한 제목 (예: 인사카드 직원정보 누락)", suggest_action="inquiry.similar"),
+        Field("category", "업무분류", kind="select" if categories else "text", required=True,
+              options=[(p, p) for p in categories], initial=v.get("category"),
+              hint="질의할 업무 (예: 전체업무 > ERP > 인사)"),
+        Field("type", "질의구분", kind="select", required=True, options=[(t, t) for t in inq.types],
+              initial=v.get("type"), hint="하나만 선택"),
+        Field("urgent", "긴급 여부", kind="boolean", initial=_as_bool(v.get("urgent", False))),
+        Field("public", "공개 여부", kind="boolean", initial=_as_bool(v.get("public", True)),
+              hint="비공개로 하면 본인과 담당자만 볼 수 있습니다"),
+        Field("guideline", "지침문의 이관", kind="boolean", initial=_as_bool(v.get("guideline", False))),
+        Field("organization", "소속기관", initial=v.get("organization", incoming.organization)),
+        Field("position", "직위", initial=v.get("position", incoming.position)),
+        Field("content", "질의내용", kind="textarea", max_length=4000, initial=v.get("content", ""),
+              hint="구체적으로 작성 (공개되므로 개인정보는 적지 마세요)"),
+        Field("subject_info", "대상자 정보", kind="textarea", private=True, initial=v.get("subject_info", ""),
+              hint="주민등록번호·주소·전화번호 등 개인정보 (본인과 담당자만 확인 가능, 암호화 저장)"),
+        Field("files", "첨부", kind="files", initial=v.get("files") or [],
+              hint="jpg, jpeg, png, hwp, doc, docx, pdf"),
+    ]
+    state = {"q": question[:MAX_VALUE]}
+    if parent:
+        state["parent"] = parent
+    return Form(action="inquiry.submit", title="질의하기 등록", fields=fields, submit_label="질의 등록",
+                state=json.dumps(state, ensure_ascii=False), errors=dict(errors or {}))
+
+
+def _form_reply(services, incoming, form: Form, question: str = "") -> list[Reply]:
+    # A form may carry subject info back to its author: always private, never in a channel.
+    return [Reply(_render(services, "inquiry_form_intro", question=question), kind="form", form=form,
+                  private=True, to_user=None if incoming.direct else incoming.user)]
+
+
+@command("질의하기", "질의", "질의 등록")
+def open_form(incoming: Incoming, services) -> list[Reply]:
+    return _form_reply(services, incoming, build_form(services, incoming))
+
+
+@action("inquiry.open")
+def open_from_answer(incoming: Incoming, services) -> list[Reply]:
+    """From the answer's 질의하기 button: the value is the question the bot could not answer."""
+    question = (incoming.value or "").strip()[:MAX_VALUE]
+    title, pieces = extract(" ".join(question.split()))
+    values = {"title": title[:MAX_TITLE], "content": ""}
+    if pieces:
+        values["subject_info"] = "\n".join(pieces)
+    return _form_reply(services, incoming, build_form(services, incoming, values=values, question=question),
+                       question=question)
+
+
+@action("inquiry.similar")
+def similar(incoming: Incoming, services) -> list[Reply]:
+    """Live suggestions while the title is typed (the seed's 통합검색): public inquiries and FAQ."""
+    title = mask(incoming.value or "")
+    items = services.inquiries.similar(title, limit=5)
+    choices = [Choice(s.title[:60], "inquiry.view" if s.kind == "inquiry" else "answer.show", s.id)
+               for s in items]
+    return [Reply(_render(services, "inquiry_similar", items=items), choices=choices, kind="notice", private=True,
+                  data={"suggestions": [s.__dict__ for s in items]})]
+
+
+def _submitted(incoming: Incoming) -> dict:
+    values = {k: v for k, v in (incoming.form or {}).items() if k in FORM_FIELDS}
+    files = values.get("files")
+    if not files:
+        files = list(incoming.files)
+    values["files"] = [f for f in (files or []) if f]
+    for k in ("title", "category", "type", "content", "subject_info", "organization", "position"):
+        v = values.get(k)
+        values[k] = "" if v is None else str(v)
+    return values
+
+
+@action("inquiry.submit")
+def submit(incoming: Incoming, services) -> list[Reply]:
+    inq = services.inquiries
+    values = _submitted(incoming)
+    state = _state(incoming.value)
+    question = str(state.get("q") or "")
+    parent = str(state.get("parent") or "")
+    # Personal data in the public fields is never filed: the form comes back with it moved into the
+    # subject info, so confirming once files the inquiry with the data where it belongs.
+    moved_errors = {}
+    pieces: list[str] = []
+    for name, label in (("title", "제목"), ("content", "질의내용")):
+        found = find_personal_data(values[name])
+        if found:
+            values[name], taken = extract(values[name])
+            pieces += taken
+            moved_errors[name] = (f"{label}에 개인정보({labels(found)})가 있어 대상자 정보로 옮겼습니다. "
+                                  "확인 후 다시 제출해 주세요.")
+    if pieces:
+        values["subject_info"] = "\n".join(p for p in [values["subject_info"].strip(), *pieces] if p)
+        errors = inq.validate(title=values["title"], category=values["category"], type=values["type"],
+                              content=values["content"], subject_info=values["subject_info"],
+                              attachments=values["files"], requester=incoming.user)
+        errors.update(moved_errors)
+        form = build_form(services, incoming, values=values, question=question, errors=errors, parent=parent)
+        return _form_reply(services, incoming, form, question)
+    if parent:
+        return _submit_reinquiry(incoming, services, parent, values)
+    try:
+        i = inq.file(title=values["title"], category=values["category"], type=values["type"],
+                     urgent=values.get("urgent"), public=values.get("public", True),
+                     guideline=values.get("guideline"), requester=incoming.user,
+                     requester_name=incoming.user_name, organization=values["organization"] or incoming.organization,
+                     position=values["position"] or incoming.position, content=values["content"],
+                     subject_info=values["subject_info"], attachments=values["files"], question=question,
+                     source=incoming.surface)
+    except Invalid as e:
+        form = build_form(services, incoming, values=values, question=question, errors=e.errors)
+        return _form_reply(services, incoming, form, question)
+    return filed_replies(services, incoming, i)
+
+
+def filed_replies(services, incoming: Incoming, i, *, moved: str = "") -> list[Reply]:
+    from .triage import triage_card
+
+    inq = services.inquiries
+    receipt_text = _render(services, "inquiry_receipt", i=i, due=i.due, remaining=inq.remaining_label(i),
+                           moved=moved)
+    return [
+        Reply(receipt_text, kind="notice", private=True, data={"receipt": i.receipt},
+              choices=[Choice("내 질의", "inquiry.mine"), Choice("질의 보기", "inquiry.view", i.receipt)]),
+        triage_card(services, i),
+    ]
+
+
+def _submit_reinquiry(incoming: Incoming, services, parent: str, values: dict) -> list[Reply]:
+    from .triage import triage_update
+
+    try:
+        child = services.inquiries.reinquire(parent, incoming.user, content=values["content"],
+                                             title=values["title"] or None,
+                                             subject_info=values["subject_info"] or None)
+    except Invalid as e:
+        form = build_form(services, incoming, values=values, errors=e.errors, parent=parent)
+        return _form_reply(services, incoming, form)
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    replies = [Reply(_render(services, "inquiry_ack", what="reinquired", receipt=child.receipt,
+                             parent=child.parent_receipt), kind="notice", private=True,
+                     data={"receipt": child.receipt})]
+    replies.append(triage_update(services, "reinquired", receipt=child.receipt, parent=child.parent_receipt))
+    from .triage import triage_card
+
+    replies.append(triage_card(services, child))
+    return replies
+
+
+@command("내 질의", "내질의", "내 질의 목록")
+@action("inquiry.mine")
+def mine(incoming: Incoming, services) -> list[Reply]:
+    inq = services.inquiries
+    page = inq.mine(incoming.user, per_page=10)
+    now = services.clock.now()
+    items = [{"receipt": i.receipt, "title": i.title, "status": i.status, "remaining": inq.remaining_label(i, now),
+              "parent": i.parent_receipt} for i in page.items]
+    choices = [Choice(f"{i.receipt} {i.title[:30]}", "inquiry.view", i.receipt) for i in page.items[:5]]
+    return [Reply(_render(services, "inquiry_mine", items=items, total=page.total), choices=choices,
+                  kind="message", private=True, data={"items": items, "total": page.total})]
+
+
+def detail_choices(services, i, user: str) -> list[Choice]:
+    inq = services.inquiries
+    choices: list[Choice] = []
+    if i.has_subject and user in (i.requester, i.assignee):
+        choices.append(Choice("대상자 정보 보기", "inquiry.subject", i.receipt))
+    if user == i.requester:
+        if i.status == DONE:
+            if i.satisfaction is None:
+                choices += [Choice(f"만족도 {n}점", "inquiry.rate", f"{i.receipt}:{n}") for n in range(5, 0, -1)]
+            choices.append(Choice("재질의", "inquiry.reinquire", i.receipt))
+    elif i.public:
+        choices.append(Choice("추천", "inquiry.recommend", i.receipt))
+    if inq.is_agent(user):
+        from .triage import agent_choices
+
+        choices += agent_choices(i, user)
+    return choices
+
+
+@action("inquiry.view")
+def view(incoming: Incoming, services) -> list[Reply]:
+    inq = services.inquiries
+    try:
+        i = inq.view(incoming.value or "", incoming.user)
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    data = i.public_dict()
+    text = _render(services, "inquiry_detail", i=data, remaining=inq.remaining_label(i))
+    return [Reply(text, choices=detail_choices(services, i, incoming.user), kind="message",
+                  private=not i.public, data={"inquiry": data})]
+
+
+@action("inquiry.subject")
+def subject(incoming: Incoming, services) -> list[Reply]:
+    """The subject info, to the requester or the assignee only, as a private direct message."""
+    try:
+        receipt = services.inquiries.get(incoming.value or "").receipt
+        text = services.inquiries.read_subject_info(receipt, incoming.user)
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    return [Reply(_render(services, "inquiry_subject", receipt=receipt, subject=text), kind="notice", private=True,
+                  to_user=incoming.user)]
+
+
+@action("inquiry.rate")
+def rate(incoming: Incoming, services) -> list[Reply]:
+    receipt, _, score = (incoming.value or "").partition(":")
+    try:
+        i = services.inquiries.rate(receipt, incoming.user, score)
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    return [Reply(_render(services, "inquiry_ack", what="rated", score=i.satisfaction, receipt=i.receipt),
+                  kind="notice", private=True)]
+
+
+@action("inquiry.recommend")
+def recommend(incoming: Incoming, services) -> list[Reply]:
+    try:
+        i = services.inquiries.recommend(incoming.value or "", incoming.user)
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    return [Reply(_render(services, "inquiry_ack", what="recommended", receipt=i.receipt, count=i.recommends),
+                  kind="notice", private=True)]
+
+
+@action("inquiry.reinquire")
+def reinquire(incoming: Incoming, services) -> list[Reply]:
+    """재질의: a form prefilled from the completed inquiry; its submission files a linked inquiry."""
+    inq = services.inquiries
+    try:
+        parent = inq.get(incoming.value or "")
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    if parent.requester != incoming.user:
+        return error_reply(services, "재질의는 질의한 본인만 할 수 있습니다.")
+    if parent.status != DONE:
+        return error_reply(services, "조치완료된 질의만 재질의할 수 있습니다.")
+    values = {"title": f"[재질의] {parent.title}"[:MAX_TITLE], "category": parent.category, "type": parent.type,
+              "urgent": parent.urgent, "public": parent.public, "guideline": parent.guideline,
+              "organization": parent.organization, "position": parent.position}
+    form = build_form(services, incoming, values=values, parent=parent.receipt)
+    form.title = f"재질의 ({parent.receipt})"
+    return _form_reply(services, incoming, form)
+
+
+def parse_receipt_or_none(value: str) -> int | None:
+    try:
+        return parse_receipt(value)
+    except InquiryError:
+        return None

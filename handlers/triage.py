@@ -1,0 +1,263 @@
+"""The helpdesk's side: triage cards, claiming, starting, answering, completing, promoting to FAQ.
+
+Only agents (`settings.agents`) may triage. Cards go to the triage conversation
+(`Reply(to_conversation="triage")`, mapped by each adapter to its channel); the requester hears about
+progress by direct message (`Reply(to_user=requester, key=…)`, the key making delivery idempotent).
+Subject info never appears here: the assignee opens it privately with `inquiry.subject`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from bot.inquiries import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid
+from bot.messages import Choice, Field, Form, Incoming, Reply
+
+from .router import action, command
+
+log = logging.getLogger(__name__)
+
+TRIAGE = "triage"
+
+
+def _render(services, name: str, **data) -> str:
+    return services.templates.render(name, **data)
+
+
+def _error(services, message: str) -> list[Reply]:
+    return [Reply(_render(services, "inquiry_error", message=message), kind="error", private=True)]
+
+
+def agent_choices(i, user: str) -> list[Choice]:
+    """The next triage steps for an inquiry, as buttons."""
+    out: list[Choice] = []
+    if i.status == DONE:
+        if i.answer and not i.faq_id:
+            out.append(Choice("FAQ 등록", "triage.promote", i.receipt))
+        return out
+    if i.assignee is None:
+        out.append(Choice("맡기", "triage.assign", i.receipt, style="primary"))
+    if i.status == WAITING:
+        out.append(Choice("조치 시작", "triage.start", i.receipt))
+    out.append(Choice("답변하기", "triage.answer", i.receipt, style="primary" if i.assignee == user else ""))
+    if i.answer:
+        out.append(Choice("조치완료", "triage.complete", i.receipt))
+    return out
+
+
+def triage_card(services, i) -> Reply:
+    """The card for a new inquiry in the triage channel (no subject info, content masked and cut)."""
+    from bot.privacy import mask
+
+    inq = services.inquiries
+    content = mask(i.content)
+    content = content if len(content) <= 300 else content[:300] + "…"
+    text = _render(services, "triage_new", i=i.public_dict(), due=i.due, remaining=inq.remaining_label(i),
+                   content=content, question=mask(i.question)[:200])
+    return Reply(text, kind="notice", to_conversation=TRIAGE, key=f"inquiry-{i.receipt}-filed",
+                 choices=[Choice("맡기", "triage.assign", i.receipt, style="primary"),
+                          Choice("보기", "inquiry.view", i.receipt)],
+                 data={"receipt": i.receipt, "status": i.status, "urgent": i.urgent})
+
+
+def triage_update(services, event: str, **data) -> Reply:
+    key = f"inquiry-{data.get('receipt')}-{event}-triage"
+    return Reply(_render(services, "triage_update", event=event, **data), kind="notice",
+                 to_conversation=TRIAGE, key=key, data={"event": event, **data})
+
+
+def notify_requester(services, i, event: str) -> Reply:
+    done = i.status == DONE
+    text = _render(services, "inquiry_notify", event=event, receipt=i.receipt, title=i.title, answer=i.answer or "",
+                   done=done)
+    choices = []
+    if done:
+        choices = [Choice(f"{n}점", "inquiry.rate", f"{i.receipt}:{n}") for n in range(5, 0, -1)]
+        choices.append(Choice("재질의", "inquiry.reinquire", i.receipt))
+    return Reply(text, kind="notice", to_user=i.requester, key=f"inquiry-{i.receipt}-{event}", choices=choices,
+                 data={"receipt": i.receipt, "event": event, "status": i.status})
+
+
+def _agent_only(incoming: Incoming, services) -> list[Reply] | None:
+    if not services.inquiries.is_agent(incoming.user):
+        return _error(services, "헬프데스크 담당자만 할 수 있습니다.")
+    return None
+
+
+@action("triage.assign")
+def assign(incoming: Incoming, services) -> list[Reply]:
+    denied = _agent_only(incoming, services)
+    if denied:
+        return denied
+    try:
+        before = services.inquiries.get(incoming.value or "")
+        i = services.inquiries.assign(before.receipt, incoming.user)
+    except AlreadyClaimed as e:
+        return [Reply(_render(services, "inquiry_error", message=str(e)), kind="error", private=True,
+                      data={"assignee": e.assignee})]
+    except InquiryError as e:
+        return _error(services, str(e))
+    if before.assignee == incoming.user:
+        return [Reply(_render(services, "inquiry_error", message=f"이미 맡고 있는 질의입니다 ({i.receipt})."),
+                      kind="notice", private=True, choices=agent_choices(i, incoming.user))]
+    return [
+        Reply(_render(services, "triage_update", event="assigned", receipt=i.receipt, agent=incoming.user),
+              kind="notice", private=True, choices=agent_choices(i, incoming.user)),
+        triage_update(services, "assigned", receipt=i.receipt, agent=incoming.user),
+        notify_requester(services, i, "assigned"),
+    ]
+
+
+@action("triage.start")
+def start(incoming: Incoming, services) -> list[Reply]:
+    denied = _agent_only(incoming, services)
+    if denied:
+        return denied
+    try:
+        before = services.inquiries.get(incoming.value or "")
+        i = services.inquiries.start(before.receipt, incoming.user)
+    except InquiryError as e:
+        return _error(services, str(e))
+    replies = [Reply(_render(services, "triage_update", event="started", receipt=i.receipt, agent=incoming.user),
+                     kind="notice", private=True, choices=agent_choices(i, incoming.user))]
+    if before.status == WAITING and i.status == IN_PROGRESS:
+        replies += [triage_update(services, "started", receipt=i.receipt, agent=incoming.user),
+                    notify_requester(services, i, "started")]
+    return replies
+
+
+@action("triage.answer")
+def answer_form(incoming: Incoming, services) -> list[Reply]:
+    denied = _agent_only(incoming, services)
+    if denied:
+        return denied
+    try:
+        i = services.inquiries.get(incoming.value or "")
+    except InquiryError as e:
+        return _error(services, str(e))
+    if i.assignee not in (None, incoming.user):
+        return _error(services, f"담당자({i.assignee})만 답변할 수 있습니다.")
+    return [Reply(f"질의 {i.receipt} 답변", kind="form", private=True, form=_answer_form(i))]
+
+
+def _answer_form(i, *, values: dict | None = None, errors: dict | None = None) -> Form:
+    v = values or {}
+    return Form(action="triage.answer.submit", title=f"답변 ({i.receipt})", submit_label="답변 등록",
+                state=i.receipt, errors=dict(errors or {}), fields=[
+                    Field("answer", "답변", kind="textarea", required=True, max_length=4000,
+                          initial=v.get("answer", i.answer or ""), hint="공개될 수 있으므로 개인정보는 적지 마세요"),
+                    Field("complete", "조치완료로 처리", kind="boolean", initial=v.get("complete", True)),
+                ])
+
+
+@action("triage.answer.submit")
+def answer_submit(incoming: Incoming, services) -> list[Reply]:
+    from bot.inquiries import _as_bool
+
+    denied = _agent_only(incoming, services)
+    if denied:
+        return denied
+    values = dict(incoming.form or {})
+    try:
+        before = services.inquiries.get(incoming.value or "")
+        i = services.inquiries.answer(before.receipt, incoming.user, str(values.get("answer") or ""),
+                                      complete=_as_bool(values.get("complete", True)))
+    except Invalid as e:
+        return [Reply(f"질의 {before.receipt} 답변", kind="form", private=True,
+                      form=_answer_form(before, values=values, errors=e.errors))]
+    except InquiryError as e:
+        return _error(services, str(e))
+    done = i.status == DONE
+    return [
+        Reply(_render(services, "triage_update", event="answered", receipt=i.receipt, agent=incoming.user, done=done),
+              kind="notice", private=True, choices=agent_choices(i, incoming.user)),
+        triage_update(services, "answered", receipt=i.receipt, agent=incoming.user, done=done),
+        notify_requester(services, i, "answered"),
+    ]
+
+
+@action("triage.complete")
+def complete(incoming: Incoming, services) -> list[Reply]:
+    denied = _agent_only(incoming, services)
+    if denied:
+        return denied
+    try:
+        before = services.inquiries.get(incoming.value or "")
+        i = services.inquiries.complete(before.receipt, incoming.user)
+    except InquiryError as e:
+        return _error(services, str(e))
+    if before.status == DONE:
+        return _error(services, f"질의 {i.receipt}는 이미 조치완료되었습니다.")
+    return [
+        Reply(_render(services, "triage_update", event="completed", receipt=i.receipt), kind="notice", private=True,
+              choices=agent_choices(i, incoming.user)),
+        triage_update(services, "completed", receipt=i.receipt),
+        notify_requester(services, i, "completed"),
+    ]
+
+
+@action("triage.promote")
+def promote_form(incoming: Incoming, services) -> list[Reply]:
+    denied = _agent_only(incoming, services)
+    if denied:
+        return denied
+    try:
+        i = services.inquiries.get(incoming.value or "")
+    except InquiryError as e:
+        return _error(services, str(e))
+    if not i.answer:
+        return _error(services, "답변이 등록된 질의만 FAQ로 등록할 수 있습니다.")
+    return [Reply(f"질의 {i.receipt} FAQ 등록", kind="form", private=True, form=_promote_form(i))]
+
+
+def _promote_form(i, *, values: dict | None = None, errors: dict | None = None) -> Form:
+    v = values or {}
+    return Form(action="triage.promote.submit", title=f"FAQ 등록 ({i.receipt})", submit_label="FAQ 등록",
+                state=i.receipt, errors=dict(errors or {}), fields=[
+                    Field("title", "FAQ 제목", required=True, max_length=100, initial=v.get("title", i.title)),
+                    Field("answer", "FAQ 답변", kind="textarea", required=True, initial=v.get("answer", i.answer)),
+                    Field("questions", "다른 질문 표현 (줄마다 하나)", kind="textarea", required=False,
+                          initial=v.get("questions", "")),
+                ])
+
+
+@action("triage.promote.submit")
+def promote_submit(incoming: Incoming, services) -> list[Reply]:
+    denied = _agent_only(incoming, services)
+    if denied:
+        return denied
+    values = dict(incoming.form or {})
+    try:
+        i = services.inquiries.get(incoming.value or "")
+        questions = [q for q in str(values.get("questions") or "").splitlines() if q.strip()]
+        if i.question:
+            questions.append(i.question)
+        entry = services.inquiries.promote_to_faq(i.receipt, incoming.user, title=values.get("title") or None,
+                                                  answer=values.get("answer") or None, questions=questions)
+    except Invalid as e:
+        return [Reply(f"질의 {i.receipt} FAQ 등록", kind="form", private=True,
+                      form=_promote_form(i, values=values, errors=e.errors))]
+    except InquiryError as e:
+        return _error(services, str(e))
+    return [
+        Reply(_render(services, "triage_update", event="promoted", receipt=i.receipt, title=entry.title),
+              kind="notice", private=True, data={"entry_id": entry.id}),
+        triage_update(services, "promoted", receipt=i.receipt, title=entry.title),
+    ]
+
+
+@command("질의 목록", "접수 목록", "대기 질의")
+def queue(incoming: Incoming, services) -> list[Reply]:
+    """For agents: the open inquiries, urgent and oldest first in the seed's list order (newest first)."""
+    denied = _agent_only(incoming, services)
+    if denied:
+        return denied
+    inq = services.inquiries
+    page = inq.list(status=[WAITING, IN_PROGRESS], per_page=15)
+    now = services.clock.now()
+    items = [{"receipt": i.receipt, "status": i.status, "urgent": i.urgent, "title": i.title,
+              "category_short": i.category_short, "type": i.type, "assignee": i.assignee,
+              "remaining": inq.remaining_label(i, now)} for i in page.items]
+    choices = [Choice(f"{i.receipt} {i.title[:30]}", "inquiry.view", i.receipt) for i in page.items[:5]]
+    return [Reply(_render(services, "triage_list", items=items, total=page.total, label="처리할 질의"),
+                  choices=choices, private=True, data={"items": items, "total": page.total})]
