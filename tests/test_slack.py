@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 from bot.config import DEFAULT_KNOWLEDGE, Settings
 from bot.server import SLACK_KEY, ServerThread
 from bot.services import build
-from tests.slack_fake import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from slack_fake import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
                               payload_body, post, signed_headers)
 
 ENTRIES = """
