@@ -126,4 +126,4 @@ def remaining_label(hours: float | None) -> str:
         return "-"
     if hours < 0:
         return f"{int(-hours + 0.999)}시간 초과"
-    return f"{int(hours)}시간"
+    return f"{int(hours + 0.999)}시간"

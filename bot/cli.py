@@ -13,6 +13,7 @@ from .knowledge import KnowledgeError
 
 # Modules exposing `register_cli(subparsers)`; each adds its own subcommands.
 COMMAND_MODULES = [
+    "bot.inquiries_cli",
     "bot.reminders_cli",
     "bot.server",
 ]
