@@ -228,7 +228,7 @@ def load_rules(path: Path | str) -> RuleSet:
     return out
 
 
-def check_rules(kb, rules: RuleSet) -> list[str]:
+def check_rules(kb, rules: RuleSet, *, entries: bool = True) -> list[str]:
     """Every problem with the reminder rules against the knowledge base; empty means sound."""
     from .templates import Templates
 
@@ -251,7 +251,7 @@ def check_rules(kb, rules: RuleSet) -> list[str]:
         for a in r.audience:
             if a not in ("broadcast", "subscribers"):
                 problems.append(f"{where}: 알 수 없는 audience '{a}'")
-        for e in r.entries:
+        for e in r.entries if entries else ():
             if kb.entry(e) is None:
                 problems.append(f"{where}: 알 수 없는 FAQ 항목 '{e}'")
         try:
@@ -275,7 +275,11 @@ def check_knowledge(kb) -> list[str]:
         rules = load_rules(rules_path(kb))
     except ReminderError as e:
         return [str(e)]
-    return check_rules(kb, rules)
+    # With a plain FAQ file instead of knowledge/entries, linked entry ids cannot be checked (the
+    # reminders simply link nothing); with entry files they must exist.
+    has_entry_files = kb.root is not None and any((Path(kb.root) / "entries").glob("*.yaml")) and any(
+        "/entries/" in e.origin.replace("\\", "/") for e in kb.entries)
+    return check_rules(kb, rules, entries=has_entry_files)
 
 
 # ---- occurrences ------------------------------------------------------------------------------
@@ -610,14 +614,18 @@ def apply_overrides(services) -> int:
 
 def relative_phrase(milestone_id: str, services, now: datetime | None = None) -> str:
     """'중단까지 D-2', '현재 중단 기간입니다 (…)', '이미 개통되었습니다' — relative to the clock."""
-    kb = services.kb
+    reminders = services.extra.get("reminders") if hasattr(services, "extra") else None
+    phrases = reminders.rules.phrases if reminders else _default_rules(services.kb).phrases
+    now = now or (services.clock.now() if services.clock else datetime.now(SEOUL))
+    return _phrase(services.kb, services.templates, phrases, milestone_id, now)
+
+
+def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> str:
     ms = kb.milestones.get(milestone_id)
     if ms is None:
         return ""
-    now = now or services.clock.now()
-    reminders = services.extra.get("reminders")
-    phrases = (reminders.rules.phrases if reminders else _default_rules(kb).phrases).get(milestone_id, {})
-    short = phrases.get("short") or ms.name
+    own = phrases.get(milestone_id, {})
+    short = own.get("short") or ms.name
     moment = ms.moment
     if moment is None:
         return f"{short}: {ms.label} 예정" if ms.label else ""
@@ -631,10 +639,10 @@ def relative_phrase(milestone_id: str, services, now: datetime | None = None) ->
         "during": f"현재 {short} 기간입니다",
         "after": f"{short} 일정이 지났습니다 ({ms.when})",
     }[state]
-    tpl = phrases.get(state)
+    tpl = own.get(state)
     if not tpl:
         return default
-    return services.templates.env.from_string(tpl).render(ms=kb.milestones, d=d, short=short, m=ms).strip()
+    return templates.env.from_string(tpl).render(ms=kb.milestones, d=d, short=short, m=ms).strip()
 
 
 @lru_cache(maxsize=4)
@@ -646,11 +654,23 @@ def _default_rules(kb) -> RuleSet:
     return _default_rules_cached(str(rules_path(kb)))
 
 
-def install_template_globals(templates, services) -> None:
-    """Make `relative('outage')` available in every answer and reply template."""
+class _TemplatesOnly:
+    """What `relative_phrase` needs, taken from a `Templates` alone (e.g. for `ieum kb check`)."""
+
+    def __init__(self, templates):
+        self.kb, self.clock, self.templates = templates.kb, templates.clock, templates
+
+
+def install_template_globals(templates, services=None) -> None:
+    """Make `relative('outage')` available in every answer and reply template.
+
+    With `services` the phrases follow its clock and reminder rules; without, the templates' own
+    knowledge base and clock (enough for `Templates(kb)` in `ieum kb check`).
+    """
+    source = services if services is not None else _TemplatesOnly(templates)
 
     def relative(milestone_id: str) -> str:
-        return relative_phrase(milestone_id, services)
+        return relative_phrase(milestone_id, source)
 
     for env in (templates.env, templates.strict_env):
         env.globals["relative"] = relative

@@ -286,3 +286,15 @@ def test_cli_simulate_lists_the_whole_campaign(tmp_path, monkeypatch, capsys):
     assert main(["schedule", "list", "--all"]) == 0
     out = capsys.readouterr().out
     assert "휴일 → 앞당김" in out and "deadline_0930" in out
+
+
+def test_template_global_without_services_for_kb_check(services):
+    from bot.knowledge import Entry
+    from bot.reminders import install_template_globals
+    from bot.templates import Templates
+
+    templates = Templates(services.kb, FixedClock(at("2022-09-01T10:00")))
+    install_template_globals(templates)
+    entry = Entry(id="t", title="중단", answer="{{ relative('outage') }} / {{ relative('launch') }}")
+    assert templates.render_answer(entry, strict=True) == (
+        "현재 중단 기간입니다 (9월 6일(화) 09:00 개통) / 개통까지 D-5")
