@@ -1,17 +1,55 @@
-"""The answer engine (placeholder: real implementation in progress)."""
+"""The answer engine: which entry answers a question, and when to decline.
+
+Design (measured in `bench/search.py`):
+1. Text is normalised (`bot.text`): NFKC, lower case, synonyms rewritten to one word, particles
+   and endings stripped against the knowledge base's own vocabulary.
+2. Each query word becomes a *term* with weighted expansions into the vocabulary: itself, its 초성
+   (`ㅅㄱㄱㅂㄱ` → 시군구보고), the completion of a half-typed word (`후원관ㄹ` → 후원관리), the words
+   an unspaced run splits into (`시스템중단기간`), or, for a typo, the closest word by jamo ratio.
+3. An inverted index over those words picks a few dozen candidate entries (no full scan).
+4. rapidfuzz re-ranks them: the IDF-weighted share of the query an entry covers, blended with the
+   best fuzzy similarity of the query to one of the entry's phrasings (no-space ratio and
+   token_sort_ratio, both immune to WRatio's saturation and token_set_ratio's subset trap).
+5. It declines when too little of the question is covered by one entry, or when most of the
+   question's weight is words the knowledge base has never seen.
+"""
 from __future__ import annotations
 
+import bisect
+import math
+import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from rapidfuzz import fuzz, process
 
 from .knowledge import Entry, KnowledgeBase
+from .text import (
+    QUESTION_WORDS,
+    Synonyms,
+    chosung,
+    ends_half_typed,
+    is_chosung_query,
+    is_function_word,
+    is_hangul_syllable,
+    jamo,
+    normalize,
+    strip_all,
+)
+
+CANDIDATES = 40
+ANSWER_WORD_CREDIT = 0.5  # a word found only in an entry's answer counts for half
+QUESTION_WORD_WEIGHT = 0.25
+MAX_QUERY_CHARS = 500  # longer input is cut: nobody asks a 40,000-character question
 
 
 @dataclass
 class Match:
     entry: Entry
     score: float  # 0..100
+    coverage: float = 0.0
+    similarity: float = 0.0
 
     @property
     def entry_id(self) -> str:
@@ -28,41 +66,355 @@ class Result:
     answered: bool
     best: Match | None = None
     alternatives: list[Match] = field(default_factory=list)
-    reason: str = ""  # why it declined: empty | greeting | thanks | chitchat | gibberish | unknown
+    reason: str = ""  # why it declined: empty | greeting | thanks | bye | chitchat | gibberish | unknown
+
+
+@dataclass
+class Term:
+    surface: str
+    weight: float
+    expansions: dict[str, float]  # vocabulary word -> credit (0..1)
+
+
+@dataclass
+class Thresholds:
+    """When to answer. Calibrated on out-of-domain chat (ChatbotData) and the dev set; see README."""
+
+    min_score: float = 45.0
+    min_coverage: float = 0.35
+    max_unknown: float = 0.6
+    unknown_weight: float = 0.7  # weight of a word the knowledge base has never seen, × the highest IDF
+    coverage_share: float = 0.6  # score = share × coverage + (1 − share) × similarity
+
+
+# Small talk at the start of a message ("안녕하세요, 희망이음 언제 열려요?" is still a question) …
+_SMALLTALK = [
+    ("thanks", re.compile(r"^(정말|너무|진짜|넘)?\s*(감사|고마|고맙|땡큐|thank|thx|ㄳ|ㄱㅅ)")),
+    ("greeting", re.compile(r"^(안녕|하이|헬로|hello|hi|hey|좋은\s?(아침|하루|오후|저녁)|반가|처음\s?뵙)")),
+    ("bye", re.compile(r"^(잘\s?(가|있어)|바이|bye|수고(하세요|하셨|많)|안녕히)")),
+]
+# … and messages that are nothing but small talk, which are never questions.
+_ONLY_SMALLTALK = re.compile(
+    r"^([ㅋㅎㅠㅜㄷㅇㄱ\s.!?~^]+|ㅇㅋ|오케이|ok|okay|넵|네+|예|응+|ㅇㅇ|헐|와+|대박|굿|good|nice|test|테스트)$")
 
 
 class Engine:
     """Finds the entry that answers a question; declines when none does."""
 
-    def __init__(self, entries: list[Entry] = (), synonyms: list[list[str]] = ()):
+    def __init__(self, entries: Iterable[Entry] = (), synonyms: Iterable[Iterable[str]] = (), *,
+                 thresholds: Thresholds | None = None):
+        self.synonyms = Synonyms(synonyms)
+        self.thresholds = thresholds or Thresholds()
         self.entries: dict[str, Entry] = {}
+        self._keys: dict[str, _EntryKeys] = {}
+        self._df: Counter[str] = Counter()
+        self._postings: dict[str, set[str]] = defaultdict(set)
+        self._chosung: dict[str, set[str]] = defaultdict(set)
+        self._jamo_sorted: list[tuple[str, str]] = []
+        self._buckets: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self._known_raw: set[str] = set()
+        self.vocab: set[str] = set()
+        entries = list(entries)
+        self._learn_words(entries)
         for e in entries:
-            self.add(e)
+            self._index(e)
 
     @classmethod
     def from_knowledge(cls, kb: KnowledgeBase) -> "Engine":
         return cls(kb.entries, kb.synonyms)
 
+    # ---- building ---------------------------------------------------------------------------
+
+    def words(self, text: str) -> list[str]:
+        """Normalised words with synonyms applied and stand-alone particles dropped."""
+        text = self.synonyms.apply(normalize(text[:MAX_QUERY_CHARS]))
+        return [w for w in text.split() if not is_function_word(w)]
+
+    def _learn_words(self, entries: list[Entry]) -> None:
+        # Stems are trusted only when the bare word occurs somewhere: collect every raw word first.
+        for e in entries:
+            for text in (*e.phrasings, *e.tags, _template_text(e.answer)):
+                self._known_raw.update(self.words(text))
+
+    def _stems(self, text: str) -> list[str]:
+        # Knowledge-base text: a word is reduced to a shorter word that also occurs bare, if any
+        # ('시스템에서' → '시스템'), so inflected forms never become separate vocabulary.
+        out = []
+        for w in self.words(text):
+            s = strip_all(w, self._known_raw - {w})
+            if s and not is_function_word(s):
+                out.append(s)
+        return out
+
+    def _add_word(self, word: str) -> None:
+        if word in self.vocab:
+            return
+        self.vocab.add(word)
+        if all(is_hangul_syllable(c) for c in word) and len(word) >= 2:
+            self._chosung[chosung(word)].add(word)
+        j = jamo(word)
+        bisect.insort(self._jamo_sorted, (j, word))
+        self._buckets[j[:1]].append((j, word))
+
+    def _index(self, entry: Entry) -> None:
+        if entry.id in self.entries:
+            self.remove(entry.id)
+        self._known_raw.update(w for text in (*entry.phrasings, *entry.tags) for w in self.words(text))
+        phrasings = []
+        q_words: set[str] = set()
+        for text in (*entry.phrasings, *entry.tags):
+            stems = self._stems(text)
+            q_words.update(stems)
+            if text in entry.phrasings and stems:
+                phrasings.append(_phrasing_key(stems))
+        a_words = set(self._stems(_template_text(entry.answer))) - q_words
+        for w in q_words | a_words:
+            self._add_word(w)
+        # Compounds also count as their parts (시스템중단기간 → 시스템, 중단, 기간) so spacing never matters.
+        for w in list(q_words):
+            q_words.update(self._segment(w) or ())
+        for w in list(a_words):
+            a_words.update(p for p in (self._segment(w) or ()) if p not in q_words)
+        keys = _EntryKeys(q_words=frozenset(q_words), a_words=frozenset(a_words), phrasings=phrasings)
+        self.entries[entry.id] = entry
+        self._keys[entry.id] = keys
+        for w in keys.q_words | keys.a_words:
+            self._df[w] += 1
+            self._postings[w].add(entry.id)
+
     def add(self, entry: Entry) -> None:
         """Add or replace an entry; it is searchable at once."""
-        self.entries[entry.id] = entry
+        self._index(entry)
 
     def remove(self, entry_id: str) -> None:
+        keys = self._keys.pop(entry_id, None)
         self.entries.pop(entry_id, None)
+        if keys is None:
+            return
+        for w in keys.q_words | keys.a_words:
+            self._df[w] -= 1
+            self._postings[w].discard(entry_id)
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def search(self, query: str, limit: int = 5) -> list[Match]:
-        choices = {(e.id, i): p for e in self.entries.values() for i, p in enumerate(e.phrasings)}
-        best: dict[str, float] = {}
-        for _, score, (eid, _) in process.extract(query, choices, scorer=fuzz.token_sort_ratio, limit=50):
-            best[eid] = max(best.get(eid, 0), score)
-        ranked = sorted(best.items(), key=lambda kv: -kv[1])[:limit]
-        return [Match(self.entries[eid], s) for eid, s in ranked]
+    # ---- vocabulary lookups -----------------------------------------------------------------
 
-    def answer(self, query: str) -> Result:
-        matches = self.search(query, limit=3)
-        if not matches or matches[0].score < 60:
-            return Result(query, False, None, matches, reason="unknown")
-        return Result(query, True, matches[0], matches[1:])
+    def idf(self, word: str) -> float:
+        n = max(len(self.entries), 1)
+        df = self._df.get(word, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def _max_idf(self) -> float:
+        return self.idf("\0")
+
+    def _segment(self, word: str) -> list[str] | None:
+        """Split an unspaced run into known words of two or more syllables, covering it all but a suffix."""
+        n = len(word)
+        if n < 4:
+            return None
+        # best[i] = (covered chars, parts) for word[:i]
+        best: list[tuple[int, list[str]] | None] = [None] * (n + 1)
+        best[0] = (0, [])
+        for i in range(n):
+            if best[i] is None:
+                continue
+            covered, parts = best[i]
+            # skip one character (an unknown syllable or particle) …
+            if best[i + 1] is None or best[i + 1][0] < covered:
+                best[i + 1] = (covered, parts)
+            # … or take a known word starting here
+            for j in range(min(n, i + 8), i + 1, -1):
+                piece = word[i:j]
+                if piece in self.vocab and piece != word:
+                    cand = (covered + len(piece), parts + [piece])
+                    if best[j] is None or best[j][0] < cand[0] or (best[j][0] == cand[0] and len(best[j][1]) > len(cand[1])):
+                        best[j] = cand
+        covered, parts = best[n]
+        if len(parts) >= 2 and covered >= 0.7 * n:
+            return parts
+        return None
+
+    def _completions(self, prefix_jamo: str, limit: int = 5) -> list[str]:
+        i = bisect.bisect_left(self._jamo_sorted, (prefix_jamo, ""))
+        out = []
+        while i < len(self._jamo_sorted) and self._jamo_sorted[i][0].startswith(prefix_jamo) and len(out) < 50:
+            out.append(self._jamo_sorted[i][1])
+            i += 1
+        out.sort(key=lambda w: (-self._df.get(w, 0), len(w)))
+        return out[:limit]
+
+    def _fuzzy(self, word: str, limit: int = 3) -> dict[str, float]:
+        j = jamo(word)
+        bucket = self._buckets.get(j[:1], [])
+        if not bucket:
+            return {}
+        hits = process.extract(j, [b[0] for b in bucket], scorer=fuzz.ratio, score_cutoff=78, limit=limit)
+        return {bucket[i][1]: (score - 60) / 40 for _, score, i in hits}
+
+    def _term(self, word: str) -> list[Term]:
+        if is_chosung_query(word):
+            exp = {w: 1.0 for w in self._chosung.get(word, ())}
+            if not exp:
+                exp = {w: 0.7 for key, ws in self._chosung.items() if key.startswith(word) for w in ws}
+            return [self._make_term(word, exp)]
+        if ends_half_typed(word):
+            exp = {w: 0.9 for w in self._completions(jamo(word))}
+            if exp:
+                return [self._make_term(word, exp)]
+            word = word[:-1]
+        stem = strip_all(word, self.vocab)
+        if stem in self.vocab:
+            return [self._make_term(stem, {stem: 1.0, **self._related(stem)})]
+        parts = self._segment(stem)
+        if parts:
+            return [self._make_term(p, {p: 1.0}) for p in parts]
+        exp = self._fuzzy(stem)
+        if not exp and len(stem) >= 2:
+            exp = {w: 0.8 for w in self._completions(jamo(stem), limit=3)} if len(jamo(stem)) >= 4 else {}
+        return [self._make_term(stem, exp)]
+
+    def _related(self, stem: str) -> dict[str, float]:
+        # Longer vocabulary words that start with this one (개통 → 개통일) count a little.
+        if len(stem) < 2:
+            return {}
+        return {w: 0.6 * len(stem) / len(w) for w in self._completions(jamo(stem), limit=4) if w != stem}
+
+    def _make_term(self, surface: str, expansions: dict[str, float]) -> Term:
+        if expansions:
+            best = max(expansions, key=lambda w: expansions[w])
+            weight = self.idf(best)
+        else:
+            weight = self._max_idf() * self.thresholds.unknown_weight
+        if surface in QUESTION_WORDS:
+            weight *= QUESTION_WORD_WEIGHT
+        return Term(surface, weight, expansions)
+
+    def terms(self, query: str) -> list[Term]:
+        words = self.words(query)
+        merged: list[str] = []
+        i = 0
+        while i < len(words):
+            # '후원 관리' is the compound '후원관리' when the knowledge base writes it so.
+            if i + 1 < len(words):
+                joined = words[i] + words[i + 1]
+                stem = strip_all(joined, self.vocab)
+                if stem in self.vocab and len(stem) >= 3:
+                    merged.append(stem)
+                    i += 2
+                    continue
+            merged.append(words[i])
+            i += 1
+        out: list[Term] = []
+        for w in merged:
+            out.extend(self._term(w))
+        return out
+
+    # ---- searching --------------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 5) -> list[Match]:
+        return self._rank(self.terms(query), limit)
+
+    def _rank(self, terms: list[Term], limit: int) -> list[Match]:
+        if not terms or not self.entries:
+            return []
+        total = sum(t.weight for t in terms) or 1.0
+        pre: dict[str, float] = defaultdict(float)
+        for t in terms:
+            for w, credit in t.expansions.items():
+                for eid in self._postings.get(w, ()):
+                    pre[eid] += t.weight * credit
+        if not pre:
+            return []
+        cands = sorted(pre, key=pre.__getitem__, reverse=True)[:CANDIDATES]
+        qkey = _phrasing_key([max(t.expansions, key=t.expansions.get) if t.expansions else t.surface
+                              for t in terms])
+        out = []
+        for eid in cands:
+            keys = self._keys[eid]
+            covered = 0.0
+            for t in terms:
+                best = 0.0
+                for w, credit in t.expansions.items():
+                    if w in keys.q_words:
+                        best = max(best, credit)
+                    elif w in keys.a_words:
+                        best = max(best, credit * ANSWER_WORD_CREDIT)
+                covered += t.weight * best
+            coverage = covered / total
+            similarity = _similarity(qkey, keys.phrasings)
+            share = self.thresholds.coverage_share
+            score = 100 * (share * coverage + (1 - share) * similarity)
+            out.append(Match(self.entries[eid], score, coverage, similarity))
+        out.sort(key=lambda m: -m.score)
+        return out[:limit]
+
+    def answer(self, query: str, *, alternatives: int = 2) -> Result:
+        text = normalize((query or "")[:MAX_QUERY_CHARS])
+        if not text:
+            return Result(query, False, reason="empty")
+        terms = self.terms(query)
+        matches = self._rank(terms, alternatives + 1)
+        small = _smalltalk(text)
+        if _ONLY_SMALLTALK.match(text):
+            return Result(query, False, None, [], reason=small or "chitchat")
+        content = [t for t in terms if t.surface not in QUESTION_WORDS]
+        if not content or all(len(t.surface) < 2 for t in content):
+            # One-syllable words alone ('후', '왜') say too little to pick an answer.
+            return Result(query, False, None, matches, reason=small or _unknown_reason(text))
+        if not terms or not matches:
+            return Result(query, False, None, matches, reason=small or _unknown_reason(text))
+        best = matches[0]
+        total = sum(t.weight for t in terms) or 1.0
+        unknown = sum(t.weight for t in terms if not t.expansions) / total
+        th = self.thresholds
+        ok = best.score >= th.min_score and best.coverage >= th.min_coverage and unknown <= th.max_unknown
+        if small and best.coverage < 0.9:
+            ok = False
+        if not ok:
+            return Result(query, False, None, matches, reason=small or _unknown_reason(text))
+        return Result(query, True, best, matches[1:])
+
+
+@dataclass(frozen=True)
+class _EntryKeys:
+    q_words: frozenset[str]
+    a_words: frozenset[str]
+    phrasings: list[tuple[str, str]]  # (no-space key, space-joined sorted tokens)
+
+
+def _phrasing_key(stems: list[str]) -> tuple[str, str]:
+    return "".join(stems), " ".join(stems)
+
+
+def _similarity(qkey: tuple[str, str], phrasings: list[tuple[str, str]]) -> float:
+    best = 0.0
+    for nospace, spaced in phrasings:
+        s = 0.5 * fuzz.ratio(qkey[0], nospace) + 0.5 * fuzz.token_sort_ratio(qkey[1], spaced)
+        if s > best:
+            best = s
+    return best / 100
+
+
+_TEMPLATE_TAGS = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+
+
+def _template_text(answer: str) -> str:
+    return _TEMPLATE_TAGS.sub(" ", answer)
+
+
+def _smalltalk(text: str) -> str:
+    for reason, pattern in _SMALLTALK:
+        if pattern.search(text):
+            return reason
+    return ""
+
+
+def _unknown_reason(text: str) -> str:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "gibberish"
+    hangul = sum(1 for c in letters if is_hangul_syllable(c))
+    if hangul == 0 and not re.search(r"[a-z]{2,}", text):
+        return "gibberish"
+    return "unknown"

@@ -1,0 +1,203 @@
+"""Korean text normalisation for matching: Unicode forms, jamo, 초성, spacing, particles, synonyms.
+
+Everything here is a pure function over strings; `bot.search` prepares keys with it once per
+entry and once per query.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable
+
+HANGUL_BASE, HANGUL_END = 0xAC00, 0xD7A3
+CHO = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+JUNG = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+JONG = ["", "ㄱ", "ㄲ", "ㄳ", "ㄴ", "ㄵ", "ㄶ", "ㄷ", "ㄹ", "ㄺ", "ㄻ", "ㄼ", "ㄽ", "ㄾ", "ㄿ", "ㅀ", "ㅁ",
+        "ㅂ", "ㅄ", "ㅅ", "ㅆ", "ㅇ", "ㅈ", "ㅊ", "ㅋ", "ㅌ", "ㅍ", "ㅎ"]
+# Compound vowels and finals as the keys a 2-beolsik keyboard types, so that a half-typed syllable
+# ("후원과" on the way to "후원관리") is a jamo prefix of the word it becomes.
+KEYSTROKES = {
+    "ㅘ": "ㅗㅏ", "ㅙ": "ㅗㅐ", "ㅚ": "ㅗㅣ", "ㅝ": "ㅜㅓ", "ㅞ": "ㅜㅔ", "ㅟ": "ㅜㅣ", "ㅢ": "ㅡㅣ",
+    "ㄳ": "ㄱㅅ", "ㄵ": "ㄴㅈ", "ㄶ": "ㄴㅎ", "ㄺ": "ㄹㄱ", "ㄻ": "ㄹㅁ", "ㄼ": "ㄹㅂ", "ㄽ": "ㄹㅅ",
+    "ㄾ": "ㄹㅌ", "ㄿ": "ㄹㅍ", "ㅀ": "ㄹㅎ", "ㅄ": "ㅂㅅ",
+}
+# NFKC turns typed compatibility jamo (ㅅ, U+3145) into conjoining jamo (U+1109); map them back.
+_CONJOINING = {}
+for _i, _c in enumerate(CHO):
+    _CONJOINING[chr(0x1100 + _i)] = _c
+for _i, _c in enumerate(JUNG):
+    _CONJOINING[chr(0x1161 + _i)] = _c
+for _i, _c in enumerate(JONG[1:]):
+    _CONJOINING[chr(0x11A8 + _i)] = _c
+_CONJOINING_RE = re.compile("[" + "".join(_CONJOINING) + "]")
+
+COMPAT_JAMO = set(CHO) | set(JUNG) | {j for j in JONG if j}
+CONSONANTS = set(CHO) | {j for j in JONG if j}
+
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\x00-\x08\x0b-\x1f\x7f]")
+# Latin and Hangul are set apart ('w4c로그인' → 'w4c 로그인'); digits keep their unit ('8월', '30일', '2차').
+_BOUNDARY = re.compile(r"(?<=[a-z])(?=[가-힣ㄱ-ㅣ])|(?<=[0-9])(?=[가-힣ㄱ-ㅣ])(?![월일시분차년주건개])|(?<=[가-힣ㄱ-ㅣ])(?=[a-z0-9])")
+_NON_WORD = re.compile(r"[^0-9a-z가-힣ㄱ-ㅣ.:/]+")
+_TRIM_PUNCT = re.compile(r"(?<![0-9a-z])[.:/]|[.:/](?![0-9a-z])")
+
+# Particles and endings stripped from the end of a word, longest first. Multi-syllable ones are
+# unambiguous; a one-syllable one is stripped only when what remains is a known word.
+PARTICLES = sorted({
+    "에서는", "으로는", "에게는", "까지는", "부터는", "이라도", "이라서", "이라고", "이면", "이랑", "에서도",
+    "에서", "에게", "으로", "까지", "부터", "처럼", "보다", "에는", "로는", "이나", "이랑", "하고", "한테",
+    "라도", "마다", "밖에", "이요", "인데", "인지", "이고", "에도", "이에요", "예요", "이죠", "만요", "으로요",
+    "은", "는", "이", "가", "을", "를", "에", "로", "와", "과", "도", "만", "의", "요", "랑", "나",
+}, key=len, reverse=True)
+ENDINGS = sorted({
+    "인가요", "인가", "나요", "가요", "까요", "할까요", "하나요", "하나", "해요", "해야", "하면", "되나요", "돼요",
+    "되요", "됨", "되죠", "됩니까", "합니까", "습니까", "입니까", "입니다", "합니다", "있나요", "없나요", "있어요",
+    "없어요", "했어요", "했나요", "하죠", "이죠", "인지", "는지", "은지", "인데요", "는데요", "는데", "한데",
+    "해줘", "해주세요", "해주나요", "주세요", "줘요", "줘", "함", "임", "음", "요", "죠", "냐", "니", "하는",
+    "하려면", "되려면", "려면", "으려면", "할때", "할", "한", "된", "되는", "하는지", "되는지", "해도", "돼도",
+    "되나", "되는거", "하는거", "인거", "건가요", "거", "건", "게", "걸", "데", "지",
+    "이란", "란", "에선", "므로", "으므로", "되므로", "하므로", "니다", "습니다", "ㅂ니다", "됩니다", "합니다",
+    "입니다", "랍니다", "십시오", "세요", "하세요", "으세요", "되세요", "시나요", "으신가요", "신가요", "셨나요",
+    "었나요", "았나요", "였나요", "어요", "아요", "여요", "었어요", "았어요", "였어요", "겠죠", "겠어요", "을까요",
+    "ㄹ까요", "던가요", "던데", "다고", "라고", "이라", "이래요", "래요", "대요", "냐고", "려고", "으려고",
+}, key=len, reverse=True)
+
+# Words that carry no topic: dropped from matching keys.
+FILLERS = frozenset({
+    "좀", "혹시", "그럼", "그러면", "그리고", "근데", "그런데", "저", "제가", "저희", "우리", "저기", "아", "음",
+    "네", "예", "요", "것", "거", "게", "수", "때", "등", "및", "또", "또는", "더", "잘", "그", "이", "이거",
+    "그거", "저거", "뭐", "뭔가요", "뭔지", "무엇", "무엇인가요", "뭐예요", "뭐에요", "뭐임", "알려줘", "알려주세요",
+    "알려", "알려주실", "궁금해요", "궁금합니다", "궁금", "문의", "문의드립니다", "질문", "질문이요", "있나요",
+    "있어요", "있습니까", "하나요", "해요", "되나요", "돼요", "되요", "인가요", "가요", "나요", "합니다", "입니다",
+    "주세요", "부탁", "부탁드립니다", "부탁해요", "어떻게", "어떡해요", "어떻게요", "하면", "되는", "하는", "있는",
+    "해야", "해야하나요", "하는지", "되는지", "하죠", "건가요", "할까요", "됩니까", "습니까", "하고", "해서",
+    "the", "a", "is",
+})
+# Question words: kept (they separate "when" from "how"), but weigh little.
+SUFFIXES = tuple(sorted(set(PARTICLES) | set(ENDINGS), key=len, reverse=True))
+_SUFFIX_SET = frozenset(SUFFIXES)
+QUESTION_WORDS = frozenset({"언제", "언제까지", "언제부터", "어디", "어디서", "어디로", "어디에", "왜", "누가",
+                            "방법", "얼마나", "몇", "무슨", "어떤", "안", "못", "다시", "지금", "이제"})
+
+
+def compose(text: str) -> str:
+    """NFKC (composes NFD Hangul, folds full-width), with typed jamo kept as compatibility jamo."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return _CONJOINING_RE.sub(lambda m: _CONJOINING[m.group()], text)
+
+
+def normalize(text: str) -> str:
+    """Lower-cased, composed, invisible characters removed, Latin/digits spaced from Hangul."""
+    text = _INVISIBLE.sub("", compose(text)).lower()
+    text = _BOUNDARY.sub(" ", text)
+    text = _NON_WORD.sub(" ", text)
+    text = _TRIM_PUNCT.sub(" ", text)
+    return " ".join(text.split())
+
+
+def is_hangul_syllable(ch: str) -> bool:
+    return HANGUL_BASE <= ord(ch) <= HANGUL_END
+
+
+def jamo(text: str) -> str:
+    """Keystroke-level jamo: '관리' → 'ㄱㅗㅏㄴㄹㅣ'. Other characters pass through."""
+    out = []
+    for ch in text:
+        if is_hangul_syllable(ch):
+            code = ord(ch) - HANGUL_BASE
+            for part in (CHO[code // 588], JUNG[(code % 588) // 28], JONG[code % 28]):
+                out.append(KEYSTROKES.get(part, part))
+        else:
+            out.append(KEYSTROKES.get(ch, ch))
+    return "".join(out)
+
+
+def chosung(text: str) -> str:
+    """초성 key: '시군구보고' → 'ㅅㄱㄱㅂㄱ'. Non-Hangul characters pass through."""
+    return "".join(CHO[(ord(c) - HANGUL_BASE) // 588] if is_hangul_syllable(c) else c for c in text)
+
+
+def is_chosung_query(word: str) -> bool:
+    return len(word) >= 2 and all(c in CONSONANTS for c in word)
+
+
+def ends_half_typed(word: str) -> bool:
+    """A trailing lone jamo left by the input method ('후원관ㄹ')."""
+    return len(word) >= 2 and word[-1] in COMPAT_JAMO and any(is_hangul_syllable(c) for c in word[:-1])
+
+
+def strip_particle(word: str, known: set[str] | frozenset[str] = frozenset()) -> str:
+    """Remove one particle or ending from the end of a word.
+
+    A known word is left alone; a one-syllable suffix is removed only when the rest is a known word
+    (so 평가 and 휴가 keep their 가), a longer one whenever at least two syllables remain.
+    """
+    if word in known or not word or not is_hangul_syllable(word[-1]):
+        return word
+    for suffix in SUFFIXES:
+        if word.endswith(suffix) and len(word) > len(suffix):
+            stem = word[: -len(suffix)]
+            if stem in known or (len(suffix) >= 2 and len(stem) >= 2):
+                return stem
+    return word
+
+
+def strip_all(word: str, known: set[str] | frozenset[str], depth: int = 3) -> str:
+    """Strip stacked particles and endings ('시스템에서는요' → '시스템').
+
+    Prefers a path that ends on a known word; otherwise strips only unambiguous (multi-syllable) suffixes.
+    """
+    if word in known or not word or not is_hangul_syllable(word[-1]):
+        return word
+    found = _to_known(word, known, depth)
+    return found if found is not None else strip_particle(word, frozenset())
+
+
+def _to_known(word: str, known, depth: int) -> str | None:
+    if depth == 0:
+        return None
+    for suffix in SUFFIXES:
+        if word.endswith(suffix) and len(word) > len(suffix):
+            stem = word[: -len(suffix)]
+            if stem in known:
+                return stem
+            deeper = _to_known(stem, known, depth - 1)
+            if deeper is not None:
+                return deeper
+    return None
+
+
+def is_function_word(word: str) -> bool:
+    """A particle, ending or filler standing alone (left over after synonyms split a word)."""
+    return word in FILLERS or word in _SUFFIX_SET
+
+
+def words(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+class Synonyms:
+    """Rewrites every spelling of a group to the group's first word, ignoring spacing and case."""
+
+    def __init__(self, groups: Iterable[Iterable[str]] = ()):
+        self.canonical: dict[str, str] = {}
+        for group in groups:
+            keys = [normalize(w).replace(" ", "") for w in group]
+            keys = [k for k in keys if k]
+            if not keys:
+                continue
+            head = keys[0]
+            for k in keys:
+                self.canonical.setdefault(k, head)
+        # Longest spellings first so '사회복지시설정보시스템' wins over '시설정보시스템'. A spelling may be
+        # typed with or without spaces between its syllables.
+        alts = sorted(self.canonical, key=len, reverse=True)
+        self._re = None
+        if alts:
+            pattern = "|".join(r"\s?".join(re.escape(ch) for ch in a) for a in alts)
+            self._re = re.compile(pattern)
+
+    def apply(self, text: str) -> str:
+        """`text` must already be normalised. Each spelling becomes its canonical word, set apart by spaces."""
+        if self._re is None:
+            return text
+        return " ".join(self._re.sub(lambda m: " " + self.canonical[m.group().replace(" ", "")] + " ", text).split())
