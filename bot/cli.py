@@ -23,10 +23,7 @@ def _settings(args) -> Settings:
     settings = Settings.from_env()
     if getattr(args, "knowledge", None):
         path = Path(args.knowledge)
-        if path.is_dir():
-            settings = _replace(settings, knowledge=path, extra_knowledge=())
-        else:
-            settings = _replace(settings, extra_knowledge=(path,), knowledge=path)
+        settings = _replace(settings, knowledge=path, extra_knowledge=())
     return settings
 
 
@@ -84,11 +81,15 @@ def cmd_ask(args) -> int:
 
 def cmd_chat(args) -> int:
     from .console import run_console
+    from .scheduler import start
 
     services = build_services(args)
+    # Reminders fire in the terminal too, so a rehearsal (IEUM_NOW=…) shows them arrive.
+    scheduler = start(services)
     try:
         return run_console(services, stdin=sys.stdin, stdout=sys.stdout)
     finally:
+        scheduler.shutdown()
         services.close()
 
 

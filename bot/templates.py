@@ -80,6 +80,10 @@ class Templates:
         self.env = self._env(loader, undefined=jinja2.ChainableUndefined)
         self.strict_env = self._env(loader, undefined=jinja2.StrictUndefined)
         self._cache: dict[tuple[str, bool], jinja2.Template] = {}
+        # Time-aware phrases ("중단까지 D-2") belong to the reminders module, which knows the rules.
+        from .reminders import install_template_globals
+
+        install_template_globals(self)
 
     @staticmethod
     def _env(loader, undefined) -> SandboxedEnvironment:

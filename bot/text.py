@@ -76,7 +76,11 @@ FILLERS = frozenset({
 SUFFIXES = tuple(sorted(set(PARTICLES) | set(ENDINGS), key=len, reverse=True))
 _SUFFIX_SET = frozenset(SUFFIXES)
 QUESTION_WORDS = frozenset({"언제", "언제까지", "언제부터", "어디", "어디서", "어디로", "어디에", "왜", "누가",
-                            "방법", "얼마나", "몇", "무슨", "어떤", "안", "못", "다시", "지금", "이제"})
+                            "방법", "얼마나", "몇", "무슨", "어떤", "안", "못", "다시", "지금", "이제",
+                            # adverbs: rare in the knowledge base, so high IDF, yet they never name a topic
+                            "아직", "계속", "그냥", "정말", "진짜", "너무", "많이", "바로", "이번", "요즘", "오늘",
+                            "내일", "항상", "자꾸", "빨리", "제대로", "같이", "따로", "모두", "전부", "다", "그대로",
+                            "꼭", "반드시", "그때", "벌써", "언제든", "먼저"})
 
 
 def compose(text: str) -> str:
