@@ -93,6 +93,7 @@ _SMALLTALK = [
     ("greeting", re.compile(r"^(안녕|하이|헬로|hello|hi|hey|좋은\s?(아침|하루|오후|저녁)|반가|처음\s?뵙)")),
     ("bye", re.compile(r"^(잘\s?(가|있어)|바이|bye|수고(하세요|하셨|많)|안녕히)")),
 ]
+_GREETING_PREFIX = re.compile(r"^(안녕\S*|하이|헬로|hello|hi|좋은\s?(아침|오후|저녁)\S*|수고\S*|감사\S*|고맙\S*)\s+")
 # … and messages that are nothing but small talk, which are never questions.
 _ONLY_SMALLTALK = re.compile(
     r"^([ㅋㅎㅠㅜㄷㅇㄱ\s.!?~^]+|ㅇㅋ|오케이|ok|okay|넵|네+|예|응+|ㅇㅇ|헐|와+|대박|굿|good|nice|test|테스트)$")
@@ -141,7 +142,12 @@ class Engine:
         # ('시스템에서' → '시스템'), so inflected forms never become separate vocabulary.
         out = []
         for w in self.words(text):
-            s = strip_all(w, self._known_raw - {w})
+            s = w
+            while True:  # strip until nothing more comes off: '30일까지인가요' → '30일까지' → '30일'
+                shorter = strip_all(s, self._known_raw - {s})
+                if shorter == s:
+                    break
+                s = shorter
             if s and not is_function_word(s):
                 out.append(s)
         return out
@@ -352,8 +358,9 @@ class Engine:
     def answer(self, query: str, *, alternatives: int = 2) -> Result:
         text = normalize((query or "")[:MAX_QUERY_CHARS])
         if not text:
-            return Result(query, False, reason="empty")
-        terms = self.terms(query)
+            return Result(query, False, reason="gibberish" if (query or "").strip() else "empty")
+        # A greeting in front of a question is manners, not content: "안녕하세요, 주소 알려주세요".
+        terms = self.terms(_GREETING_PREFIX.sub("", text))
         matches = self._rank(terms, alternatives + 1)
         small = _smalltalk(text)
         if _ONLY_SMALLTALK.match(text):

@@ -1,0 +1,127 @@
+"""The answer engine: matching rules on a small base of its own, and the decline model."""
+import unicodedata
+
+import pytest
+
+from bot.knowledge import Entry
+from bot.search import Engine
+
+ENTRIES = [
+    Entry("donation-menu", "후원관리 메뉴 위치", "희망이음 기관운영(행정)업무 > 후원관리",
+          questions=["후원관리는 어디서 해요", "후원 메뉴 어디 있어요"]),
+    Entry("report-menu", "시군구보고 메뉴 위치", "희망이음 기관운영(행정)업무 > 시군구보고",
+          questions=["시군구보고 어디서 해요", "시군구 보고 메뉴"]),
+    Entry("outage", "시스템 중단 기간", "8월 31일 18:00 ~ 9월 6일 09:00",
+          questions=["시스템 중단 기간이 언제예요", "언제부터 언제까지 못 써요"]),
+    Entry("access", "희망이음 접속 방법", "크롬 또는 엣지로 https://ssis.go.kr 접속",
+          questions=["희망이음 접속 주소", "희망이음 어떻게 들어가요"]),
+    Entry("w4c-browser", "시설정보시스템 브라우저", "엣지 익스플로러 모드",
+          questions=["시설정보시스템 접속 브라우저", "w4c 어떤 브라우저로 들어가요"]),
+]
+SYNONYMS = [["시설정보시스템", "w4c", "사회복지시설정보시스템"], ["희망이음", "차세대", "ssis"], ["접속", "로그인"]]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine(ENTRIES, SYNONYMS)
+
+
+def top(engine, q):
+    r = engine.search(q, 1)
+    return r[0].entry_id if r else None
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("후원관리 메뉴 어디에요", "donation-menu"),
+    ("후원관리메뉴어디에요", "donation-menu"),          # no spacing
+    ("후원 관리 메뉴", "donation-menu"),                 # extra spacing
+    ("ㅎㅇㄱㄹ", "donation-menu"),                       # 초성
+    ("후원관ㄹ", "donation-menu"),                       # half-typed, lone jamo left by the IME
+    ("ㅅㄱㄱㅂㄱ 메뉴", "report-menu"),
+    ("시스템중단기간", "outage"),
+    ("희망이음 접송 주소", "access"),                    # typo
+    ("차세대 로그인 주소", "access"),                    # synonyms
+    ("W4C 브라우저", "w4c-browser"),
+    ("ｗ４ｃ 브라우저", "w4c-browser"),                  # full width
+])
+def test_matching_rules(engine, query, expected):
+    assert top(engine, query) == expected
+
+
+def test_nfd_query_scores_like_nfc(engine):
+    q = "후원관리 메뉴 어디에요"
+    a = engine.search(q, 1)[0]
+    b = engine.search(unicodedata.normalize("NFD", q), 1)[0]
+    assert (a.entry_id, round(a.score, 6)) == (b.entry_id, round(b.score, 6))
+
+
+@pytest.mark.parametrize("query, reason", [
+    ("", "empty"),
+    ("   ", "empty"),
+    ("안녕하세요", "greeting"),
+    ("고마워요", "thanks"),
+    ("ㅋㅋㅋ", "chitchat"),
+    ("ㅎㅎ", "chitchat"),
+    ("점심 메뉴 추천해줘", "unknown"),
+    ("희망이음 다크모드 있나요", "unknown"),
+    ("asdkfjhqwe", "unknown"),
+    ("!!!???", "gibberish"),
+    ("<script>alert(1)</script>", "unknown"),
+])
+def test_declines(engine, query, reason):
+    r = engine.answer(query)
+    assert not r.answered
+    assert r.reason == reason
+
+
+def test_greeting_with_a_question_is_answered(engine):
+    r = engine.answer("안녕하세요 희망이음 접속 주소 알려주세요")
+    assert r.answered and r.best.entry_id == "access"
+
+
+def test_huge_and_binary_input_does_not_crash(engine):
+    assert engine.answer("가" * 40_000).answered in (True, False)
+    assert not engine.answer("\x00\x01\x02\ufffd\ufffd").answered
+
+
+def test_live_add_and_remove():
+    eng = Engine(ENTRIES, SYNONYMS)
+    assert not eng.answer("다크모드 설정 방법").answered
+    eng.add(Entry("dark", "다크모드 설정", "설정 > 화면에서 바꿉니다", questions=["다크모드 어떻게 켜요"]))
+    r = eng.answer("다크모드 설정 방법")
+    assert r.answered and r.best.entry_id == "dark"
+    eng.remove("dark")
+    assert not eng.answer("다크모드 설정 방법").answered
+
+
+def test_alternatives_are_other_entries(engine):
+    r = engine.answer("시군구보고 메뉴 어디")
+    assert r.answered
+    assert r.best.entry_id == "report-menu"
+    assert r.best.entry_id not in [m.entry_id for m in r.alternatives]
+
+
+# ---- on the shipped knowledge base ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kb_engine(kb):
+    return Engine.from_knowledge(kb)
+
+
+@pytest.mark.parametrize("query", ["희망이음 다크모드 있나요", "연말정산 서류 제출 기한", "모니터가 안 켜져요",
+                                   "오늘 날씨 어때", "주식 추천 좀"])
+def test_out_of_domain_declined_on_shipped_kb(kb_engine, query):
+    assert not kb_engine.answer(query).answered
+
+
+@pytest.mark.parametrize("query, must_contain", [
+    ("희망이음 개통일", "9월 6일"),
+    ("중단기간 언제부터", "8월 31일"),
+    ("희망이음 주소", "ssis.go.kr"),
+])
+def test_shipped_kb_answers(kb_engine, kb, query, must_contain):
+    from bot.templates import Templates
+
+    r = kb_engine.answer(query)
+    assert r.answered
+    assert must_contain in Templates(kb).render_answer(r.best.entry)
