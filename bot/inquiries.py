@@ -151,6 +151,15 @@ def _m001(db) -> None:
     c.execute("CREATE TABLE inquiry_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migration("inquiries_002_list_indexes")
+def _m002(db) -> None:
+    # Covering indexes for the list screen's combined filters (counts read the index only).
+    c = db.conn
+    c.execute("CREATE INDEX idx_inquiries_category_status ON inquiries (category, status, urgent, type)")
+    c.execute("CREATE INDEX idx_inquiries_type_created ON inquiries (type, created_at)")
+    c.execute("CREATE INDEX idx_inquiries_status_created ON inquiries (status, created_at)")
+
+
 # ---- the inquiry ------------------------------------------------------------------------------------
 
 
@@ -299,6 +308,11 @@ def _escape_template(text: str) -> str:
     return text.replace("{", "{{ '{' }}")
 
 
+def _category_key(path: str) -> tuple[str, ...]:
+    # 'G/W > 전자결재', 'G/W/전자결재' and 'G > W > 전자결재' are the same path for matching purposes.
+    return tuple(p.strip() for p in path.replace("/", ">").split(">") if p.strip())
+
+
 def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "y", "on", "예", "네", "긴급", "공개", "이관")
@@ -324,6 +338,8 @@ class Inquiries:
         self.agents = tuple(agents)
         self._synonyms = synonyms if synonyms else (getattr(kb, "synonyms", None) or [])
         self._similar = None  # an Engine over recent public inquiries, built on first use
+        self._categories: list[str] | None = None
+        self._category_keys = None
 
     # ---- reference data -------------------------------------------------------------------------
 
@@ -333,22 +349,34 @@ class Inquiries:
 
     @property
     def categories(self) -> list[str]:
-        return self.kb.category_paths() if self.kb is not None else []
+        if self._categories is None:
+            self._categories = self.kb.category_paths() if self.kb is not None else []
+        return self._categories
 
     def is_agent(self, user: str) -> bool:
         return bool(user) and user in self.agents
 
     def normalize_category(self, value: str) -> str | None:
         """A known taxonomy path for `value` ('ERP/인사', 'ERP > 인사', '전체업무 > ERP > 인사'), or None."""
-        text = " > ".join(p.strip() for p in str(value or "").replace("/", ">").split(">") if p.strip())
-        if not text:
+        raw = str(value or "").strip()
+        parts = _category_key(raw)
+        if not parts:
             return None
         paths = self.categories
         if not paths:
-            return text
-        if text in paths:
-            return text
-        hits = [p for p in paths if p.split(" > ", 1)[-1] == text]
+            return " > ".join(p.strip() for p in raw.split(">") if p.strip())
+        if self._category_keys is None:
+            full: dict[tuple, str] = {}
+            short: dict[tuple, list[str]] = {}
+            for p in paths:
+                k = _category_key(p)
+                full[k] = p
+                short.setdefault(k[1:], []).append(p)
+            self._category_keys = (full, short)
+        full, short = self._category_keys
+        if parts in full:
+            return full[parts]
+        hits = short.get(parts, [])
         return hits[0] if len(hits) == 1 else None
 
     # ---- validation -----------------------------------------------------------------------------
@@ -519,8 +547,9 @@ class Inquiries:
             path = self.normalize_category(category)
             if path is None:
                 raise InquiryError(f"알 수 없는 업무분류입니다: {mask(str(category))[:60]}")
-            clauses.append("(category = ? OR (category >= ? AND category < ?))")
-            args += [path, path + " > ", path + " >\U0010ffff"]
+            # A plain range (so an index serves it), then the exact rule: the path itself or below it.
+            clauses.append("category >= ? AND category < ? AND (category = ? OR substr(category, 1, ?) = ?)")
+            args += [path, path + " >\U0010ffff", path, len(path) + 3, path + " > "]
         if type:
             if type not in self.types:
                 raise InquiryError(f"질의구분은 다음 중 하나여야 합니다: {', '.join(self.types)}")
@@ -561,8 +590,11 @@ class Inquiries:
         table = "inquiries NOT INDEXED" if _unindexed else "inquiries"
         c = self.store.conn
         total = c.execute(f"SELECT COUNT(*) FROM {table}{where}", args).fetchone()[0]
-        rows = c.execute(f"SELECT {', '.join(_COLUMNS)} FROM {table}{where} ORDER BY id DESC LIMIT ? OFFSET ?",
-                         [*args, per_page, (page - 1) * per_page]).fetchall()
+        # Ids first (an index often covers the filter), then the page's rows by primary key.
+        ids = [r[0] for r in c.execute(f"SELECT id FROM {table}{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                                       [*args, per_page, (page - 1) * per_page])]
+        rows = c.execute(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE id IN ({', '.join('?' * len(ids))}) "
+                         "ORDER BY id DESC", ids).fetchall() if ids else []
         return Page([self._from_row(r) for r in rows], total, page, per_page)
 
     def iter_all(self, *, chunk: int = 1000, **filters) -> Iterator[Inquiry]:

@@ -68,6 +68,8 @@ def test_receipt_numbers_are_never_reused(services):
 def test_category_shorthands_are_normalised(services):
     assert file(services, category="ERP/인사").category == "전체업무 > ERP > 인사"
     assert file(services, category="사회서비스 > 공통관리 > 질의하기").category == "전체업무 > 사회서비스 > 공통관리 > 질의하기"
+    assert file(services, category="G/W/전자결재").category == "전체업무 > G/W > 전자결재"  # a slash inside a name
+    assert services.inquiries.list(category="G/W").total == 1
 
 
 @pytest.mark.parametrize("change, field, words", [
