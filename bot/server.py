@@ -78,8 +78,15 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
     return close
 
 
+def mount_teams(web_app: web.Application, services):
+    """`/api/messages` when Teams is configured (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__* or IEUM_TEAMS_ANONYMOUS=1)."""
+    from bot.adapters.teams import mount
+
+    return mount(web_app, services)
+
+
 # Surfaces that add routes; another surface appends its own `mount` here.
-MOUNTS: list[Mount] = [mount_slack]
+MOUNTS: list[Mount] = [mount_slack, mount_teams]
 
 
 def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Application:

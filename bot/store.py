@@ -125,4 +125,5 @@ FEATURE_MODULES = [
     "bot.inquiries",
     "bot.reminders",
     "bot.adapters.slack",
+    "bot.adapters.teams",
 ]

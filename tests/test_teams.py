@@ -1,0 +1,379 @@
+"""The Teams app end to end: the bot's real HTTP server on 127.0.0.1, real Activity JSON posted to
+/api/messages with tokens signed by keys generated here (served from a local OpenID metadata endpoint),
+and a fake Bot Connector service on 127.0.0.1 recording replies, proactive messages and card updates."""
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.adapters import teams
+from bot.config import DEFAULT_KNOWLEDGE, Settings
+from bot.messages import Choice, Reply
+from bot.server import ServerThread
+from bot.services import build
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from teams_fake import (APP_ID, BOT_ID, ISSUER, KID, OUTBOUND_TOKEN, FakeConnections, FakeTeams, card_action,
+                        find_action, inputs, installed, mention, message, post)
+
+ENTRIES = """
+- id: outage-period
+  title: 시스템 중단 기간
+  questions:
+    - 시스템 중단 기간이 언제예요
+    - 시스템 중단 기간
+  answer: |
+    시스템 중단 기간에는 W4C를 사용할 수 없습니다.
+- id: login
+  title: 희망이음 접속 방법
+  questions:
+    - 희망이음 접속 방법
+    - 희망이음 로그인은 어떻게 해요
+  answer: |
+    희망이음은 인증서로 로그인합니다.
+"""
+
+TRIAGE = "19:triage@thread.tacv2"
+DM = "a:dm-u1"
+AGENT = "agent"  # Teams user "agent": aadObjectId "aad-agent"
+SUBJECT = "홍길동 800101-1234567"
+DECLINED = "급여 명세서 출력 메뉴가 어디에 있나요"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    f = FakeTeams().start()
+    yield f
+    f.stop()
+
+
+@pytest.fixture()
+def knowledge(tmp_path) -> Path:
+    root = tmp_path / "knowledge"
+    shutil.copytree(DEFAULT_KNOWLEDGE, root, ignore=shutil.ignore_patterns("entries", "synonyms.yaml"))
+    (root / "entries").mkdir()
+    (root / "entries" / "test.yaml").write_text(ENTRIES, encoding="utf-8")
+    return root
+
+
+def teams_settings(tmp_path, knowledge, fake, **extra) -> Settings:
+    env = {"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": APP_ID,
+           "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "not-used",
+           "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": "tenant-0001",
+           teams.ENV_METADATA: fake.metadata_url, "TEAMS_TRIAGE_CHANNEL": TRIAGE, **extra}
+    return Settings(data_dir=tmp_path / "data", knowledge=knowledge, agents=(f"aad-{AGENT}",), extra=env)
+
+
+class Bot:
+    def __init__(self, server: ServerThread, services, fake: FakeTeams):
+        self.server, self.services, self.fake = server, services, fake
+
+    @property
+    def url(self) -> str:
+        return self.server.url + teams.ROUTE
+
+    @property
+    def adapter(self) -> teams.TeamsAdapter:
+        return self.server.web_app[teams.TEAMS_KEY]
+
+    def send(self, body: dict, *, token: str | None | bool = True, expect: int | None = None):
+        tok = self.fake.token() if token is True else (token or None)
+        status, data = post(self.url, body, token=tok)
+        if expect is not None:
+            assert status == expect, (status, data)
+        return status, data
+
+    def ask(self, text: str, **kw) -> list[dict]:
+        """A personal-chat message with `deliveryMode: expectReplies`: the replies come back in the response."""
+        _, data = self.send(message(text, service_url=self.fake.url, deliveryMode="expectReplies", **kw), expect=200)
+        return data["activities"]
+
+    def click(self, action: dict, *, reply_to: str | None = None, form: dict | None = None, **kw) -> dict:
+        _, data = self.send(card_action(action, reply_to=reply_to, inputs=form, service_url=self.fake.url, **kw),
+                            expect=200)
+        assert data["statusCode"] == 200
+        return data
+
+
+def start_bot(tmp_path, knowledge, fake, **extra) -> tuple[Bot, ServerThread]:
+    fake.reset()
+    services = build(teams_settings(tmp_path, knowledge, fake, **extra))
+    mount = functools.partial(teams.mount, connections=FakeConnections())
+    server = ServerThread(services, host="127.0.0.1", port=0, mounts=[mount]).start()
+    return Bot(server, services, fake), server
+
+
+@pytest.fixture()
+def bot(tmp_path, knowledge, fake):
+    b, server = start_bot(tmp_path, knowledge, fake)
+    # the requester and the agent have installed the app in personal scope
+    b.send(installed(service_url=fake.url), expect=202)
+    b.send(installed(service_url=fake.url, conversation="a:dm-agent", user=AGENT), expect=202)
+    fake.reset()
+    yield b
+    server.stop()
+    b.services.close()
+
+
+def card_of(activity: dict) -> dict | None:
+    for a in activity.get("attachments") or []:
+        if a.get("contentType") == teams.CARD:
+            return a["content"]
+    return None
+
+
+def titles(card: dict | None) -> list[str]:
+    from teams_fake import actions
+
+    return [a.get("title") for a in actions(card)]
+
+
+# ---- authentication --------------------------------------------------------------------------------
+
+
+def test_requests_without_a_valid_token_are_refused(bot, fake):
+    body = message("시스템 중단 기간", service_url=fake.url, deliveryMode="expectReplies")
+    assert bot.send(body, token=None)[0] == 401
+    assert bot.send(body, token="not-a-jwt")[0] == 401
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    forged = jwt.encode({"iss": ISSUER, "aud": APP_ID, "exp": 9999999999}, other, algorithm="RS256",
+                        headers={"kid": KID})
+    assert bot.send(body, token=forged)[0] == 401
+    assert bot.send(body, token=fake.token(aud="someone-else"))[0] == 401
+    assert bot.send(body, token=fake.token(iss="https://evil.test"))[0] == 401
+    assert bot.send(body, token=fake.token(exp=1000, nbf=900))[0] == 401
+    assert fake.calls == []
+    assert bot.send(body)[0] == 200  # the same request with a valid token
+
+
+def test_anonymous_only_when_enabled(tmp_path, knowledge, fake):
+    b, server = start_bot(tmp_path, knowledge, fake, **{teams.ENV_ANONYMOUS: "1"})
+    try:
+        status, data = b.send(message("시스템 중단 기간", service_url=fake.url, deliveryMode="expectReplies"),
+                              token=None)
+        assert status == 200 and "W4C" in json.dumps(data, ensure_ascii=False)
+    finally:
+        server.stop()
+        b.services.close()
+
+
+def test_not_mounted_without_configuration(tmp_path, knowledge):
+    services = build(Settings(data_dir=tmp_path / "d", knowledge=knowledge))
+    try:
+        with ServerThread(services, host="127.0.0.1", port=0) as server:
+            assert teams.TEAMS_KEY not in server.web_app
+    finally:
+        services.close()
+
+
+# ---- answers -----------------------------------------------------------------------------------------
+
+
+def test_personal_question_is_answered_with_the_choices_as_a_card(bot):
+    (reply,) = bot.ask("시스템 중단 기간이 언제예요")
+    card = card_of(reply)
+    assert "W4C" in json.dumps(card, ensure_ascii=False)
+    assert titles(card) == ["예", "아니요", "다른 답변 보기", "질의하기"]
+    assert all(a["type"] == "Action.Execute" for a in card["body"][-1]["actions"])
+    assert card["version"] == "1.4"
+
+
+def test_mention_in_channel_strips_the_mention_and_replies_in_the_thread(bot, fake):
+    channel = "19:general@thread.tacv2;messageid=1700"
+    bot.send(mention("시스템 중단 기간", channel=channel, service_url=fake.url), expect=202)
+    (call,) = fake.wait_for(lambda calls: [c for c in calls if c.method == "reply"])
+    assert call.conversation == channel and "W4C" in call.text
+    assert call.auth == f"Bearer {OUTBOUND_TOKEN}"
+    # channel chatter not addressed to the bot is ignored
+    fake.reset()
+    bot.send(message("시스템 중단 기간", service_url=fake.url, personal=False, conversation=channel), expect=202)
+    assert fake.calls == []
+
+
+def test_conversation_update_welcomes_in_personal_chat(bot, fake):
+    bot.send(installed(service_url=fake.url, conversation="a:dm-u9", user="u9"), expect=202)
+    (call,) = fake.wait_for(lambda calls: calls)
+    assert call.conversation == "a:dm-u9" and "이음" in call.text
+
+
+def test_feedback_and_more_buttons(bot, fake):
+    (reply,) = bot.ask("시스템 중단 기간")
+    data = bot.click(find_action(card_of(reply), "예"))
+    assert data["type"] == teams.INVOKE_MESSAGE
+    fake.wait_for(lambda calls: [c for c in calls if c.conversation == DM])
+    fake.reset()
+    bot.click(find_action(card_of(reply), "다른 답변 보기"))
+    fake.wait_for(lambda calls: [c for c in calls if c.conversation == DM])
+
+
+def test_declined_question_offers_inquiry(bot):
+    (reply,) = bot.ask(DECLINED)
+    assert "질의하기" in titles(card_of(reply))
+
+
+# ---- inquiries -------------------------------------------------------------------------------------
+
+
+VALUES = {"title": "급여 명세서 출력 메뉴 문의", "category": "전체업무 > ERP > 급여", "type": "사용법문의",
+          "content": "급여 명세서를 출력할 메뉴를 찾지 못했습니다.", "subject_info": SUBJECT,
+          "urgent": "false", "public": "true", "guideline": "false", "organization": "", "position": ""}
+
+
+def open_form(bot, fake) -> tuple[dict, str]:
+    (reply,) = bot.ask(DECLINED)
+    bot.click(find_action(card_of(reply), "질의하기"))
+    (call,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == DM and c.card])
+    fake.reset()
+    return call.card, call.activity_id
+
+
+def file_inquiry(bot, fake, values=None) -> dict:
+    form, form_id = open_form(bot, fake)
+    data = bot.click(find_action(form, "질의 등록"), reply_to=form_id, form=values or VALUES)
+    assert data["type"] == teams.INVOKE_CARD
+    return data["value"]
+
+
+def test_inquiry_form_card_has_the_same_fields(bot, fake):
+    form, _ = open_form(bot, fake)
+    fields = inputs(form)
+    assert set(fields) >= {"title", "category", "type", "urgent", "public", "guideline", "content", "subject_info"}
+    assert fields["title"]["value"].startswith("급여 명세서")
+    assert fields["category"]["type"] == "Input.ChoiceSet" and fields["category"]["choices"]
+    assert "비공개" in fields["subject_info"]["label"]
+    assert fields["urgent"]["type"] == "Input.Toggle"
+    assert find_action(form, "질의 등록")["type"] == "Action.Execute"
+
+
+def test_personal_data_in_the_title_refreshes_the_card_with_the_error(bot, fake):
+    form, form_id = open_form(bot, fake)
+    data = bot.click(find_action(form, "질의 등록"), reply_to=form_id,
+                     form={**VALUES, "title": f"{SUBJECT} 급여 문의", "subject_info": ""})
+    assert data["type"] == teams.INVOKE_CARD
+    fields = inputs(data["value"])
+    assert "errorMessage" in fields["title"] and "800101" not in fields["title"]["value"]
+    assert "800101" in fields["subject_info"]["value"]  # moved, in the user's personal chat only
+    assert bot.services.inquiries.mine(f"aad-u1").total == 0
+    assert [c for c in fake.calls if c.conversation.startswith(TRIAGE)] == []
+
+
+def test_missing_required_field_refreshes_the_card(bot, fake):
+    form, form_id = open_form(bot, fake)
+    data = bot.click(find_action(form, "질의 등록"), reply_to=form_id, form={**VALUES, "category": ""})
+    fields = inputs(data["value"])
+    assert "errorMessage" in fields["category"]
+    assert fields["content"]["value"] == VALUES["content"]  # what was typed is kept
+
+
+def test_filing_returns_the_receipt_and_posts_a_card_to_triage_without_subject_info(bot, fake):
+    receipt_card = file_inquiry(bot, fake)
+    text = json.dumps(receipt_card, ensure_ascii=False)
+    assert "접수" in text and "800101" not in text
+    (posted,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == TRIAGE and c.method == "send"])
+    assert "맡기" in titles(posted.card)
+    for c in fake.calls:
+        assert "800101" not in c.text
+    (i,) = bot.services.inquiries.mine("aad-u1").items
+    assert i.source == "teams" and i.has_subject
+
+
+def test_triage_in_a_channel_updates_the_card_and_tells_the_requester(bot, fake):
+    file_inquiry(bot, fake)
+    (card,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == TRIAGE and c.method == "send"])
+    fake.reset()
+    data = bot.click(find_action(card.card, "맡기"), reply_to=card.activity_id, conversation=TRIAGE,
+                     personal=False, user=AGENT)
+    assert data["type"] == teams.INVOKE_CARD and "맡기" not in titles(data["value"])
+    updates = fake.wait_for(lambda calls: [c for c in calls if c.method == "update" and c.activity_id == card.activity_id])
+    assert "맡기" not in titles(updates[-1].card)
+    news = fake.wait_for(lambda calls: [c for c in calls if c.conversation == f"{TRIAGE};messageid={card.activity_id}"])
+    assert news
+    told = fake.wait_for(lambda calls: [c for c in calls if c.conversation == DM])
+    assert "800101" not in told[0].text
+    for c in fake.calls:
+        if c.conversation.startswith(TRIAGE):
+            assert "800101" not in c.text
+
+
+def test_non_agent_cannot_triage(bot, fake):
+    file_inquiry(bot, fake)
+    (card,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == TRIAGE and c.method == "send"])
+    data = bot.click(find_action(card.card, "맡기"), reply_to=card.activity_id, conversation=TRIAGE,
+                     personal=False, user="u7")
+    assert data["type"] == teams.INVOKE_MESSAGE and "담당자" in data["value"]
+
+
+def test_answer_reaches_the_requester_proactively(bot, fake):
+    file_inquiry(bot, fake)
+    (i,) = bot.services.inquiries.mine("aad-u1").items
+    fake.reset()
+    # the agent answers from their personal chat (the answer form)
+    data = bot.click({"verb": "triage.answer", "data": {"ieum": "triage.answer", "v": i.receipt}},
+                     conversation="a:dm-agent", user=AGENT)
+    (form_call,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == "a:dm-agent" and c.card])
+    submit = find_action(form_call.card, "답변 등록")
+    data = bot.click(submit, reply_to=form_call.activity_id, conversation="a:dm-agent", user=AGENT,
+                     form={"answer": "급여 > 명세서 메뉴에서 출력합니다.", "complete": "true"})
+    assert data["type"] == teams.INVOKE_CARD
+    told = fake.wait_for(lambda calls: [c for c in calls if c.conversation == DM and "명세서 메뉴" in c.text])
+    assert "5점" in titles(told[0].card)
+    fake.wait_for(lambda calls: [c for c in calls if c.method == "update" and c.conversation == TRIAGE])
+
+
+def test_inquiry_from_a_channel_mention_opens_the_form_in_a_new_personal_chat(bot, fake):
+    # u5 has never talked to the bot in personal chat: the form goes to a personal chat the bot creates
+    bot.send(mention("질의하기", user="u5", service_url=fake.url), expect=202)
+    (created,) = fake.wait_for(lambda calls: [c for c in calls if c.method == "create"])
+    assert created.body["members"][0]["id"] == "29:u5"
+    (form,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == created.conversation and c.card])
+    assert "subject_info" in inputs(form.card)
+    assert not [c for c in fake.calls if c.conversation.startswith("19:general") and c.card and inputs(c.card)]
+
+
+# ---- reminders and the outbox ------------------------------------------------------------------------
+
+
+def test_outbox_sender_delivers_to_teams_targets_once(bot, fake):
+    outbox = bot.services.outbox
+    reply = Reply("*마감 알림* 8월 31일까지 자료를 이관해 주세요.", choices=[Choice("알림 끄기", "reminder.off")])
+    assert outbox.enqueue(reply, key="reminder-test-1", surface="teams", target="user:aad-u1")
+    assert not outbox.enqueue(reply, key="reminder-test-1", surface="teams", target="user:aad-u1")
+    outbox.drain()
+    (call,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == DM])
+    assert "**마감 알림**" in call.text and outbox.status("reminder-test-1") == "sent"
+    outbox.enqueue(Reply("채널 공지"), key="reminder-test-2", surface="teams", target="channel:triage")
+    outbox.drain()
+    fake.wait_for(lambda calls: [c for c in calls if c.conversation == TRIAGE])
+
+
+def test_unknown_user_is_kept_for_retry(bot, fake):
+    outbox = bot.services.outbox
+    outbox.enqueue(Reply("안내"), key="reminder-nobody", surface="teams", target="user:aad-nobody")
+    outbox.drain()
+    assert outbox.status("reminder-nobody") == "pending"
+
+
+# ---- rendering units ---------------------------------------------------------------------------------
+
+
+def test_private_field_is_never_prefilled_in_a_channel():
+    from bot.messages import Field, Form
+
+    form = Form("x", "양식", [Field("subject_info", "대상자 정보", kind="textarea", private=True, initial=SUBJECT)])
+    assert "800101" in json.dumps(teams.form_card(form), ensure_ascii=False)
+    assert "800101" not in json.dumps(teams.form_card(form, channel=True), ensure_ascii=False)
+
+
+def test_form_values_are_typed():
+    data = {"k": {"a": "boolean", "b": "select", "c": "text", "d": "files"}, "a": "true", "b": "", "c": None}
+    assert teams.form_values(data) == {"a": True, "b": None, "c": "", "d": []}
