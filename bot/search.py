@@ -20,7 +20,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from rapidfuzz import fuzz, process
 
@@ -36,6 +36,7 @@ from .text import (
     jamo,
     normalize,
     strip_all,
+    strip_oov_particle,
 )
 
 CANDIDATES = 40
@@ -103,8 +104,10 @@ class Engine:
     """Finds the entry that answers a question; declines when none does."""
 
     def __init__(self, entries: Iterable[Entry] = (), synonyms: Iterable[Iterable[str]] = (), *,
-                 thresholds: Thresholds | None = None):
+                 thresholds: Thresholds | None = None, render: Callable[[Entry], str] | None = None):
         self.synonyms = Synonyms(synonyms)
+        # Answers are templates; their words (dates included) are learnt from the rendered text.
+        self._render = render
         self.thresholds = thresholds or Thresholds()
         self.entries: dict[str, Entry] = {}
         self._keys: dict[str, _EntryKeys] = {}
@@ -121,8 +124,21 @@ class Engine:
             self._index(e)
 
     @classmethod
-    def from_knowledge(cls, kb: KnowledgeBase) -> "Engine":
-        return cls(kb.entries, kb.synonyms)
+    def from_knowledge(cls, kb: KnowledgeBase, **kw) -> "Engine":
+        from .templates import Templates
+
+        templates = Templates(kb)
+
+        def render(entry: Entry) -> str:
+            try:
+                return templates.render_answer(entry)
+            except Exception:  # a broken template is `kb check`'s business, not the index's
+                return _template_text(entry.answer)
+
+        return cls(kb.entries, kb.synonyms, render=render, **kw)
+
+    def _answer_text(self, entry: Entry) -> str:
+        return self._render(entry) if self._render else _template_text(entry.answer)
 
     # ---- building ---------------------------------------------------------------------------
 
@@ -134,7 +150,7 @@ class Engine:
     def _learn_words(self, entries: list[Entry]) -> None:
         # Stems are trusted only when the bare word occurs somewhere: collect every raw word first.
         for e in entries:
-            for text in (*e.phrasings, *e.tags, _template_text(e.answer)):
+            for text in (*e.phrasings, *e.tags, self._answer_text(e)):
                 self._known_raw.update(self.words(text))
 
     def _stems(self, text: str) -> list[str]:
@@ -173,7 +189,7 @@ class Engine:
             q_words.update(stems)
             if text in entry.phrasings and stems:
                 phrasings.append(_phrasing_key(stems))
-        a_words = set(self._stems(_template_text(entry.answer))) - q_words
+        a_words = set(self._stems(self._answer_text(entry))) - q_words
         for w in q_words | a_words:
             self._add_word(w)
         # Compounds also count as their parts (시스템중단기간 → 시스템, 중단, 기간) so spacing never matters.
@@ -272,6 +288,9 @@ class Engine:
         stem = strip_all(word, self.vocab)
         if stem in self.vocab:
             return [self._make_term(stem, {stem: 1.0, **self._related(stem)})]
+        stem = strip_oov_particle(stem)
+        if stem in self.vocab:
+            return [self._make_term(stem, {stem: 1.0})]
         parts = self._segment(stem)
         if parts:
             return [self._make_term(p, {p: 1.0}) for p in parts]

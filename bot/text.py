@@ -59,6 +59,7 @@ ENDINGS = sorted({
     "입니다", "랍니다", "십시오", "세요", "하세요", "으세요", "되세요", "시나요", "으신가요", "신가요", "셨나요",
     "었나요", "았나요", "였나요", "어요", "아요", "여요", "었어요", "았어요", "였어요", "겠죠", "겠어요", "을까요",
     "ㄹ까요", "던가요", "던데", "다고", "라고", "이라", "이래요", "래요", "대요", "냐고", "려고", "으려고",
+    "에요", "이에요", "거에요", "으면", "ㄴ다", "는다", "어야", "아야", "여야", "건데", "건지", "는거", "은거", "ㄴ거", "나여", "가여", "해여", "에여", "예여",
 }, key=len, reverse=True)
 
 # Words that carry no topic: dropped from matching keys.
@@ -92,6 +93,7 @@ def compose(text: str) -> str:
 def normalize(text: str) -> str:
     """Lower-cased, composed, invisible characters removed, Latin/digits spaced from Hangul."""
     text = _INVISIBLE.sub("", compose(text)).lower()
+    text = normalize_dates(text)
     text = _BOUNDARY.sub(" ", text)
     text = _NON_WORD.sub(" ", text)
     text = _TRIM_PUNCT.sub(" ", text)
@@ -172,7 +174,51 @@ def _to_known(word: str, known, depth: int) -> str | None:
 
 def is_function_word(word: str) -> bool:
     """A particle, ending or filler standing alone (left over after synonyms split a word)."""
-    return word in FILLERS or word in _SUFFIX_SET
+    return word in FILLERS or word in _SUFFIX_SET or is_light_verb(word)
+
+
+# 하다/되다/있다/없다 with an ending ('하는거에요', '되나요', '있음'): grammar, not topic.
+_LIGHT_VERB = re.compile(r"^(하|해|할|한|함|합|했|하는|되|돼|될|된|됨|됩|됐|되는|있|없|있는|없는)")
+
+
+def is_light_verb(word: str) -> bool:
+    m = _LIGHT_VERB.match(word)
+    if not m:
+        return False
+    rest = word[m.end():]
+    return rest == "" or rest in _SUFFIX_SET or _strips_away(rest)
+
+
+_LIGHT_ENDINGS = (*SUFFIXES, "면", "다", "야")
+
+
+def _strips_away(rest: str) -> bool:
+    # the remainder is nothing but stacked endings ('나요', '는거에요', '을까요')
+    for _ in range(3):
+        for suffix in _LIGHT_ENDINGS:
+            if rest.endswith(suffix):
+                rest = rest[: -len(suffix)]
+                break
+        else:
+            return False
+        if not rest:
+            return True
+    return False
+
+
+# 9/6, 9.6., 09-06 → '9월 6일' so dates typed any way meet the answers' dates.
+_DATE = re.compile(r"(?<![0-9.])(0?[1-9]|1[0-2])\s?[./-]\s?(0?[1-9]|[12][0-9]|3[01])(?:\.|일(?![가-힣]))?(?![0-9])(?![./-]?[0-9])")
+
+
+def normalize_dates(text: str) -> str:
+    return _DATE.sub(lambda m: f" {int(m.group(1))}월 {int(m.group(2))}일 ", text)
+
+
+def strip_oov_particle(word: str) -> str:
+    """For a word nobody knows, still drop one obvious particle ('시점이' → '시점')."""
+    if len(word) >= 3 and word[-1] in "은는이가을를에의도로" and is_hangul_syllable(word[-2]):
+        return word[:-1]
+    return word
 
 
 def words(text: str) -> list[str]:
