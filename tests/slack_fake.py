@@ -49,7 +49,7 @@ class FakeSlack:
         self.ws_url: str | None = None
         self.violations: list[str] = []
         self._ts = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner = None

@@ -115,6 +115,14 @@ def _settings(tmp_path, knowledge, fake, **kw) -> Settings:
     return replace(base, **kw)
 
 
+def fast_backoff(server) -> None:
+    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+    for h in server.web_app[SLACK_KEY].client.retry_handlers:
+        if hasattr(h, "interval_calculator"):
+            h.interval_calculator = BackoffRetryIntervalCalculator(backoff_factor=0.01)
+
+
 @pytest.fixture()
 def bot(tmp_path, knowledge, fake):
     fake.reset()
@@ -122,11 +130,7 @@ def bot(tmp_path, knowledge, fake):
     server = ServerThread(services, host="127.0.0.1", port=0)
     # fast backoff for tests: rebuild the adapter's client retry intervals
     server.start()
-    adapter = server.web_app[SLACK_KEY]
-    for h in adapter.client.retry_handlers:
-        if hasattr(h, "interval_calculator"):
-            from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-            h.interval_calculator = BackoffRetryIntervalCalculator(backoff_factor=0.01)
+    fast_backoff(server)
     b = Bot(server, services, fake)
     yield b
     fake.quiet(0.1)
@@ -313,3 +317,242 @@ def test_unknown_button_is_acked(bot, fake):
     })
     assert status == 200
     fake.wait_calls("chat.postEphemeral")
+
+
+# ---- the inquiry modal, filing, triage ---------------------------------------------------------------
+
+AGENT = "UAGENT"
+SUBJECT = "김철수 800101-1234567"
+
+
+@pytest.fixture()
+def helpdesk(tmp_path, knowledge, fake):
+    fake.reset()
+    services = build(_settings(tmp_path, knowledge, fake, agents=(AGENT,)))
+    server = ServerThread(services, host="127.0.0.1", port=0).start()
+    fast_backoff(server)
+    b = Bot(server, services, fake)
+    yield b
+    fake.quiet(0.1)
+    server.stop()
+    services.close()
+
+
+def submit_view(bot, view_call, values: dict, *, user: str = "U100"):
+    view = dict(view_call["view"])
+    state = {}
+    for block in view["blocks"]:
+        if block.get("type") != "input":
+            continue
+        el, name = block["element"], block["block_id"]
+        v = values.get(name, el.get("initial_value") if el["type"] == "plain_text_input" else None)
+        if el["type"] == "plain_text_input":
+            state[name] = {name: {"type": "plain_text_input", "value": v}}
+        elif el["type"] == "static_select":
+            opt = v and {"text": {"type": "plain_text", "text": v}, "value": v}
+            state[name] = {name: {"type": "static_select", "selected_option": opt or el.get("initial_option")}}
+        elif el["type"] == "checkboxes":
+            on = values.get(name, bool(el.get("initial_options")))
+            state[name] = {name: {"type": "checkboxes", "selected_options": el["options"] if on else []}}
+        elif el["type"] == "file_input":
+            state[name] = {name: {"type": "file_input", "files": v or []}}
+    view.update(id="VSUB1", hash="h1", state={"values": state}, team_id="T0001")
+    return bot.interact({"type": "view_submission", "user": {"id": user, "username": "hong"}, "view": view,
+                         "trigger_id": "trig-sub"})
+
+
+def channel_posts(fake, channel):
+    return [c for c in fake.calls if c.method in ("chat.postMessage", "chat.update") and c.get("channel") == channel]
+
+
+def open_form_from_decline(bot, fake, question="급여 명세서 출력 메뉴가 어디에 있나요"):
+    bot.event(message_event(question, channel="D100", ts="1700000010.000100"))
+    (answer,) = fake.wait_calls("chat.postMessage")
+    assert bot.click(answer, "질의하기")[0] == 200
+    (opened,) = fake.wait_calls("views.open")
+    return opened
+
+
+def file_inquiry(bot, fake):
+    opened = open_form_from_decline(bot, fake)
+    status, body = submit_view(bot, opened, {"title": "급여 명세서 출력 메뉴 문의", "category": "전체업무 > ERP > 급여",
+                                             "type": "사용법문의", "content": "급여 명세서를 출력할 메뉴를 찾지 못했습니다.",
+                                             "subject_info": SUBJECT})
+    assert status == 200 and body in ("", "{}") or json.loads(body or "{}").get("response_action") is None
+    fake.wait_for(lambda f: channel_posts(f, TRIAGE))
+    card = channel_posts(fake, TRIAGE)[0]
+    receipt_dm = fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.get("channel") == "D100"
+                                          and "접수" in c["text"]])
+    return card, receipt_dm[0]
+
+
+def test_inquiry_modal_opens_prefilled(helpdesk, fake):
+    opened = open_form_from_decline(helpdesk, fake)
+    view = opened["view"]
+    assert view["type"] == "modal" and view["callback_id"] == "ieum_form"
+    blocks = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
+    assert blocks["title"]["element"]["initial_value"].startswith("급여 명세서")
+    assert blocks["title"]["dispatch_action"] is True
+    assert blocks["title"]["element"]["dispatch_action_config"]["trigger_actions_on"] == ["on_character_entered"]
+    assert "option_groups" in blocks["category"]["element"]
+    assert "비공개" in blocks["subject_info"]["label"]["text"]
+    assert blocks["files"]["element"]["type"] == "file_input"
+    assert fake.violations == []
+
+
+def test_typing_the_title_suggests_similar(helpdesk, fake):
+    opened = open_form_from_decline(helpdesk, fake)
+    view = dict(opened["view"], id="VOPEN1", hash="h0", state={"values": {}})
+    helpdesk.interact({"type": "block_actions", "user": {"id": "U100"}, "trigger_id": "trig-type",
+                       "container": {"type": "view", "view_id": "VOPEN1"}, "view": view,
+                       "actions": [{"type": "plain_text_input", "action_id": "title", "block_id": "title",
+                                    "value": "희망이음 접속"}]})
+    (update,) = fake.wait_calls("views.update")
+    assert update["view_id"] == "VOPEN1" and update["hash"] == "h0"
+    ids = [b.get("block_id") for b in update["view"]["blocks"]]
+    assert any(str(i).startswith("ieum_suggest") for i in ids)
+    assert ids.index("title") < next(n for n, i in enumerate(ids) if str(i).startswith("ieum_suggest"))
+
+
+def test_personal_data_in_title_is_refused_on_the_field(helpdesk, fake):
+    opened = open_form_from_decline(helpdesk, fake)
+    status, body = submit_view(helpdesk, opened, {"title": f"{SUBJECT} 급여 문의", "category": "전체업무 > ERP > 급여",
+                                                  "type": "사용법문의", "content": "내용"})
+    assert status == 200
+    data = json.loads(body)
+    assert data["response_action"] == "errors" and "title" in data["errors"]
+    fake.quiet(0.3)
+    assert channel_posts(fake, TRIAGE) == []
+
+
+def test_filing_dms_the_receipt_and_posts_a_card_without_subject_info(helpdesk, fake):
+    card, receipt = file_inquiry(helpdesk, fake)
+    labels = [el["text"]["text"] for b in card["blocks"] for el in b.get("elements", [])]
+    assert "맡기" in labels
+    fake.quiet(0.3)
+    for c in fake.calls:
+        if c.get("channel") == TRIAGE or c.method == "chat.postMessage":
+            assert "800101" not in c.everything and "김철수" not in c.everything, c.method
+    assert fake.violations == []
+
+
+def test_triage_assign_updates_card_in_place_and_tells_requester(helpdesk, fake):
+    card, _ = file_inquiry(helpdesk, fake)
+    n = len(fake.calls)
+    helpdesk.click(card, "맡기", user=AGENT, channel=TRIAGE)
+    fake.wait_for(lambda f: [c for c in f.calls[n:] if c.method == "chat.update" and c.get("channel") == TRIAGE])
+    fake.wait_for(lambda f: [c for c in f.calls[n:] if c.method == "chat.postMessage" and c.get("channel") == "D100"])
+    card_ts = fake.wait_for(lambda f: [c for c in f.calls[n:] if c.method == "chat.update"])[0]["ts"]
+    thread_posts = [c for c in fake.calls[n:] if c.method == "chat.postMessage" and c.get("channel") == TRIAGE]
+    assert thread_posts and all(c.get("thread_ts") == card_ts for c in thread_posts)
+
+
+def test_non_agent_cannot_triage(helpdesk, fake):
+    card, _ = file_inquiry(helpdesk, fake)
+    n = len(fake.calls)
+    helpdesk.click(card, "맡기", user="U999", channel=TRIAGE)
+    fake.wait_for(lambda f: [c for c in f.calls[n:] if c.method == "chat.postEphemeral" and c.get("user") == "U999"])
+    fake.quiet(0.2)
+    assert not [c for c in fake.calls[n:] if c.method == "chat.update"]
+
+
+def test_answer_modal_then_requester_gets_answer_and_rating(helpdesk, fake):
+    card, _ = file_inquiry(helpdesk, fake)
+    helpdesk.click(card, "맡기", user=AGENT, channel=TRIAGE)
+    eph = fake.wait_for(lambda f: [c for c in f.of("chat.postEphemeral") if c.get("user") == AGENT])[0]
+    n = len(fake.of("views.open"))
+    helpdesk.click(eph, "답변하기", user=AGENT, channel=TRIAGE)
+    opened = fake.wait_calls("views.open", n + 1)[-1]
+    m = len(fake.calls)
+    status, _ = submit_view(helpdesk, opened, {"answer": "ERP > 급여 > 명세서 메뉴에서 출력하세요."}, user=AGENT)
+    assert status == 200
+    dm = fake.wait_for(lambda f: [c for c in f.calls[m:] if c.method == "chat.postMessage"
+                                  and c.get("channel") == "D100" and "명세서 메뉴" in c.everything])[0]
+    labels = [el["text"]["text"] for b in dm["blocks"] for el in b.get("elements", [])]
+    assert "재질의" in labels and any("5" in label for label in labels)
+    # the requester rates
+    k = len(fake.calls)
+    helpdesk.click(dm, [l for l in labels if "5" in l][0], user="U100", channel="D100")
+    fake.wait_for(lambda f: [c for c in f.calls[k:] if c.method in ("chat.postEphemeral", "chat.postMessage")])
+
+
+def test_thread_relay_between_card_and_requester(helpdesk, fake):
+    card, _ = file_inquiry(helpdesk, fake)
+    card_ts = card.get("ts") or fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.get("channel") == TRIAGE])[0]
+    # the card's ts is what the fake returned; find it through the adapter's table
+    key, channel, ts = helpdesk.adapter.state.first_post(
+        json.loads(json.dumps(card.args))["blocks"][0]["text"]["text"].split("*")[1], dm=False)
+    assert channel == TRIAGE
+    n = len(fake.calls)
+    helpdesk.event(message_event("확인 중입니다. 어느 화면에서 막히셨나요?", user=AGENT, channel=TRIAGE, thread_ts=ts))
+    dm = fake.wait_for(lambda f: [c for c in f.calls[n:] if c.method == "chat.postMessage" and c.get("channel") == "D100"])[0]
+    assert "어느 화면" in dm["text"]
+    m = len(fake.calls)
+    dm_ts = helpdesk.adapter.state.post_for(f"slack:relay:{[c for c in fake.calls][0] and ''}") if False else None
+    rows = helpdesk.services.store.conn.execute(
+        "SELECT ts FROM slack_posts WHERE channel='D100' ORDER BY created_at DESC LIMIT 1").fetchall()
+    helpdesk.event(message_event("급여 메뉴 첫 화면입니다", user="U100", channel="D100", thread_ts=rows[0][0]))
+    back = fake.wait_for(lambda f: [c for c in f.calls[m:] if c.method == "chat.postMessage" and c.get("channel") == TRIAGE])[0]
+    assert back["thread_ts"] == ts and "첫 화면" in back["text"]
+
+
+def test_slash_commands_open_modal_and_list_mine(helpdesk, fake):
+    helpdesk.command("질의", trigger_id="trig-cmd")
+    (opened,) = fake.wait_calls("views.open")
+    assert opened["trigger_id"] == "trig-cmd"
+    helpdesk.command("내질의")
+    (listing,) = fake.wait_calls("response_url")
+    assert listing["response_type"] == "ephemeral"
+
+
+def test_message_shortcut_opens_prefilled_modal(helpdesk, fake):
+    status, _ = helpdesk.interact({
+        "type": "message_action", "callback_id": "file_inquiry", "trigger_id": "trig-sc",
+        "user": {"id": "U100"}, "channel": {"id": "C300"}, "response_url": f"{fake.url}/response/sc",
+        "message": {"type": "message", "ts": "1700000020.000100", "user": "U555", "text": "ERP 인사카드 직원정보가 누락됐어요"},
+        "message_ts": "1700000020.000100"})
+    assert status == 200
+    (opened,) = fake.wait_calls("views.open")
+    title = next(b for b in opened["view"]["blocks"] if b.get("block_id") == "title")
+    assert "인사카드" in title["element"]["initial_value"]
+
+
+def test_ticket_reaction_offers_the_modal(helpdesk, fake):
+    fake.add_message("C300", "1700000030.000100", "회계 전표 승인이 안 됩니다")
+    helpdesk.event({"type": "reaction_added", "user": "U100", "reaction": "ticket", "item_user": "U555",
+                    "item": {"type": "message", "channel": "C300", "ts": "1700000030.000100"},
+                    "event_ts": "1700000031.000100"})
+    (eph,) = fake.wait_calls("chat.postEphemeral")
+    assert eph["user"] == "U100"
+    helpdesk.click(eph, "질의하기", channel="C300", ephemeral=True)
+    (opened,) = fake.wait_calls("views.open")
+    title = next(b for b in opened["view"]["blocks"] if b.get("block_id") == "title")
+    assert "전표" in title["element"]["initial_value"]
+
+
+def test_app_home(helpdesk, fake):
+    file_inquiry(helpdesk, fake)
+    helpdesk.event({"type": "app_home_opened", "user": "U100", "channel": "D100", "tab": "home",
+                    "event_ts": "1700000040.000100"})
+    (pub,) = fake.wait_calls("views.publish")
+    assert pub["user_id"] == "U100" and pub["view"]["type"] == "home"
+    assert "급여 명세서" in pub.everything
+
+
+def test_failed_dm_is_kept_and_retried(helpdesk, fake):
+    card, _ = file_inquiry(helpdesk, fake)
+    fake.fail("chat.postMessage", 500, times=8)  # the update in the card thread and the DM: 4 attempts each
+    helpdesk.click(card, "맡기", user=AGENT, channel=TRIAGE)
+    outbox = helpdesk.services.outbox
+    deadline = time.monotonic() + 10
+    while len(outbox.items(status="pending")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pending = outbox.items(status="pending")
+    assert len(pending) == 2, outbox.counts()
+    assert not [c for c in fake.of("chat.postMessage") if c.get("channel") == "D100" and "맡" in c.everything]
+    fake.reset()
+    # later (the backoff has passed), the outbox delivers what was kept
+    for item in pending:
+        helpdesk.services.store.conn.execute("UPDATE outbox SET next_attempt=0 WHERE id=?", [item["id"]])
+    assert outbox.drain() >= 1
+    assert [c for c in fake.of("chat.postMessage") if c.get("channel") == "D100"]

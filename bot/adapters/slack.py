@@ -115,6 +115,13 @@ def _tables(db) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS slack_forms (id TEXT PRIMARY KEY, meta TEXT NOT NULL, created_at REAL NOT NULL)")
 
 
+@migration("slack_002_post_ref")
+def _post_ref(db) -> None:
+    # the inquiry a posted message belongs to (its receipt), for thread relay and in-place card updates
+    db.execute("ALTER TABLE slack_posts ADD COLUMN ref TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS slack_posts_ref ON slack_posts (ref, channel)")
+
+
 class SlackState:
     """The adapter's own tables: seen event ids, posted messages by key, DM channels, large modal metadata."""
 
@@ -144,12 +151,29 @@ class SlackState:
             ).fetchone()
         return row[0] if row else None
 
-    def remember_post(self, key: str, channel: str, ts: str) -> None:
+    def remember_post(self, key: str, channel: str, ts: str, ref: str | None = None) -> None:
         with self.store.transaction():
             self.store.conn.execute(
-                "INSERT OR REPLACE INTO slack_posts (key, channel, ts, created_at) VALUES (?, ?, ?, ?)",
-                [key, channel, ts, time.time()],
+                "INSERT OR REPLACE INTO slack_posts (key, channel, ts, created_at, ref) VALUES (?, ?, ?, ?, ?)",
+                [key, channel, ts, time.time(), ref],
             )
+
+    def ref_for(self, channel: str, ts: str) -> str | None:
+        with self.store.transaction():
+            row = self.store.conn.execute(
+                "SELECT ref FROM slack_posts WHERE channel=? AND ts=? AND ref IS NOT NULL LIMIT 1", [channel, ts]
+            ).fetchone()
+        return row[0] if row else None
+
+    def first_post(self, ref: str, *, dm: bool) -> tuple[str, str, str] | None:
+        """The first message posted about `ref` in a DM (dm=True) or a channel: (key, channel, ts)."""
+        op = "LIKE" if dm else "NOT LIKE"
+        with self.store.transaction():
+            row = self.store.conn.execute(
+                f"SELECT key, channel, ts FROM slack_posts WHERE ref=? AND channel {op} 'D%' ORDER BY created_at LIMIT 1",
+                [ref],
+            ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
 
     def dm_channel(self, user: str) -> str | None:
         with self.store.transaction():
@@ -461,6 +485,7 @@ class Context:
     response_url: str | None = None
     ephemeral_only: bool = False  # slash commands and ephemeral messages: answer privately
     view_id: str | None = None  # the modal a block action came from
+    dm_only: bool = False  # a modal submission: what is said back goes to the user's DM
     key: str = ""  # base for delivery keys (event id, trigger id …)
 
 
@@ -513,11 +538,11 @@ class SlackAdapter:
             outbox = self.services.outbox
         return outbox
 
-    def text(self, name: str, **data) -> str:
+    def text(self, template: str, /, **data) -> str:
         try:
-            return self.services.templates.render(name, **data)
+            return self.services.templates.render(template, **data)
         except Exception:
-            return _FALLBACK_TEXTS.get(name, "")
+            return _FALLBACK_TEXTS.get(template, "")
 
     @property
     def texts(self) -> dict[str, str]:
@@ -591,7 +616,13 @@ class SlackAdapter:
         out_of_band = []
         for i, reply in enumerate(replies):
             try:
-                if reply.to_user or reply.to_conversation:
+                mine = reply.to_user in (None, ctx.user) and not reply.to_conversation
+                if reply.kind == "form" and reply.form is not None and mine and ctx.trigger_id:
+                    self.open_form(reply, ctx)  # a modal is private to the user anyway
+                elif reply.to_user == ctx.user and reply.private and ctx.channel and not ctx.dm_only:
+                    # e.g. 대상자 정보 보기: ephemeral where the user clicked, never stored in the outbox
+                    self.reply_here(replace(reply, to_user=None), ctx)
+                elif reply.to_user or reply.to_conversation or ctx.dm_only:
                     out_of_band.append((i, reply))
                 elif reply.kind == "form" and reply.form is not None:
                     self.open_form(reply, ctx)
@@ -600,10 +631,17 @@ class SlackAdapter:
             except Exception as e:
                 log.warning("slack: delivering a reply failed: %s", type(e).__name__)
         for i, reply in out_of_band:
-            self.send_out_of_band(reply, key=reply.key or f"slack:{ctx.key or uuid.uuid4().hex}:{i}")
+            key = reply.key
+            if not key and ctx.dm_only and reply.data.get("receipt"):
+                key = f"inquiry-{reply.data['receipt']}-receipt"  # the DM thread of this inquiry
+            self.send_out_of_band(reply, key=key or f"slack:{ctx.key or uuid.uuid4().hex}:{i}",
+                                  default_user=ctx.user)
 
-    def send_out_of_band(self, reply: Reply, *, key: str) -> None:
-        target = f"user:{reply.to_user}" if reply.to_user else f"channel:{reply.to_conversation}"
+    def send_out_of_band(self, reply: Reply, *, key: str, default_user: str = "") -> None:
+        if reply.to_user or not reply.to_conversation:
+            target = f"user:{reply.to_user or default_user}"
+        else:
+            target = f"channel:{reply.to_conversation}"
         if self.outbox is None:
             try:
                 self.send(target, reply)
@@ -634,16 +672,19 @@ class SlackAdapter:
         self.post(ctx.channel, reply, thread=thread)
 
     def post(self, channel: str, reply: Reply, *, thread: str | None = None) -> dict:
+        """Post, or update in place when a message with this key was posted before (idempotent)."""
         payload = message_payload(reply)
-        if reply.key:
-            known = self.state.post_for(reply.key)
+        key = reply.data.get("slack_key") or reply.key
+        if key:
+            known = self.state.post_for(key)
             if known is not None:
                 resp = self.client.chat_update(channel=known[0], ts=known[1], **payload)
                 return resp.data if hasattr(resp, "data") else dict(resp)
         kwargs = {"thread_ts": thread} if thread else {}
         resp = self.client.chat_postMessage(channel=channel, unfurl_links=False, **payload, **kwargs)
-        if reply.key and resp.get("ts"):
-            self.state.remember_post(reply.key, resp.get("channel") or channel, resp["ts"])
+        if key and resp.get("ts"):
+            ref = reply.data.get("receipt")
+            self.state.remember_post(key, resp.get("channel") or channel, resp["ts"], str(ref) if ref else None)
         return resp.data if hasattr(resp, "data") else dict(resp)
 
     def resolve_thread(self, thread: str | None, channel: str | None = None) -> str | None:
@@ -679,7 +720,34 @@ class SlackAdapter:
         """The outbox sender for surface "slack": post (or update in place, by key) or raise."""
         channel = self.target_channel(target)
         thread = self.resolve_thread(reply.thread, channel)
+        receipt = reply.data.get("receipt")
+        if receipt and not thread and not channel.startswith("D"):
+            # keep an inquiry's conversation together: updates go in the thread of its triage card
+            first = self.state.first_post(str(receipt), dm=False)
+            if first and first[1] == channel and first[0] != (reply.data.get("slack_key") or reply.key):
+                thread = first[2]
         self.post(channel, reply, thread=thread)
+        if receipt and reply.data.get("event") and channel == self.triage_channel:
+            self.refresh_card(str(receipt), reply)
+
+    def refresh_card(self, receipt: str, update: Reply) -> None:
+        """Update the triage card in place after a status change (never fatal: the thread has the news)."""
+        first = self.state.first_post(receipt, dm=False)
+        inquiries = getattr(self.services, "inquiries", None)
+        if first is None or inquiries is None:
+            return
+        try:
+            from handlers.triage import agent_choices, triage_card
+
+            i = inquiries.get(receipt)
+            card = triage_card(self.services, i)
+            latest = update.text.strip().splitlines()[0] if update.text.strip() else ""
+            text = card.text + (f"\n\n{latest}" if latest else "")
+            choices = [c for c in agent_choices(i, "") if c.action != "triage.answer" or i.status != "조치완료"]
+            choices += [c for c in card.choices if c.action == "inquiry.view"]
+            self.client.chat_update(channel=first[1], ts=first[2], **message_payload(replace(card, text=text, choices=choices)))
+        except Exception as e:
+            log.warning("slack: refreshing the triage card of an inquiry failed: %s", type(e).__name__)
 
     # -- forms
 
@@ -718,7 +786,8 @@ class SlackAdapter:
         view = body.get("view") or {}
         meta = self.read_meta(view.get("private_metadata", ""))
         user = (body.get("user") or {}).get("id", "")
-        ctx = Context(user=user, channel=meta.get("c"), thread=meta.get("t"), key=f"view:{view.get('id', '')}")
+        ctx = Context(user=user, channel=meta.get("c"), thread=meta.get("t"), key=f"view:{view.get('id', '')}",
+                      dm_only=True)
         values = view_values(view)
         incoming = self.incoming(ctx, action=meta.get("a"), form=values, value=meta.get("s", ""),
                                  thread=ctx.thread, files=tuple(f for v in values.values() if isinstance(v, list) for f in v))
@@ -849,11 +918,18 @@ class SlackAdapter:
             self.reply_here(Reply(self.texts["slack_ticket"], private=True,
                                   choices=[Choice(self.texts["slack_ticket_button"], OPEN_INQUIRY, text[:1500],
                                                   style="primary")]), ctx)
-        elif reaction == BOOK and self.has_action(PROMOTE_FAQ):
-            ref = self.thread_key(channel, msg.get("thread_ts")) or ""
-            incoming = self.incoming(ctx, action=PROMOTE_FAQ, value=ref, text=text,
-                                     thread=ref or thread)
-            self.handle(incoming, replace(ctx, thread=thread))
+        elif reaction == BOOK:
+            receipt = self.state.ref_for(channel, ts) or self.state.ref_for(channel, thread)
+            if self.has_action(PROMOTE_FAQ):
+                incoming = self.incoming(ctx, action=PROMOTE_FAQ, value=receipt or "", text=text,
+                                         thread=self.thread_key(channel, thread) or thread)
+                self.handle(incoming, ctx)
+            elif receipt and self.has_action("triage.promote"):
+                # no trigger_id on a reaction: offer the review form behind a button
+                self.reply_here(Reply(self.text("slack_book", receipt=receipt) or
+                                      f"질의 {receipt}의 답변을 FAQ로 등록할까요? 내용을 검토한 뒤 등록합니다.",
+                                      private=True, choices=[Choice("FAQ 등록", "triage.promote", receipt,
+                                                                    style="primary")]), ctx)
 
     def on_message(self, event: dict, event_id: str, *, mention: bool = False) -> None:
         subtype = event.get("subtype")
@@ -868,14 +944,50 @@ class SlackAdapter:
         files = tuple({"id": f.get("id"), "name": f.get("name"), "url": f.get("url_private")}
                       for f in event.get("files") or [])
         ctx = Context(user=user, channel=channel, thread=thread_ts or event.get("ts"), key=event_id)
-        if ref and self.has_action(THREAD_REPLY):
-            incoming = self.incoming(ctx, action=THREAD_REPLY, value=ref, text=text, thread=ref, files=files)
+        receipt = self.state.ref_for(channel, thread_ts) if thread_ts else None
+        if (ref or receipt) and self.has_action(THREAD_REPLY):
+            incoming = self.incoming(ctx, action=THREAD_REPLY, value=receipt or ref, text=text, thread=ref,
+                                     files=files)
             self.handle(incoming, ctx)
+            return
+        if receipt and (channel == self.triage_channel or channel.startswith("D")):
+            self.relay(receipt, user=user, text=text, from_triage=channel == self.triage_channel, event_id=event_id)
             return
         if not mention and not (channel.startswith("D") or event.get("channel_type") == "im"):
             return  # plain channel chatter that is not a reply to one of our threads
         incoming = self.incoming(ctx, text=text, thread=ctx.thread, files=files)
         self.handle(incoming, ctx)
+
+    def relay(self, receipt: str, *, user: str, text: str, from_triage: bool, event_id: str) -> None:
+        """The inquiry as a conversation: card thread -> requester's DM, DM thread -> card thread.
+
+        Transport only (used while no `thread.reply` handler is registered): the message is kept on the
+        inquiry as an event and delivered through the outbox."""
+        inquiries = getattr(self.services, "inquiries", None)
+        if inquiries is None:
+            return
+        try:
+            i = inquiries.get(receipt)
+        except Exception:
+            return
+        if not from_triage and user != i.requester:
+            return
+        name = self.user_profile(user).get("name") or user
+        try:
+            with self.services.store.transaction():
+                inquiries._event(i.id if hasattr(i, "id") else int(receipt), user, "message",
+                                 {"from": "agent" if from_triage else "requester", "text": text[:4000],
+                                  "surface": SURFACE})
+        except Exception as e:
+            log.info("slack: keeping a relayed message on the inquiry failed: %s", type(e).__name__)
+        words = self.text("slack_relay", receipt=i.receipt, name=name, text=text, from_triage=from_triage) or (
+            (f"💬 질의 {i.receipt} 담당자 답글 ({name})" if from_triage else f"💬 요청자 답글 ({name})") + f"\n{text}")
+        reply = Reply(words, kind="notice", data={"receipt": i.receipt})
+        if from_triage:
+            reply = replace(reply, to_user=i.requester)
+        else:
+            reply = replace(reply, to_conversation="triage")
+        self.send_out_of_band(reply, key=f"slack:relay:{event_id}")
 
     # -- slash command, shortcuts, buttons
 
@@ -1004,7 +1116,7 @@ def register(app: App, adapter: SlackAdapter) -> None:
 
     @app.error
     def on_error(error, body):
-        log.warning("slack: listener error %s", type(error).__name__)
+        log.warning("slack: listener error %s", type(error).__name__, exc_info=error)
 
 
 def create(services, *, client: WebClient | None = None, settings=None, **kw) -> SlackAdapter:
