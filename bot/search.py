@@ -42,6 +42,8 @@ from .text import (
 CANDIDATES = 40
 ANSWER_WORD_CREDIT = 0.5  # a word found only in an entry's answer counts for half
 QUESTION_WORD_WEIGHT = 0.25
+NUMBER_WEIGHT = 1.0
+_NUMBER_WORD = re.compile(r"^[0-9]+(월|일|시|분|차|년|주|건|개)?$")
 MAX_QUERY_CHARS = 500  # longer input is cut: nobody asks a 40,000-character question
 
 
@@ -85,6 +87,8 @@ class Thresholds:
     min_coverage: float = 0.35
     max_unknown: float = 0.6
     unknown_weight: float = 0.7  # weight of a word the knowledge base has never seen, × the highest IDF
+    max_weight: float = 1.0  # no single word weighs more than this × the highest IDF
+    answer_credit: float = ANSWER_WORD_CREDIT
     coverage_share: float = 0.6  # score = share × coverage + (1 − share) × similarity
 
 
@@ -164,6 +168,8 @@ class Engine:
                 if shorter == s:
                     break
                 s = shorter
+            if s not in self._known_raw - {w}:
+                s = strip_oov_particle(s)  # as queries do, so both sides agree
             if s and not is_function_word(s):
                 out.append(s)
         return out
@@ -308,11 +314,14 @@ class Engine:
     def _make_term(self, surface: str, expansions: dict[str, float]) -> Term:
         if expansions:
             best = max(expansions, key=lambda w: expansions[w])
-            weight = self.idf(best)
+            weight = min(self.idf(best), self._max_idf() * self.thresholds.max_weight)
         else:
             weight = self._max_idf() * self.thresholds.unknown_weight
         if surface in QUESTION_WORDS:
             weight *= QUESTION_WORD_WEIGHT
+        elif _NUMBER_WORD.match(surface):
+            # '2일', '8월': a date narrows an answer down but is rarely its topic.
+            weight = min(weight, NUMBER_WEIGHT)
         return Term(surface, weight, expansions)
 
     def terms(self, query: str) -> list[Term]:
@@ -364,7 +373,7 @@ class Engine:
                     if w in keys.q_words:
                         best = max(best, credit)
                     elif w in keys.a_words:
-                        best = max(best, credit * ANSWER_WORD_CREDIT)
+                        best = max(best, credit * self.thresholds.answer_credit)
                 covered += t.weight * best
             coverage = covered / total
             similarity = _similarity(qkey, keys.phrasings)

@@ -71,6 +71,7 @@ FILLERS = frozenset({
     "있어요", "있습니까", "하나요", "해요", "되나요", "돼요", "되요", "인가요", "가요", "나요", "합니다", "입니다",
     "주세요", "부탁", "부탁드립니다", "부탁해요", "어떻게", "어떡해요", "어떻게요", "하면", "되는", "하는", "있는",
     "해야", "해야하나요", "하는지", "되는지", "하죠", "건가요", "할까요", "됩니까", "습니까", "하고", "해서",
+    "아님", "아니면", "혹은", "아닌가요", "아니죠", "맞나요", "맞죠", "맞아요", "그런가요",
     "the", "a", "is",
 })
 # Question words: kept (they separate "when" from "how"), but weigh little.
@@ -155,7 +156,35 @@ def strip_all(word: str, known: set[str] | frozenset[str], depth: int = 3) -> st
     if word in known or not word or not is_hangul_syllable(word[-1]):
         return word
     found = _to_known(word, known, depth)
-    return found if found is not None else strip_particle(word, frozenset())
+    if found is not None:
+        return found
+    verb = strip_light_verb(word, known)
+    if verb != word:
+        return verb
+    return strip_particle(word, frozenset())
+
+
+def strip_light_verb(word: str, known=frozenset()) -> str:
+    """A noun made a verb: '연기된거' → '연기', '관련해서' → '관련', '등록하면' → '등록'.
+
+    The tail must be two syllables or more, or leave a known noun, so 기한 and 권한 stay whole.
+    """
+    for i in range(2, len(word)):
+        tail = word[i:]
+        if is_light_verb(tail) and (len(tail) >= 2 or word[:i] in known):
+            return word[:i]
+    return word
+
+
+# Question words carrying endings ('뭐였죠', '어딘가요', '언제예요'): still question words.
+_QUESTION_ROOT = re.compile(r"^(뭐|뭔|무엇|어디|어딘|언제|언젠|누구|누가|왜|어떻|어떤|얼마)")
+
+
+def question_root(word: str) -> str | None:
+    m = _QUESTION_ROOT.match(word)
+    if m and (m.end() == len(word) or _strips_away(word[m.end():]) or word[m.end():] in _LIGHT_ENDINGS):
+        return m.group()
+    return None
 
 
 def _to_known(word: str, known, depth: int) -> str | None:
@@ -174,11 +203,15 @@ def _to_known(word: str, known, depth: int) -> str | None:
 
 def is_function_word(word: str) -> bool:
     """A particle, ending or filler standing alone (left over after synonyms split a word)."""
-    return word in FILLERS or word in _SUFFIX_SET or is_light_verb(word)
+    if word in FILLERS or word in _SUFFIX_SET or is_light_verb(word):
+        return True
+    root = question_root(word)
+    return root is not None and root not in QUESTION_WORDS
 
 
 # 하다/되다/있다/없다 with an ending ('하는거에요', '되나요', '있음'): grammar, not topic.
-_LIGHT_VERB = re.compile(r"^(하|해|할|한|함|합|했|하는|되|돼|될|된|됨|됩|됐|되는|있|없|있는|없는)")
+_LIGHT_VERB = re.compile(
+    r"^(하|해|할|한|함|합|했|하는|되|돼|될|된|됨|됩|됐|되는|있|없|있는|없는|가|갈|간|갔|오|올|온|왔|봐|보|볼|본|봤|쓴|쓸|써)")
 
 
 def is_light_verb(word: str) -> bool:
@@ -189,7 +222,9 @@ def is_light_verb(word: str) -> bool:
     return rest == "" or rest in _SUFFIX_SET or _strips_away(rest)
 
 
-_LIGHT_ENDINGS = (*SUFFIXES, "면", "다", "야")
+_LIGHT_ENDINGS = tuple(sorted({*SUFFIXES, "면", "다", "야", "서", "어서", "아서", "해서", "는데", "니까", "으니까",
+                                "였죠", "었죠", "였어요", "였나요", "였", "었", "았", "던", "어", "아", "라도", "이라도"},
+                               key=len, reverse=True))
 
 
 def _strips_away(rest: str) -> bool:
