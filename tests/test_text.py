@@ -34,7 +34,31 @@ def test_invisible_and_control_characters_removed():
 
 def test_punctuation_dropped_but_urls_and_dates_kept():
     assert normalize("ssis.go.kr 접속!!") == "ssis.go.kr 접속"
-    assert normalize("9.30까지?") == "9.30 까지"
+    assert normalize("9.30까지?") == "9월 30일 까지"
+
+
+@pytest.mark.parametrize("typed", ["9/6", "9.6", "9.6.", "09-06", "9월6일", "9월 6일", "9.6일"])
+def test_dates_typed_any_way_meet(typed):
+    assert normalize(typed) == "9월 6일"
+
+
+def test_numbers_that_are_not_dates_stay():
+    assert normalize("3.14159") == "3.14159"
+    assert normalize("ssis.go.kr") == "ssis.go.kr"
+
+
+@pytest.mark.parametrize("word, stem", [("연기된거", "연기"), ("관련해서", "관련"), ("등록하면", "등록"),
+                                        ("마감기한", "마감기한"), ("메뉴권한", "메뉴권한")])
+def test_light_verb_tails(word, stem):
+    assert strip_all(word, set()) == stem
+
+
+@pytest.mark.parametrize("word, function", [("하는거에요", True), ("되나요", True), ("있음", True), ("뭐였죠", True),
+                                            ("보고", False), ("가입", False), ("가능", False), ("언제", False)])
+def test_function_words(word, function):
+    from bot.text import is_function_word
+
+    assert is_function_word(word) is function
 
 
 def test_jamo_and_chosung():
