@@ -556,3 +556,57 @@ def test_failed_dm_is_kept_and_retried(helpdesk, fake):
         helpdesk.services.store.conn.execute("UPDATE outbox SET next_attempt=0 WHERE id=?", [item["id"]])
     assert outbox.drain() >= 1
     assert [c for c in fake.of("chat.postMessage") if c.get("channel") == "D100"]
+
+
+# ---- Socket Mode -------------------------------------------------------------------------------------
+
+
+def test_socket_mode_smoke(tmp_path, knowledge, fake):
+    import asyncio
+    import threading
+
+    from websockets.asyncio.server import serve
+
+    fake.reset()
+    acks: list[dict] = []
+    got_ack = threading.Event()
+    body = json.loads(event_body(message_event("시스템 중단 기간", channel="D100", ts="1700000050.000100"),
+                                 event_id="EvSOCK1"))
+
+    async def handler(ws):
+        await ws.send(json.dumps({"type": "hello", "num_connections": 1, "debug_info": {}}))
+        await ws.send(json.dumps({"envelope_id": "env-1", "type": "events_api", "accepts_response_payload": False,
+                                  "retry_attempt": 0, "retry_reason": "", "payload": body}))
+        async for msg in ws:
+            acks.append(json.loads(msg))
+            got_ack.set()
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box = {}
+
+    async def main():
+        async with serve(handler, "127.0.0.1", 0) as server:
+            box["port"] = server.sockets[0].getsockname()[1]
+            box["stop"] = asyncio.get_running_loop().create_future()
+            ready.set()
+            await box["stop"]
+
+    t = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
+    t.start()
+    assert ready.wait(5)
+    fake.ws_url = f"ws://127.0.0.1:{box['port']}/link"
+    services = build(_settings(tmp_path, knowledge, fake, slack_signing_secret=None, slack_app_token="xapp-test"))
+    server = ServerThread(services, host="127.0.0.1", port=0).start()
+    try:
+        assert got_ack.wait(5)
+        assert acks[0]["envelope_id"] == "env-1"
+        (call,) = fake.wait_calls("chat.postMessage")
+        assert call["thread_ts"] == "1700000050.000100"
+        (conn,) = fake.of("apps.connections.open")
+        assert conn["_token"] == "xapp-test"
+    finally:
+        server.stop()
+        services.close()
+        loop.call_soon_threadsafe(box["stop"].set_result, None)
+        t.join(5)
