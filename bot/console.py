@@ -151,7 +151,10 @@ class Console:
         if current not in (None, "", []):
             default = f" [{_show(current, f)}]"
         while True:
-            line = self.input.read(f"{f.label}{marks}{default}> ")
+            prompt = f"{f.label}{marks}{default}> "
+            if not self.input.tty:
+                self.say(prompt)  # scripted runs still show which field a line answered
+            line = self.input.read(prompt)
             if line is None or line.strip() in CANCEL_WORDS:
                 return _CANCEL
             line = line.strip()

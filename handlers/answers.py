@@ -6,7 +6,7 @@ import logging
 from bot.messages import Choice, Incoming, Reply
 from bot.search import Result
 
-from .router import action
+from .router import action, command
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +130,9 @@ def feedback(incoming: Incoming, services) -> list[Reply]:
 @action("answer.ask")
 def ask_again(incoming: Incoming, services) -> list[Reply]:
     return answer_question(incoming, services)
+
+
+@command("도움말", "help", "사용법", "명령어")
+def help_text(incoming: Incoming, services) -> list[Reply]:
+    return [Reply(services.templates.render("help", surface=incoming.surface), kind="notice",
+                  choices=[Choice("질의하기", "inquiry.open", ""), Choice("내 질의", "inquiry.mine", "")])]
