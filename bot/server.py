@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -57,8 +58,15 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
             body = await request.text()
             bolt_req = BoltRequest(body=body, query=request.query_string,
                                    headers={k.lower(): v for k, v in request.headers.items()})
-            loop = asyncio.get_running_loop()
-            resp = await loop.run_in_executor(executor, adapter.app.dispatch, bolt_req)
+            if request.content_type == "application/json":
+                # Events API: bolt acks before any listener runs, so dispatch is short; run it inline
+                # (no thread hop: the ack stays fast while listeners are busy).
+                resp = adapter.app.dispatch(bolt_req)
+            else:
+                # commands and interactivity wait for the listener's ack() (a form submission runs its
+                # handler first): a worker thread, so the event loop never blocks.
+                loop = asyncio.get_running_loop()
+                resp = await loop.run_in_executor(executor, adapter.app.dispatch, bolt_req)
             headers = resp.first_headers_without_set_cookie()
             content_type = headers.pop("content-type", None) or (
                 "application/json" if resp.body.startswith("{") else "text/plain")
@@ -195,6 +203,8 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
     from .services import build
 
     settings = settings or Settings.from_env()
+    # Listener threads do CPU work (search); a shorter GIL switch interval keeps acks prompt.
+    sys.setswitchinterval(0.001)
     logging.basicConfig(level=getattr(logging, settings.log_level, logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = build(settings)

@@ -127,6 +127,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{rid}", self._response)
+        app.router.add_get("/_calls/{method}", self._calls)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
@@ -196,6 +197,12 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"},
                                      status=status, headers=headers)
         return web.json_response(self._answer(method, args))
+
+    async def _calls(self, request: web.Request) -> web.Response:
+        # for a fake in another process (the bench): the recorded calls of one method
+        calls = self.of(request.match_info["method"])
+        return web.json_response({"calls": [{k: v for k, v in c.args.items() if k in ("channel", "thread_ts", "ts")}
+                                            for c in calls], "violations": self.violations})
 
     async def _response(self, request: web.Request) -> web.Response:
         args = json.loads(await request.read())
@@ -293,3 +300,12 @@ def post(url: str, body: str, headers: dict[str, str], timeout: float = 10) -> t
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+if __name__ == "__main__":  # a standalone fake (the bench runs it in its own process)
+    import sys
+
+    fake = FakeSlack().start()
+    print(fake.port, flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+    fake.stop()

@@ -495,7 +495,7 @@ class Context:
 class SlackAdapter:
     """Owns the bolt App, the Web API client and the outbox sender for surface "slack"."""
 
-    def __init__(self, services, *, client: WebClient | None = None, settings=None, workers: int = 16,
+    def __init__(self, services, *, client: WebClient | None = None, settings=None, workers: int = 8,
                  backoff: float = 0.5):
         self.services = services
         self.settings = settings or services.settings
@@ -1058,34 +1058,41 @@ class SlackAdapter:
 def register(app: App, adapter: SlackAdapter) -> None:
     """Listeners: ack at once, then hand over to the adapter (on bolt's listener executor)."""
 
-    @app.middleware
-    def dedupe(body, request, next):  # noqa: A002 - bolt's name
-        event_id = body.get("event_id") if isinstance(body, dict) else None
-        if event_id and body.get("type") == "event_callback":
-            retry = request.headers.get("x-slack-retry-num", [None])[0]
-            if not adapter.state.claim_event(event_id):
-                log.info("slack: duplicate event %s ignored (retry=%s)", event_id, retry)
-                return BoltResponse(status=200, body="")
-        return next()
+    def first_time(body, request) -> bool:
+        # Runs after the ack (events are acked by bolt before the listener runs), so the database
+        # write stays out of the 3-second path. A Slack retry (X-Slack-Retry-Num) or a duplicate
+        # delivery carries an event_id already claimed and is dropped here.
+        event_id = body.get("event_id")
+        if not event_id:
+            return True
+        if adapter.state.claim_event(event_id):
+            return True
+        retry = (request.headers.get("x-slack-retry-num") or [None])[0] if request is not None else None
+        log.info("slack: duplicate event %s ignored (retry=%s)", event_id, retry)
+        return False
 
     @app.event("app_mention")
-    def on_mention(body, event):
-        adapter.on_message(event, body.get("event_id", ""), mention=True)
+    def on_mention(body, event, request):
+        if first_time(body, request):
+            adapter.on_message(event, body.get("event_id", ""), mention=True)
 
     @app.event("message")
-    def on_message(body, event, context):
+    def on_message(body, event, context, request):
+        if not first_time(body, request):
+            return
         bot_user = context.get("bot_user_id")
         if bot_user and f"<@{bot_user}>" in (event.get("text") or "") and not event.get("channel", "").startswith("D"):
             return  # the app_mention event handles it
         adapter.on_message(event, body.get("event_id", ""))
 
     @app.event("reaction_added")
-    def on_reaction(body, event):
-        adapter.on_reaction(event, body.get("event_id", ""))
+    def on_reaction(body, event, request):
+        if first_time(body, request):
+            adapter.on_reaction(event, body.get("event_id", ""))
 
     @app.event("app_home_opened")
-    def on_home(event):
-        if event.get("tab", "home") == "home":
+    def on_home(body, event, request):
+        if event.get("tab", "home") == "home" and first_time(body, request):
             adapter.home(event.get("user", ""))
 
     for name in ("reaction_removed", "app_uninstalled", "tokens_revoked", "member_joined_channel"):
