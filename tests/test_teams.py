@@ -377,3 +377,25 @@ def test_private_field_is_never_prefilled_in_a_channel():
 def test_form_values_are_typed():
     data = {"k": {"a": "boolean", "b": "select", "c": "text", "d": "files"}, "a": "true", "b": "", "c": None}
     assert teams.form_values(data) == {"a": True, "b": None, "c": "", "d": []}
+
+
+def test_manifest_and_icons(tmp_path):
+    import struct
+    import zipfile
+
+    root = Path(__file__).resolve().parent.parent / "manifest"
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["icons"] == {"color": "color.png", "outline": "outline.png"}
+    assert set(manifest["bots"][0]["scopes"]) == {"personal", "team", "groupChat"}
+    assert len(manifest["name"]["short"]) <= 30 and len(manifest["description"]["short"]) <= 80
+    for name, size in (("color.png", 192), ("outline.png", 32)):
+        head = (root / name).read_bytes()[:24]
+        assert head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24]) == (size, size)
+    sys.path.insert(0, str(root))
+    import package
+
+    out = package.build(APP_ID, tmp_path / "app.zip")
+    with zipfile.ZipFile(out) as z:
+        assert sorted(z.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        packed = json.loads(z.read("manifest.json"))
+    assert packed["id"] == APP_ID and packed["bots"][0]["botId"] == APP_ID
