@@ -478,17 +478,15 @@ def test_answer_modal_then_requester_gets_answer_and_rating(helpdesk, fake):
 
 def test_thread_relay_between_card_and_requester(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
-    card_ts = card.get("ts") or fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.get("channel") == TRIAGE])[0]
-    # the card's ts is what the fake returned; find it through the adapter's table
-    key, channel, ts = helpdesk.adapter.state.first_post(
-        json.loads(json.dumps(card.args))["blocks"][0]["text"]["text"].split("*")[1], dm=False)
+    # the card's ts is what the fake returned; find it through the adapter's table (by receipt)
+    receipt = card["blocks"][0]["text"]["text"].split("*")[1]
+    key, channel, ts = helpdesk.adapter.state.first_post(receipt, dm=False)
     assert channel == TRIAGE
     n = len(fake.calls)
     helpdesk.event(message_event("확인 중입니다. 어느 화면에서 막히셨나요?", user=AGENT, channel=TRIAGE, thread_ts=ts))
     dm = fake.wait_for(lambda f: [c for c in f.calls[n:] if c.method == "chat.postMessage" and c.get("channel") == "D100"])[0]
     assert "어느 화면" in dm["text"]
     m = len(fake.calls)
-    dm_ts = helpdesk.adapter.state.post_for(f"slack:relay:{[c for c in fake.calls][0] and ''}") if False else None
     rows = helpdesk.services.store.conn.execute(
         "SELECT ts FROM slack_posts WHERE channel='D100' ORDER BY created_at DESC LIMIT 1").fetchall()
     helpdesk.event(message_event("급여 메뉴 첫 화면입니다", user="U100", channel="D100", thread_ts=rows[0][0]))
