@@ -26,10 +26,17 @@ from bot.store import Store
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)  # a Monday
+KNOWLEDGE = None
+
+@pytest.fixture(autouse=True)
+def _small_knowledge(inquiry_knowledge):
+    # The real taxonomy and templates without the FAQ entries (see conftest.inquiry_knowledge).
+    global KNOWLEDGE
+    KNOWLEDGE = inquiry_knowledge
 
 
 def make(tmp_path, agents=("agent1", "agent2")):
-    settings = Settings(data_dir=tmp_path, secret_key="test-secret", agents=agents)
+    settings = Settings(data_dir=tmp_path, secret_key="test-secret", agents=agents, knowledge=KNOWLEDGE)
     return services_mod.build(settings, clock=FixedClock(NOW), store=Store(tmp_path / "ieum.db"))
 
 
@@ -125,7 +132,7 @@ KILL_SCRIPT = textwrap.dedent("""
     from bot.config import Settings
     from bot.store import Store
     d = Path(sys.argv[1])
-    s = services_mod.build(Settings(data_dir=d, secret_key="test-secret"), clock=FixedClock(datetime(2022, 8, 29, 10, tzinfo=SEOUL)),
+    s = services_mod.build(Settings(data_dir=d, secret_key="test-secret", knowledge=Path(sys.argv[2])), clock=FixedClock(datetime(2022, 8, 29, 10, tzinfo=SEOUL)),
                            store=Store(d / "ieum.db"))
     n = 0
     while True:
@@ -138,7 +145,7 @@ KILL_SCRIPT = textwrap.dedent("""
 
 
 def test_killed_process_leaves_no_partial_inquiry(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path)], cwd=PROJECT_ROOT,
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), str(KNOWLEDGE)], cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(30):

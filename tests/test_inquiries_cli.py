@@ -22,7 +22,8 @@ GOOD = {"title": "인사카드 직원정보 누락", "category": "ERP/인사", "
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
+def env(tmp_path, monkeypatch, inquiry_knowledge):
+    monkeypatch.setenv("IEUM_KNOWLEDGE", str(inquiry_knowledge))
     monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("IEUM_SECRET_KEY", "cli-secret")
     monkeypatch.setenv("IEUM_AGENTS", "agent1,agent2")

@@ -24,10 +24,17 @@ from bot.store import Store
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
+KNOWLEDGE = None
+
+@pytest.fixture(autouse=True)
+def _small_knowledge(inquiry_knowledge):
+    # The real taxonomy and templates without the FAQ entries (see conftest.inquiry_knowledge).
+    global KNOWLEDGE
+    KNOWLEDGE = inquiry_knowledge
 
 
 def make(tmp_path, secret: str | None = "test-secret", agents=("agent1",)):
-    settings = Settings(data_dir=tmp_path, secret_key=secret, agents=agents)
+    settings = Settings(data_dir=tmp_path, secret_key=secret, agents=agents, knowledge=KNOWLEDGE)
     return services_mod.build(settings, clock=FixedClock(NOW), store=Store(tmp_path / "ieum.db"))
 
 
@@ -135,6 +142,7 @@ def test_cli_reports_key_mismatch_in_korean(tmp_path, monkeypatch, capsys):
 
     make(tmp_path, secret="first-key").close()
     monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("IEUM_KNOWLEDGE", str(KNOWLEDGE))
     monkeypatch.setenv("IEUM_SECRET_KEY", "other-key")
     assert main(["inquiries", "list"]) == 2
     assert "암호화 키" in capsys.readouterr().err

@@ -16,11 +16,18 @@ from bot.store import Store
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
+KNOWLEDGE = None
+
+@pytest.fixture(autouse=True)
+def _small_knowledge(inquiry_knowledge):
+    # The real taxonomy and templates without the FAQ entries (see conftest.inquiry_knowledge).
+    global KNOWLEDGE
+    KNOWLEDGE = inquiry_knowledge
 AGENTS = ("agent1", "agent2")
 
 
 def make(tmp_path):
-    settings = Settings(data_dir=tmp_path, secret_key="test-secret", agents=AGENTS)
+    settings = Settings(data_dir=tmp_path, secret_key="test-secret", agents=AGENTS, knowledge=KNOWLEDGE)
     return services_mod.build(settings, clock=FixedClock(NOW), store=Store(tmp_path / "ieum.db"))
 
 
