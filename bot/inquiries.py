@@ -308,6 +308,15 @@ def _escape_template(text: str) -> str:
     return text.replace("{", "{{ '{' }}")
 
 
+def _extension(attachment: dict) -> str:
+    """jpg, pdf … from the file name, or from the type the chat surface reported when the name has none."""
+    name = str(attachment.get("name") or "")
+    if "." in name:
+        return name.rsplit(".", 1)[-1].lower()
+    kind = str(attachment.get("type") or "").lower()
+    return kind.rsplit("/", 1)[-1] if kind else ""
+
+
 def _category_key(path: str) -> tuple[str, ...]:
     # 'G/W > 전자결재', 'G/W/전자결재' and 'G > W > 전자결재' are the same path for matching purposes.
     return tuple(p.strip() for p in path.replace("/", ">").split(">") if p.strip())
@@ -335,7 +344,7 @@ class Inquiries:
         self.cipher = cipher or Cipher(_ephemeral_key())
         self.engine = engine
         self.calendar = BusinessCalendar(policy or Policy())
-        self.agents = tuple(agents)
+        self._agents = agents if callable(agents) else tuple(agents)
         self._synonyms = synonyms if synonyms else (getattr(kb, "synonyms", None) or [])
         self._similar = None  # an Engine over recent public inquiries, built on first use
         self._categories: list[str] | None = None
@@ -354,7 +363,16 @@ class Inquiries:
         return self._categories
 
     def is_agent(self, user: str) -> bool:
-        return bool(user) and user in self.agents
+        """Agents are configuration: a list of user ids, or a callable (e.g. triage-channel membership)."""
+        if not user:
+            return False
+        if callable(self._agents):
+            return bool(self._agents(user))
+        return user in self._agents
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        return () if callable(self._agents) else tuple(self._agents)
 
     def normalize_category(self, value: str) -> str | None:
         """A known taxonomy path for `value` ('ERP/인사', 'ERP > 인사', '전체업무 > ERP > 인사'), or None."""
@@ -428,7 +446,7 @@ class Inquiries:
             name = str(a["name"])
             if find_personal_data(name):
                 return "첨부파일 이름에 개인정보가 있습니다. 파일 이름을 바꿔 주세요."
-            ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            ext = _extension(a)
             if ext not in ALLOWED_EXTENSIONS:
                 return (f"첨부파일은 {', '.join(ALLOWED_EXTENSIONS)} 형식만 올릴 수 있습니다: {name[:60]}")
             try:
@@ -482,7 +500,7 @@ class Inquiries:
             for a in attachments:
                 name = str(a["name"]).strip()
                 c.execute("INSERT INTO inquiry_attachments (inquiry_id, name, type, size, file_id) VALUES (?, ?, ?, ?, ?)",
-                          [number, name, name.rsplit(".", 1)[-1].lower(), int(a.get("size") or 0),
+                          [number, name, _extension(a), int(a.get("size") or 0),
                            str(a.get("id") or a.get("file_id") or "")])
             self._event(number, row["requester"], "filed", {"status": WAITING, "source": source,
                                                             "attachments": len(attachments),

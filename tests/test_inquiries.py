@@ -405,3 +405,13 @@ def test_unknown_receipt_is_a_korean_error(services):
         services.inquiries.get("0000000099")
     reply = dispatch(Incoming(user="u1", action="inquiry.view", value="abc"), services)[0]
     assert reply.kind == "error" and "접수번호" in reply.text
+
+
+def test_attachment_type_from_the_surface_and_agents_as_a_callable(services):
+    i = file(services, attachments=[{"name": "화면캡처", "type": "image/png", "size": 5, "id": "F1"}])
+    assert services.inquiries.get(i.receipt).attachments[0].type == "png"
+    with pytest.raises(Invalid):
+        file(services, attachments=[{"name": "script", "type": "application/x-sh", "size": 5, "id": "F2"}])
+    members = {"triager"}
+    inq = Inquiries(services.store, kb=services.kb, clock=services.clock, agents=members.__contains__)
+    assert inq.is_agent("triager") and not inq.is_agent("u1")
