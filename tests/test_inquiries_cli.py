@@ -113,7 +113,7 @@ def test_export_csv_and_xlsx(env, monkeypatch, capsys):
 def test_ieum_command_in_a_subprocess(env):
     import os
 
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "inquiries", "file", "--json"], cwd=PROJECT_ROOT,
+    proc = subprocess.run([sys.executable, "-m", "bot.inquiries_cli", "inquiries", "file", "--json"], cwd=PROJECT_ROOT,
                           input=lines(GOOD, {**GOOD, "category": "없는분류"}), capture_output=True, text=True,
                           env={**os.environ}, timeout=60)
     assert proc.returncode == 2
