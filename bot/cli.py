@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "bot.inquiries_cli",
     "bot.reminders_cli",
     "bot.server",
+    "bot.backup",
 ]
 
 
@@ -184,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .logs import setup as setup_logging
+
+    setup_logging(logging.WARNING)  # JSON lines off a terminal, personal data masked
     if not getattr(args, "func", None):
         args.func = cmd_run
     try:

@@ -100,7 +100,9 @@ MOUNTS: list[Mount] = [mount_slack, mount_teams]
 def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Application:
     web_app = web.Application(client_max_size=4 * 1024 * 1024)
     web_app[SERVICES_KEY] = services
-    web_app.router.add_get("/healthz", healthz)
+    from .metrics import install
+
+    install(web_app, services)  # /healthz (database + scheduler), /metrics, ack latency
     closers = []
     for mount in (MOUNTS if mounts is None else mounts):
         closer = mount(web_app, services)
@@ -197,6 +199,10 @@ async def _cancel(task: asyncio.Task) -> None:
     task.cancel()
 
 
+async def _stop_scheduler(scheduler) -> None:
+    scheduler.shutdown(wait=False)
+
+
 def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
     """Run the server until interrupted."""
     from .config import Settings
@@ -205,8 +211,9 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
     settings = settings or Settings.from_env()
     # Listener threads do CPU work (search); a shorter GIL switch interval keeps acks prompt.
     sys.setswitchinterval(0.001)
-    logging.basicConfig(level=getattr(logging, settings.log_level, logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import setup as setup_logging
+
+    setup_logging(settings.log_level)  # replaces the CLI's WARNING-only handler (JSON off a terminal)
     services = build(settings)
     if not settings.slack_enabled:
         log.warning("Slack 토큰(SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET 또는 SLACK_APP_TOKEN)이 없어 /healthz만 제공합니다.")
@@ -215,6 +222,12 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
         web_app = build_web_app(services)
         task = asyncio.get_running_loop().create_task(_drain_outbox(services, 15.0))
         web_app.on_cleanup.insert(0, lambda app: _cancel(task))
+        # reminders and inquiry warnings fire under `serve` too (before, only the terminal chat ran them)
+        from .scheduler import TICK_SECONDS, start as start_scheduler
+
+        tick = float(settings.extra.get("IEUM_TICK_SECONDS") or TICK_SECONDS)
+        scheduler = start_scheduler(services, interval=tick)
+        web_app.on_cleanup.insert(0, lambda app: _stop_scheduler(scheduler))
         return web_app
 
     try:

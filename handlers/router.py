@@ -78,6 +78,18 @@ class UnknownAction(LookupError):
 
 def dispatch(incoming: Incoming, services) -> list[Reply]:
     """The single entry point every adapter calls."""
+    from bot.metrics import observe
+
+    try:
+        replies = _route(incoming, services)
+    except Exception:
+        observe(services, incoming, error=True)
+        raise
+    observe(services, incoming, replies)
+    return replies
+
+
+def _route(incoming: Incoming, services) -> list[Reply]:
     load_handlers()
     if incoming.action:
         fn = ACTIONS.get(incoming.action)

@@ -1,0 +1,96 @@
+"""Logging for the bot: JSON lines when stderr is not a terminal (collectors parse them), plain text on a
+terminal, and personal data masked in everything that is written (a last line of defence: code should
+never log it in the first place).
+
+    from bot.logs import setup
+    setup("INFO")            # replaces the root logger's handlers
+
+Masking uses `bot.privacy`'s detector on the final text of each record, including exception tracebacks
+(an exception's message can carry user input).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import IO
+
+from .privacy import find_personal_data, mask
+
+# Attributes every LogRecord has; anything else was passed with `extra=` and goes into the JSON.
+_STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "taskName"}
+
+
+def redact(text: str) -> str:
+    return mask(text) if text and find_personal_data(text) else text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, and exc / extra fields when present."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string still gets logged
+            message = str(record.msg)
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": redact(message),
+        }
+        if record.exc_info:
+            out["exc"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            out["exc"] = redact(record.exc_text)
+        for k, v in record.__dict__.items():
+            if k not in _STANDARD and not k.startswith("_"):
+                out[k] = redact(v) if isinstance(v, str) else v
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+class PlainFormatter(logging.Formatter):
+    """`time level logger: message`, masked."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class RedactingHandlerFilter(logging.Filter):
+    """Masks a record's message in place, for handlers whose formatter is not ours (e.g. pytest's caplog)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001
+            return True
+        if find_personal_data(message):
+            record.msg, record.args = mask(message), None
+        return True
+
+
+def setup(level: str | int = "INFO", *, stream: IO | None = None, json_lines: bool | None = None) -> logging.Handler:
+    """Configure the root logger (replacing its handlers); JSON unless `stream` is a terminal."""
+    stream = stream if stream is not None else sys.stderr
+    if json_lines is None:
+        try:
+            json_lines = not stream.isatty()
+        except (AttributeError, ValueError):
+            json_lines = True
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if json_lines else PlainFormatter())
+    handler.addFilter(RedactingHandlerFilter())
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level if isinstance(level, int) else getattr(logging, str(level).upper(), logging.INFO))
+    # chatty libraries stay at WARNING unless asked for DEBUG
+    if root.level > logging.DEBUG:
+        for name in ("urllib3", "asyncio", "apscheduler.executors.default", "slack_sdk.web.base_client"):
+            logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
+    return handler
