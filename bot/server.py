@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SERVICES_KEY = web.AppKey("services", object)
 SLACK_KEY = web.AppKey("slack", object)
+TEAMS_KEY = web.AppKey("teams", object)
 SLACK_SOCKET_KEY = web.AppKey("slack_socket", object)
 Mount = Callable[[web.Application, object], Callable[[], None] | None]
 

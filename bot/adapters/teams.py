@@ -39,14 +39,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
-from aiohttp import web
+from typing import TYPE_CHECKING
 
-from microsoft_agents.activity import (Activity, ActivityTypes, Attachment, ChannelAccount, ConversationAccount,
-                                       ConversationParameters, ConversationReference, DeliveryModes,
-                                       load_configuration_from_env)
-from microsoft_agents.hosting.aiohttp import CloudAdapter
-from microsoft_agents.hosting.core import MessageFactory, RestChannelServiceClientFactory, TurnContext
-from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, ClaimsIdentity, JwtTokenValidator
+if TYPE_CHECKING:  # the SDK is imported on first use: the store imports this module for its tables
+    from aiohttp import web
+    from microsoft_agents.activity import Activity
+    from microsoft_agents.hosting.core import TurnContext
+    from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, ClaimsIdentity, JwtTokenValidator
 
 from bot.messages import Choice, Field, Form, Incoming, Reply
 from bot.store import migration
@@ -56,7 +55,17 @@ log = logging.getLogger(__name__)
 SURFACE = "teams"
 CHANNEL_ID = "msteams"
 ROUTE = "/api/messages"
-TEAMS_KEY = web.AppKey("teams", object)
+def teams_key():
+    """The web app's key for the adapter (`bot.server.TEAMS_KEY`, next to Slack's); also `TEAMS_KEY` here."""
+    from bot.server import TEAMS_KEY
+
+    return TEAMS_KEY
+
+
+def __getattr__(name: str):
+    if name == "TEAMS_KEY":
+        return teams_key()
+    raise AttributeError(name)
 
 ENV_ANONYMOUS = "IEUM_TEAMS_ANONYMOUS"
 ENV_METADATA = "IEUM_TEAMS_OPENID_METADATA"
@@ -86,6 +95,35 @@ _TEXTS = {
     "teams_done": "처리했습니다.",
     "teams_form_fix": "입력 내용을 확인해 주세요.",
 }
+
+
+class _SDK:
+    """The Agents SDK names this module uses, imported when first needed."""
+
+    _modules = {
+        "Activity": "microsoft_agents.activity", "ActivityTypes": "microsoft_agents.activity",
+        "Attachment": "microsoft_agents.activity", "ChannelAccount": "microsoft_agents.activity",
+        "ConversationParameters": "microsoft_agents.activity", "ConversationReference": "microsoft_agents.activity",
+        "load_configuration_from_env": "microsoft_agents.activity",
+        "CloudAdapter": "microsoft_agents.hosting.aiohttp",
+        "MessageFactory": "microsoft_agents.hosting.core",
+        "RestChannelServiceClientFactory": "microsoft_agents.hosting.core",
+        "AgentAuthConfiguration": "microsoft_agents.hosting.core.authorization",
+        "ClaimsIdentity": "microsoft_agents.hosting.core.authorization",
+        "JwtTokenValidator": "microsoft_agents.hosting.core.authorization",
+        "AnonymousTokenProvider": "microsoft_agents.hosting.core.authorization",
+        "AuthenticationConstants": "microsoft_agents.hosting.core.authorization",
+    }
+
+    def __getattr__(self, name: str):
+        import importlib
+
+        value = getattr(importlib.import_module(self._modules[name]), name)
+        setattr(self, name, value)
+        return value
+
+
+sdk = _SDK()
 
 
 class TeamsConfigError(ValueError):
@@ -240,8 +278,8 @@ def reply_card(reply: Reply) -> dict:
 def reply_activity(reply: Reply) -> Activity:
     """A Reply as a message: plain markdown text, or an Adaptive Card when it has buttons."""
     if not reply.choices:
-        return MessageFactory.text(markdown(reply.text) or " ")
-    activity = MessageFactory.attachment(Attachment(content_type=CARD, content=reply_card(reply)))
+        return sdk.MessageFactory.text(markdown(reply.text) or " ")
+    activity = sdk.MessageFactory.attachment(sdk.Attachment(content_type=CARD, content=reply_card(reply)))
     activity.summary = _cut(reply.text.splitlines()[0] if reply.text.strip() else "이음", 200)
     return activity
 
@@ -310,7 +348,7 @@ def form_card(form: Form, *, intro: str = "", texts: dict | None = None, channel
 
 
 def form_activity(form: Form, *, intro: str = "", texts: dict | None = None, channel: bool = False) -> Activity:
-    activity = MessageFactory.attachment(Attachment(content_type=CARD, content=form_card(
+    activity = sdk.MessageFactory.attachment(sdk.Attachment(content_type=CARD, content=form_card(
         form, intro=intro, texts=texts, channel=channel)))
     activity.summary = _cut(form.title, 200)
     return activity
@@ -345,11 +383,14 @@ def invoke_message(text: str) -> dict:
 # ---- authentication ----------------------------------------------------------------------------
 
 
-class MetadataValidator(JwtTokenValidator):
-    """Validates against an explicit OpenID metadata document (`IEUM_TEAMS_OPENID_METADATA`)."""
+class MetadataValidator:
+    """Validates against an explicit OpenID metadata document (`IEUM_TEAMS_OPENID_METADATA`).
+
+    The same interface as the SDK's `JwtTokenValidator` (RS256, the configured client id as audience),
+    with the signing keys and the issuer taken from the metadata instead of the built-in endpoints."""
 
     def __init__(self, configuration: AgentAuthConfiguration, metadata_url: str):
-        super().__init__(configuration)
+        self.configuration = configuration
         self.metadata_url = metadata_url
         self._metadata: dict | None = None
         self._jwks = None
@@ -378,10 +419,13 @@ class MetadataValidator(JwtTokenValidator):
             return claims
 
         claims = await asyncio.to_thread(check)
-        return ClaimsIdentity(claims, security_token=token)
+        return sdk.ClaimsIdentity(claims, security_token=token)
+
+    def get_anonymous_claims(self) -> ClaimsIdentity:
+        return sdk.ClaimsIdentity()
 
 
-async def authorize(header: str | None, config: AgentAuthConfiguration, validator: JwtTokenValidator) -> ClaimsIdentity:
+async def authorize(header: str | None, config: AgentAuthConfiguration, validator) -> ClaimsIdentity:
     """The claims of a request, or `Unauthorized` (anonymous only when explicitly allowed)."""
     import jwt
 
@@ -403,12 +447,10 @@ class _NoConnections:
     """Anonymous local development without an app registration: no outbound tokens."""
 
     def get_token_provider(self, claims_identity, service_url):
-        from microsoft_agents.hosting.core.authorization import AnonymousTokenProvider
-
-        return AnonymousTokenProvider()
+        return sdk.AnonymousTokenProvider()
 
     def get_default_connection_configuration(self) -> AgentAuthConfiguration:
-        return AgentAuthConfiguration(anonymous_allowed=True)
+        return sdk.AgentAuthConfiguration(anonymous_allowed=True)
 
 
 # ---- delivery context --------------------------------------------------------------------------
@@ -447,7 +489,7 @@ class TeamsAdapter:
         self.anonymous = anonymous(self.settings)
         if not enabled(self.settings):
             raise TeamsConfigError(f"{ENV_CLIENT_ID} 또는 {ENV_ANONYMOUS}=1 이 필요합니다.")
-        sdk_config = load_configuration_from_env(env)
+        sdk_config = sdk.load_configuration_from_env(env)
         if connections is None:
             if env.get(ENV_CLIENT_ID):
                 from microsoft_agents.authentication.msal import MsalConnectionManager
@@ -459,14 +501,14 @@ class TeamsAdapter:
         try:
             self.auth_config = connections.get_default_connection_configuration()
         except Exception:
-            self.auth_config = AgentAuthConfiguration(**(sdk_config.get("CONNECTIONS", {}).get(
+            self.auth_config = sdk.AgentAuthConfiguration(**(sdk_config.get("CONNECTIONS", {}).get(
                 "SERVICE_CONNECTION", {}).get("SETTINGS", {})))
         # JWT validation is on unless anonymous development is explicitly enabled
         self.auth_config.ANONYMOUS_ALLOWED = self.anonymous
         self.app_id = self.auth_config.CLIENT_ID or env.get(ENV_CLIENT_ID) or ""
         metadata = env.get(ENV_METADATA)
-        self.validator = MetadataValidator(self.auth_config, metadata) if metadata else JwtTokenValidator(self.auth_config)
-        self.cloud = CloudAdapter(channel_service_client_factory=RestChannelServiceClientFactory(connections))
+        self.validator = MetadataValidator(self.auth_config, metadata) if metadata else sdk.JwtTokenValidator(self.auth_config)
+        self.cloud = sdk.CloudAdapter(channel_service_client_factory=sdk.RestChannelServiceClientFactory(connections))
         self.cloud.on_turn_error = self._on_turn_error
         self.state = TeamsState(services.store)
         self.triage_channel = triage_channel(self.settings)
@@ -507,7 +549,7 @@ class TeamsAdapter:
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         log.error("teams: turn failed: %s", type(error).__name__, exc_info=(type(error), error, error.__traceback__))
         try:
-            await context.send_activity(MessageFactory.text(self.texts["teams_error"]))
+            await context.send_activity(sdk.MessageFactory.text(self.texts["teams_error"]))
         except Exception:
             pass
 
@@ -515,6 +557,8 @@ class TeamsAdapter:
 
     async def handle_http(self, request: web.Request) -> web.StreamResponse:
         """`POST /api/messages`: authenticate, then let the SDK run the turn."""
+        from aiohttp import web
+
         if request.method != "POST":
             return web.json_response({"error": "method not allowed"}, status=405)
         try:
@@ -533,19 +577,19 @@ class TeamsAdapter:
         activity = context.activity
         self.remember(activity)
         kind = activity.type
-        if kind == ActivityTypes.message:
+        if kind == sdk.ActivityTypes.message:
             if activity.value and isinstance(activity.value, dict) and not (activity.text or "").strip():
                 await self.on_submit(context, activity.value)  # Action.Submit from an older client
             else:
                 await self.on_message(context)
-        elif kind == ActivityTypes.invoke:
+        elif kind == sdk.ActivityTypes.invoke:
             if activity.name == "adaptiveCard/action":
                 await self.on_card_action(context)
             else:
-                await context.send_activity(Activity(type=ActivityTypes.invoke_response, value={"status": 200}))
-        elif kind == ActivityTypes.conversation_update:
+                await context.send_activity(sdk.Activity(type=sdk.ActivityTypes.invoke_response, value={"status": 200}))
+        elif kind == sdk.ActivityTypes.conversation_update:
             await self.on_conversation_update(context)
-        elif kind == ActivityTypes.installation_update:
+        elif kind == sdk.ActivityTypes.installation_update:
             pass  # the reference is remembered above
 
     def _user_id(self, activity: Activity) -> str:
@@ -667,7 +711,7 @@ class TeamsAdapter:
             response = invoke_message("\n".join(notes) if notes else self.texts["teams_done"])
         elif notes:
             log.info("teams: %d private note(s) folded into a card response", len(notes))
-        await context.send_activity(Activity(type=ActivityTypes.invoke_response,
+        await context.send_activity(sdk.Activity(type=sdk.ActivityTypes.invoke_response,
                                              value={"status": 200, "body": response}))
 
     async def _dispatch_card(self, activity: Activity, data: dict) -> tuple[list[Reply], Reply | None]:
@@ -700,7 +744,7 @@ class TeamsAdapter:
         added = activity.members_added or []
         bot_added = any(m.id == (activity.recipient.id if activity.recipient else None) for m in added)
         if bot_added and self._personal(activity):
-            await context.send_activity(MessageFactory.text(markdown(self.texts["teams_welcome"])))
+            await context.send_activity(sdk.MessageFactory.text(markdown(self.texts["teams_welcome"])))
 
     # -- delivering
 
@@ -827,13 +871,11 @@ class TeamsAdapter:
             await self.refresh_card(str(receipt), reply, ref)
 
     async def _continue(self, ref: dict, callback) -> None:
-        reference = ConversationReference.model_validate(ref)
+        reference = sdk.ConversationReference.model_validate(ref)
         continuation = reference.get_continuation_activity()
         if self.anonymous and not self.app_id:
-            from microsoft_agents.hosting.core.authorization import AuthenticationConstants
-
-            await self.cloud.continue_conversation_with_claims(ClaimsIdentity(), continuation, callback,
-                                                               audience=AuthenticationConstants.AGENTS_SDK_SCOPE)
+            await self.cloud.continue_conversation_with_claims(sdk.ClaimsIdentity(), continuation, callback,
+                                                               audience=sdk.AuthenticationConstants.AGENTS_SDK_SCOPE)
         else:
             await self.cloud.continue_conversation(self.app_id, continuation, callback)
 
@@ -863,8 +905,8 @@ class TeamsAdapter:
         account = self.state.ref(f"account:{user}")
         if account is None:
             raise TeamsConfigError("이 사용자와의 Teams 개인 대화 정보가 없습니다.")
-        params = ConversationParameters(is_group=False, agent=ChannelAccount(**(account.get("bot") or {})),
-                                        members=[ChannelAccount(id=account["id"])], tenant_id=account.get("tenant"),
+        params = sdk.ConversationParameters(is_group=False, agent=sdk.ChannelAccount(**(account.get("bot") or {})),
+                                        members=[sdk.ChannelAccount(id=account["id"])], tenant_id=account.get("tenant"),
                                         channel_data={"tenant": {"id": account.get("tenant")}} if account.get("tenant") else None)
         out: dict = {}
 
@@ -876,10 +918,8 @@ class TeamsAdapter:
 
         if self.anonymous and not self.app_id:
             raise TeamsConfigError("익명 모드에서는 개인 대화를 새로 열 수 없습니다.")
-        from microsoft_agents.hosting.core.authorization import AuthenticationConstants
-
         await self.cloud.create_conversation(self.app_id, CHANNEL_ID, account["serviceUrl"],
-                                             AuthenticationConstants.AGENTS_SDK_SCOPE, params, callback)
+                                             sdk.AuthenticationConstants.AGENTS_SDK_SCOPE, params, callback)
         ref = out["ref"]
         self.state.save_ref(f"user:{user}", ref)
         return ref
@@ -911,7 +951,7 @@ class TeamsAdapter:
         if content is None:
             return
         try:
-            activity = MessageFactory.attachment(Attachment(content_type=CARD, content=content))
+            activity = sdk.MessageFactory.attachment(sdk.Attachment(content_type=CARD, content=content))
             await self.update(ref, ref["conversation"]["id"], first[1], activity)
         except Exception as e:
             log.warning("teams: refreshing the triage card failed: %s", type(e).__name__)
@@ -926,7 +966,7 @@ def mount(web_app: web.Application, services, *, adapter: TeamsAdapter | None = 
         if not enabled(services.settings):
             return None
         adapter = TeamsAdapter(services, connections=connections)
-    web_app[TEAMS_KEY] = adapter
+    web_app[teams_key()] = adapter
     web_app.router.add_post(ROUTE, adapter.handle_http)
     if adapter.anonymous:
         log.warning("teams: 익명 모드(IEUM_TEAMS_ANONYMOUS=1) — 로컬 개발에서만 사용하세요.")
