@@ -415,3 +415,24 @@ def test_attachment_type_from_the_surface_and_agents_as_a_callable(services):
     members = {"triager"}
     inq = Inquiries(services.store, kb=services.kb, clock=services.clock, agents=members.__contains__)
     assert inq.is_agent("triager") and not inq.is_agent("u1")
+
+
+def test_terminal_chat_walks_the_form_and_moves_personal_data_in_one_step(services):
+    from bot.console import Console
+
+    script = "\n".join([
+        "질의하기",
+        "급여 명세서 출력 오류 010-1234-5678",  # title, with a phone number
+        "전체업무 > ERP > 급여", "시스템오류", "아니요", "", "", "", "",
+        "출력 버튼이 반응하지 않습니다", "", "",
+        "",  # the form comes back with the number moved to subject info: Enter accepts
+        "내 질의",
+    ]) + "\n"
+    out = io.StringIO()
+    Console(services, io.StringIO(script), out, user="u1").run()
+    text = out.getvalue()
+    assert "대상자 정보로 옮겼습니다" in text
+    assert "접수번호 0000000001" in text and "[조치대기]" in text
+    i = services.inquiries.get("1")
+    assert "010-1234-5678" not in i.title
+    assert services.inquiries.read_subject_info("1", "u1") == "010-1234-5678"
