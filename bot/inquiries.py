@@ -518,6 +518,12 @@ class Inquiries:
 
     # ---- reading --------------------------------------------------------------------------------
 
+    def _read(self, sql: str, args: Iterable = ()) -> list[tuple]:
+        """Rows, read under the store's lock: the connection is shared between threads, and a read must
+        never see another thread's half-done transaction (half an inquiry)."""
+        with self.store.transaction():
+            return self.store.conn.execute(sql, list(args)).fetchall()
+
     def _from_row(self, row: tuple) -> Inquiry:
         data = dict(zip(_COLUMNS, row))
         for k in _BOOL:
@@ -526,15 +532,16 @@ class Inquiries:
 
     def get(self, number: str | int, *, events: bool = False) -> Inquiry:
         n = parse_receipt(number)
-        row = self.store.conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE id = ?", [n]).fetchone()
-        if row is None:
-            raise NotFound(f"접수번호 {receipt(n)} 질의를 찾을 수 없습니다.")
-        inq = self._from_row(row)
-        inq.attachments = [Attachment(*r) for r in self.store.conn.execute(
-            "SELECT name, type, size, file_id FROM inquiry_attachments WHERE inquiry_id = ? ORDER BY id", [n])]
-        if events:
-            inq.events = [Event(at, actor, kind, json.loads(detail)) for at, actor, kind, detail in self.store.conn.execute(
-                "SELECT at, actor, kind, detail FROM inquiry_events WHERE inquiry_id = ? ORDER BY id", [n])]
+        with self.store.transaction():
+            rows = self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE id = ?", [n])
+            if not rows:
+                raise NotFound(f"접수번호 {receipt(n)} 질의를 찾을 수 없습니다.")
+            inq = self._from_row(rows[0])
+            inq.attachments = [Attachment(*r) for r in self._read(
+                "SELECT name, type, size, file_id FROM inquiry_attachments WHERE inquiry_id = ? ORDER BY id", [n])]
+            if events:
+                inq.events = [Event(at, actor, kind, json.loads(detail)) for at, actor, kind, detail in self._read(
+                    "SELECT at, actor, kind, detail FROM inquiry_events WHERE inquiry_id = ? ORDER BY id", [n])]
         return inq
 
     def can_view(self, inq: Inquiry, user: str) -> bool:
@@ -606,13 +613,13 @@ class Inquiries:
         page, per_page = max(1, int(page)), max(1, min(int(per_page), 500))
         where, args = self._where(**filters)
         table = "inquiries NOT INDEXED" if _unindexed else "inquiries"
-        c = self.store.conn
-        total = c.execute(f"SELECT COUNT(*) FROM {table}{where}", args).fetchone()[0]
-        # Ids first (an index often covers the filter), then the page's rows by primary key.
-        ids = [r[0] for r in c.execute(f"SELECT id FROM {table}{where} ORDER BY id DESC LIMIT ? OFFSET ?",
-                                       [*args, per_page, (page - 1) * per_page])]
-        rows = c.execute(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE id IN ({', '.join('?' * len(ids))}) "
-                         "ORDER BY id DESC", ids).fetchall() if ids else []
+        with self.store.transaction():
+            total = self._read(f"SELECT COUNT(*) FROM {table}{where}", args)[0][0]
+            # Ids first (an index often covers the filter), then the page's rows by primary key.
+            ids = [r[0] for r in self._read(f"SELECT id FROM {table}{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                                            [*args, per_page, (page - 1) * per_page])]
+            rows = self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE id IN "
+                              f"({', '.join('?' * len(ids))}) ORDER BY id DESC", ids) if ids else []
         return Page([self._from_row(r) for r in rows], total, page, per_page)
 
     def iter_all(self, *, chunk: int = 1000, **filters) -> Iterator[Inquiry]:
@@ -621,8 +628,7 @@ class Inquiries:
         while True:
             w = where + ((" AND " if where else " WHERE ") + "id < ?" if last is not None else "")
             a = [*args, last] if last is not None else args
-            rows = self.store.conn.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM inquiries{w} ORDER BY id DESC LIMIT ?", [*a, chunk]).fetchall()
+            rows = self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries{w} ORDER BY id DESC LIMIT ?", [*a, chunk])
             if not rows:
                 return
             for r in rows:
@@ -640,9 +646,9 @@ class Inquiries:
 
     def open_for_reminders(self) -> list[dict]:
         """Assigned, open inquiries with their due times (for the reminders' 75%/overdue warnings)."""
-        rows = self.store.conn.execute(
+        rows = self._read(
             "SELECT id, assignee, created_at, due_at, title, source FROM inquiries "
-            "WHERE status != ? AND assignee IS NOT NULL AND due_at IS NOT NULL", [DONE]).fetchall()
+            "WHERE status != ? AND assignee IS NOT NULL AND due_at IS NOT NULL", [DONE])
         return [{"receipt": receipt(n), "assignee": a, "created_at": c, "due_at": d, "title": t,
                  "surface": s if s in ("console", "slack", "teams") else "console"} for n, a, c, d, t, s in rows]
 
@@ -751,8 +757,8 @@ class Inquiries:
         title = (title or f"[재질의] {parent.title}")[:MAX_TITLE]
         token = None
         if not subject_info and parent.has_subject:
-            row = self.store.conn.execute("SELECT token FROM inquiry_subjects WHERE inquiry_id = ?", [parent.id]).fetchone()
-            token = row[0] if row else None
+            rows = self._read("SELECT token FROM inquiry_subjects WHERE inquiry_id = ?", [parent.id])
+            token = rows[0][0] if rows else None
         with self.store.transaction():
             child = self.file(title=title, category=parent.category, type=parent.type, requester=parent.requester,
                               urgent=parent.urgent, public=parent.public, guideline=parent.guideline,
@@ -816,24 +822,24 @@ class Inquiries:
         log.info("subject info of inquiry %s read by %s (%s)", inq.receipt, user, "allowed" if allowed else "denied")
         if not allowed:
             raise Forbidden("대상자 정보는 요청자와 담당자만 볼 수 있습니다.")
-        row = self.store.conn.execute("SELECT token FROM inquiry_subjects WHERE inquiry_id = ?", [inq.id]).fetchone()
-        return self.cipher.decrypt(row[0]) if row else ""
+        rows = self._read("SELECT token FROM inquiry_subjects WHERE inquiry_id = ?", [inq.id])
+        return self.cipher.decrypt(rows[0][0]) if rows else ""
 
     def subject_reads(self, number: str | int) -> list[dict]:
         n = parse_receipt(number)
-        return [{"reader": r, "at": at, "allowed": bool(ok)} for r, at, ok in self.store.conn.execute(
+        return [{"reader": r, "at": at, "allowed": bool(ok)} for r, at, ok in self._read(
             "SELECT reader, at, allowed FROM inquiry_subject_reads WHERE inquiry_id = ? ORDER BY id", [n])]
 
     def verify_key(self) -> None:
         """Refuse to start when the key cannot decrypt what is stored (raises KeyMismatch)."""
         c = self.store.conn
-        row = c.execute("SELECT value FROM inquiry_meta WHERE name = 'key_check'").fetchone()
-        if row is not None:
-            self.cipher.decrypt(row[0])
-        sample = c.execute("SELECT token FROM inquiry_subjects ORDER BY inquiry_id DESC LIMIT 1").fetchone()
-        if sample is not None:
-            self.cipher.decrypt(sample[0])
-        if row is None:
+        rows = self._read("SELECT value FROM inquiry_meta WHERE name = 'key_check'")
+        if rows:
+            self.cipher.decrypt(rows[0][0])
+        sample = self._read("SELECT token FROM inquiry_subjects ORDER BY inquiry_id DESC LIMIT 1")
+        if sample:
+            self.cipher.decrypt(sample[0][0])
+        if not rows:
             with self.store.transaction():
                 c.execute("INSERT OR IGNORE INTO inquiry_meta (name, value) VALUES ('key_check', ?)",
                           [self.cipher.encrypt("ieum")])
@@ -879,7 +885,7 @@ class Inquiries:
     def promoted_entries(self) -> list[Entry]:
         return [Entry(id=i, title=t, answer=a, questions=json.loads(q), tags=json.loads(tg), source=s,
                       origin=f"inquiry:{i.removeprefix('inquiry-')}", kind="inquiry")
-                for i, t, a, q, tg, s in self.store.conn.execute(
+                for i, t, a, q, tg, s in self._read(
                     "SELECT id, title, answer, questions, tags, source FROM inquiry_faq ORDER BY created_at")]
 
     def load_promoted(self) -> int:
@@ -899,9 +905,8 @@ class Inquiries:
         if self._similar is None:
             from .search import Engine
 
-            rows = self.store.conn.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE public = 1 ORDER BY id DESC LIMIT ?",
-                [SIMILAR_POOL]).fetchall()
+            rows = self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE public = 1 ORDER BY id DESC LIMIT ?",
+                              [SIMILAR_POOL])
             self._similar = Engine([self._similar_entry(self._from_row(r)) for r in rows], self._synonyms)
         return self._similar
 
@@ -915,10 +920,10 @@ class Inquiries:
             if m.score >= min_score:
                 number = m.entry.id.removeprefix("q-")
                 status = ""
-                row = self.store.conn.execute("SELECT status, public FROM inquiries WHERE id = ?", [int(number)]).fetchone()
-                if row is None or not row[1]:
+                rows = self._read("SELECT status, public FROM inquiries WHERE id = ?", [int(number)])
+                if not rows or not rows[0][1]:
                     continue
-                status = row[0]
+                status = rows[0][0]
                 out.append(Suggestion("inquiry", number, m.entry.title, m.score, status))
         if self.engine is not None:
             for m in self.engine.search(title, limit):
