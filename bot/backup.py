@@ -1,7 +1,7 @@
 """`ieum backup OUTPUT` and `ieum restore INPUT`: the SQLite database, copied with SQLite's online backup API.
 
-The backup API copies a consistent snapshot page by page while the bot keeps running (readers and the
-writer are only paused for each small step), so a backup never needs the bot stopped. The copy is
+The backup API copies a consistent snapshot while the bot keeps running (in WAL mode the copy is one read
+transaction, which never blocks the bot's writer), so a backup never needs the bot stopped. The copy is
 written beside OUTPUT, checked (`PRAGMA integrity_check`), synced and then renamed into place, so
 OUTPUT is either the old file or a complete new one.
 
@@ -22,7 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-PAGES_PER_STEP = 256  # ~1 MB at 4 KiB pages: short steps keep the running bot's writes flowing
+# One step: the copy is a single read transaction. In WAL mode that never blocks the bot's writer, and
+# it is never restarted (a stepped backup starts over whenever another connection writes, so under
+# steady traffic it might never finish).
+PAGES_PER_STEP = -1
 # WAL mode: every connection holds a shared lock on this byte of the -shm file while it is open
 # (the "DMS" slot: 120 + 8 in os_unix.c), so a conflicting test lock means another process uses the db.
 _SHM_DMS = 128

@@ -54,11 +54,26 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
         executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="slack-ack")
         closers.append(lambda: executor.shutdown(wait=False))
         from slack_bolt.request import BoltRequest
+        from slack_sdk.signature import SignatureVerifier
+
+        verifier = SignatureVerifier(settings.slack_signing_secret)
 
         async def slack_events(request: web.Request) -> web.Response:
             body = await request.text()
-            bolt_req = BoltRequest(body=body, query=request.query_string,
-                                   headers={k.lower(): v for k, v in request.headers.items()})
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            # Verify the signature first (bolt checks it again): forged, stale or garbled requests are
+            # refused with 401 before any parsing, and a missing or non-numeric timestamp is not a 500.
+            try:
+                signed = verifier.is_valid(body, headers.get("x-slack-request-timestamp", ""),
+                                           headers.get("x-slack-signature", ""))
+            except (TypeError, ValueError):
+                signed = False
+            if not signed:
+                return web.Response(status=401, text="invalid request")
+            try:
+                bolt_req = BoltRequest(body=body, query=request.query_string, headers=headers)
+            except Exception:  # a signed body bolt cannot parse (e.g. JSON `null`)
+                return web.Response(status=400, text="invalid request")
             if request.content_type == "application/json":
                 # Events API: bolt acks before any listener runs, so dispatch is short; run it inline
                 # (no thread hop: the ack stays fast while listeners are busy).
@@ -68,6 +83,11 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
                 # handler first): a worker thread, so the event loop never blocks.
                 loop = asyncio.get_running_loop()
                 resp = await loop.run_in_executor(executor, adapter.app.dispatch, bolt_req)
+            if resp.status >= 500:
+                # Our listeners ack before any work, so a 500 from bolt means its own parsing of a signed
+                # but malformed payload failed (e.g. `"view": ""`): the request was bad, not the server.
+                log.warning("slack: malformed request refused (bolt answered %s)", resp.status)
+                return web.Response(status=400, text="invalid request")
             headers = resp.first_headers_without_set_cookie()
             content_type = headers.pop("content-type", None) or (
                 "application/json" if resp.body.startswith("{") else "text/plain")

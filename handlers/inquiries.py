@@ -110,7 +110,8 @@ def _submitted(incoming: Incoming) -> dict:
     files = values.get("files")
     if not files:
         files = list(incoming.files)
-    values["files"] = [f for f in (files or []) if f]
+    # form values come from the client (an Adaptive Card's data is free JSON): keep only file records
+    values["files"] = [f for f in files if f] if isinstance(files, (list, tuple)) else []
     for k in ("title", "category", "type", "content", "subject_info", "organization", "position"):
         v = values.get(k)
         values[k] = "" if v is None else str(v)

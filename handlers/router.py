@@ -94,7 +94,9 @@ def _route(incoming: Incoming, services) -> list[Reply]:
     if incoming.action:
         fn = ACTIONS.get(incoming.action)
         if fn is None:
-            log.warning("unknown action %s", incoming.action)
+            # the name comes from the client (a button can be edited): logged only when it looks like one
+            name = incoming.action if re.fullmatch(r"[a-z][a-z0-9_.]{0,40}", incoming.action) else "(invalid name)"
+            log.warning("unknown action %s", name)
             return [Reply("이 버튼은 더 이상 사용할 수 없습니다. 다시 질문해 주세요.", kind="error", private=True)]
         return fn(incoming, services)
     fn = COMMANDS.get(command_key(incoming.text))
