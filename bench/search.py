@@ -369,7 +369,7 @@ def part_latency(args, intents) -> None:
     sizes = [300, 1_000, 3_000] if args.quick else [1_000, 10_000, 100_000]
     nq = 90 if args.quick else 450
     scan_budget = 3.0 if args.quick else 12.0
-    budget = 5.0 if args.quick else 30.0
+    budget = 5.0 if args.quick else 20.0
     bases: list[tuple[str, list[Entry], list[tuple[str, str, str]]]] = []
     # Our knowledge base: each phrasing asked with a typo and without spaces.
     ours_q: list[tuple[str, str, str]] = []
@@ -401,10 +401,15 @@ def part_latency(args, intents) -> None:
         projected = None
         if args.build_budget and engine_s_per_entry:
             n0, s0 = engine_s_per_entry[-1]
-            projected = s0 * (n_entries / n0) ** 1.1
+            growth = 1.0  # the exponent of build time in the number of entries, from the last two builds
+            if len(engine_s_per_entry) >= 2:
+                n1, s1 = engine_s_per_entry[-2]
+                if n0 > n1 and s0 > 0 and s1 > 0:
+                    growth = max(1.0, math.log(s0 / s1) / math.log(n0 / n1))
+            projected = s0 * (n_entries / n0) ** growth
         if projected is not None and projected > args.build_budget:
             print(f"> engine at {name}: **skipped** — build projected at ≈{projected:.0f} s from {s0:.1f} s at "
-                  f"{n0:,} entries (> --build-budget {args.build_budget:.0f} s; `--build-budget 0` builds it).\n")
+                  f"{n0:,} entries (time ∝ entries^{growth:.1f}) (> --build-budget {args.build_budget:.0f} s; `--build-budget 0` builds it).\n")
             res["engine"] = None
             res["projected"] = projected
         else:
