@@ -40,6 +40,8 @@ from .text import (
 )
 
 CANDIDATES = 40
+PREFILTER_SHARE = 0.02  # a word in more than this share of entries does not pick candidates …
+PREFILTER_MIN_POSTINGS = 500  # … unless the base is small enough that it costs nothing
 ANSWER_WORD_CREDIT = 0.5  # a word found only in an entry's answer counts for half
 QUESTION_WORD_WEIGHT = 0.25
 NUMBER_WEIGHT = 1.0
@@ -121,11 +123,21 @@ class Engine:
         self._jamo_sorted: list[tuple[str, str]] = []
         self._buckets: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self._known_raw: set[str] = set()
+        self._stem_cache: dict[str, str] = {}  # raw word -> stem ("" for a function word)
         self.vocab: set[str] = set()
+        self._bulk = False
         entries = list(entries)
+        # Bulk build: texts are analysed once, the jamo list sorted once, compounds split once the
+        # whole vocabulary is known.
+        self._bulk = True
+        self._text_cache: dict[str, list[str]] = {}
         self._learn_words(entries)
         for e in entries:
             self._index(e)
+        self._split_compounds()
+        self._bulk = False
+        self._text_cache = {}
+        self._jamo_sorted.sort()
 
     @classmethod
     def from_knowledge(cls, kb: KnowledgeBase, **kw) -> "Engine":
@@ -142,12 +154,28 @@ class Engine:
         return cls(kb.entries, kb.synonyms, render=render, **kw)
 
     def _answer_text(self, entry: Entry) -> str:
+        if self._bulk:
+            cached = self._text_cache.get(("answer", entry.id))
+            if cached is None:
+                cached = self._text_cache[("answer", entry.id)] = self._render_answer(entry)
+            return cached
+        return self._render_answer(entry)
+
+    def _render_answer(self, entry: Entry) -> str:
         return self._render(entry) if self._render else _template_text(entry.answer)
 
     # ---- building ---------------------------------------------------------------------------
 
     def words(self, text: str) -> list[str]:
         """Normalised words with synonyms applied and stand-alone particles dropped."""
+        if self._bulk:
+            cached = self._text_cache.get(text)
+            if cached is None:
+                cached = self._text_cache[text] = self._words(text)
+            return cached
+        return self._words(text)
+
+    def _words(self, text: str) -> list[str]:
         text = self.synonyms.apply(normalize(text[:MAX_QUERY_CHARS]))
         return [w for w in text.split() if not is_function_word(w)]
 
@@ -162,16 +190,23 @@ class Engine:
         # ('시스템에서' → '시스템'), so inflected forms never become separate vocabulary.
         out = []
         for w in self.words(text):
+            cached = self._stem_cache.get(w)
+            if cached is not None:
+                if cached:
+                    out.append(cached)
+                continue
             s = w
             while True:  # strip until nothing more comes off: '30일까지인가요' → '30일까지' → '30일'
-                shorter = strip_all(s, self._known_raw - {s})
+                shorter = strip_all(s, _Without(self._known_raw, s))
                 if shorter == s:
                     break
                 s = shorter
-            if s not in self._known_raw - {w}:
+            if s == w or s not in self._known_raw:
                 s = strip_oov_particle(s)  # as queries do, so both sides agree
-            if s and not is_function_word(s):
-                out.append(s)
+            keep = s if s and not is_function_word(s) else ""
+            self._stem_cache[w] = keep
+            if keep:
+                out.append(keep)
         return out
 
     def _add_word(self, word: str) -> None:
@@ -181,13 +216,21 @@ class Engine:
         if all(is_hangul_syllable(c) for c in word) and len(word) >= 2:
             self._chosung[chosung(word)].add(word)
         j = jamo(word)
-        bisect.insort(self._jamo_sorted, (j, word))
+        if self._bulk:
+            self._jamo_sorted.append((j, word))
+        else:
+            bisect.insort(self._jamo_sorted, (j, word))
         self._buckets[j[:1]].append((j, word))
 
     def _index(self, entry: Entry) -> None:
         if entry.id in self.entries:
             self.remove(entry.id)
-        self._known_raw.update(w for text in (*entry.phrasings, *entry.tags) for w in self.words(text))
+        if not self._bulk:
+            # A live addition may teach new bare words, which can change how others strip.
+            before = len(self._known_raw)
+            self._known_raw.update(w for text in (*entry.phrasings, *entry.tags) for w in self.words(text))
+            if len(self._known_raw) != before:
+                self._stem_cache.clear()
         phrasings = []
         q_words: set[str] = set()
         for text in (*entry.phrasings, *entry.tags):
@@ -198,17 +241,47 @@ class Engine:
         a_words = set(self._stems(self._answer_text(entry))) - q_words
         for w in q_words | a_words:
             self._add_word(w)
+        if not self._bulk:
+            q_words, a_words = self._with_parts(q_words, a_words, {})
+        self._store_keys(entry, _EntryKeys(q_words=frozenset(q_words), a_words=frozenset(a_words),
+                                           phrasings=phrasings))
+
+    def _with_parts(self, q_words, a_words, cache: dict) -> tuple[set[str], set[str]]:
         # Compounds also count as their parts (시스템중단기간 → 시스템, 중단, 기간) so spacing never matters.
-        for w in list(q_words):
-            q_words.update(self._segment(w) or ())
-        for w in list(a_words):
-            a_words.update(p for p in (self._segment(w) or ()) if p not in q_words)
-        keys = _EntryKeys(q_words=frozenset(q_words), a_words=frozenset(a_words), phrasings=phrasings)
+        def parts(w):
+            if w not in cache:
+                cache[w] = self._segment(w) or ()
+            return cache[w]
+
+        q = set(q_words)
+        for w in q_words:
+            q.update(parts(w))
+        a = set(a_words)
+        for w in a_words:
+            a.update(p for p in parts(w) if p not in q)
+        return q, a
+
+    def _split_compounds(self) -> None:
+        cache: dict[str, tuple] = {}
+        for eid, keys in list(self._keys.items()):
+            q, a = self._with_parts(keys.q_words, keys.a_words, cache)
+            if len(q) != len(keys.q_words) or len(a) != len(keys.a_words):
+                for w in (q | a) - (keys.q_words | keys.a_words):
+                    self._df[w] += 1
+                    self._postings[w].add(eid)
+                self._keys[eid] = _EntryKeys(frozenset(q), frozenset(a), keys.phrasings)
+
+    def _store_keys(self, entry: Entry, keys: "_EntryKeys") -> None:
         self.entries[entry.id] = entry
         self._keys[entry.id] = keys
         for w in keys.q_words | keys.a_words:
             self._df[w] += 1
             self._postings[w].add(entry.id)
+
+    def _drop_keys(self, entry_id: str, keys: "_EntryKeys") -> None:
+        for w in keys.q_words | keys.a_words:
+            self._df[w] -= 1
+            self._postings[w].discard(entry_id)
 
     def add(self, entry: Entry) -> None:
         """Add or replace an entry; it is searchable at once."""
@@ -217,11 +290,8 @@ class Engine:
     def remove(self, entry_id: str) -> None:
         keys = self._keys.pop(entry_id, None)
         self.entries.pop(entry_id, None)
-        if keys is None:
-            return
-        for w in keys.q_words | keys.a_words:
-            self._df[w] -= 1
-            self._postings[w].discard(entry_id)
+        if keys is not None:
+            self._drop_keys(entry_id, keys)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -354,10 +424,18 @@ class Engine:
             return []
         total = sum(t.weight for t in terms) or 1.0
         pre: dict[str, float] = defaultdict(float)
-        for t in terms:
-            for w, credit in t.expansions.items():
-                for eid in self._postings.get(w, ()):
-                    pre[eid] += t.weight * credit
+        # Words in a large share of the entries pick no candidates (they still count in the re-rank):
+        # summing their postings is what would make a query slow at 100,000 entries.
+        cap = max(PREFILTER_MIN_POSTINGS, int(len(self.entries) * PREFILTER_SHARE))
+        usable = [(t, w, c) for t in terms for w, c in t.expansions.items()
+                  if len(self._postings.get(w, ())) <= cap]
+        if not usable:
+            rarest = min(((t, w, c) for t in terms for w, c in t.expansions.items()),
+                         key=lambda x: len(self._postings.get(x[1], ())), default=None)
+            usable = [rarest] if rarest else []
+        for t, w, credit in usable:
+            for eid in self._postings.get(w, ()):
+                pre[eid] += t.weight * credit
         if not pre:
             return []
         cands = sorted(pre, key=pre.__getitem__, reverse=True)[:CANDIDATES]
@@ -409,6 +487,18 @@ class Engine:
         if not ok:
             return Result(query, False, None, matches, reason=small or _unknown_reason(text))
         return Result(query, True, best, matches[1:])
+
+
+class _Without:
+    """`known` minus one word, without copying the set (this runs for every word indexed)."""
+
+    __slots__ = ("known", "word")
+
+    def __init__(self, known: set[str], word: str):
+        self.known, self.word = known, word
+
+    def __contains__(self, item: str) -> bool:
+        return item != self.word and item in self.known
 
 
 @dataclass(frozen=True)

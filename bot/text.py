@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Iterable
 
 HANGUL_BASE, HANGUL_END = 0xAC00, 0xD7A3
@@ -77,6 +78,17 @@ FILLERS = frozenset({
 # Question words: kept (they separate "when" from "how"), but weigh little.
 SUFFIXES = tuple(sorted(set(PARTICLES) | set(ENDINGS), key=len, reverse=True))
 _SUFFIX_SET = frozenset(SUFFIXES)
+
+
+def _by_last_char(suffixes) -> dict[str, tuple[str, ...]]:
+    index: dict[str, list[str]] = {}
+    for suf in suffixes:  # already longest first
+        index.setdefault(suf[-1], []).append(suf)
+    return {k: tuple(v) for k, v in index.items()}
+
+
+# Only suffixes ending in a word's last character can match: check those, not all two hundred.
+_SUFFIXES_BY_LAST = _by_last_char(SUFFIXES)
 QUESTION_WORDS = frozenset({"언제", "언제까지", "언제부터", "어디", "어디서", "어디로", "어디에", "왜", "누가",
                             "방법", "얼마나", "몇", "무슨", "어떤", "안", "못", "다시", "지금", "이제",
                             # adverbs: rare in the knowledge base, so high IDF, yet they never name a topic
@@ -140,7 +152,7 @@ def strip_particle(word: str, known: set[str] | frozenset[str] = frozenset()) ->
     """
     if word in known or not word or not is_hangul_syllable(word[-1]):
         return word
-    for suffix in SUFFIXES:
+    for suffix in _SUFFIXES_BY_LAST.get(word[-1], ()):
         if word.endswith(suffix) and len(word) > len(suffix):
             stem = word[: -len(suffix)]
             if stem in known or (len(suffix) >= 2 and len(stem) >= 2):
@@ -188,9 +200,9 @@ def question_root(word: str) -> str | None:
 
 
 def _to_known(word: str, known, depth: int) -> str | None:
-    if depth == 0:
+    if depth == 0 or not word:
         return None
-    for suffix in SUFFIXES:
+    for suffix in _SUFFIXES_BY_LAST.get(word[-1], ()):
         if word.endswith(suffix) and len(word) > len(suffix):
             stem = word[: -len(suffix)]
             if stem in known:
@@ -201,6 +213,7 @@ def _to_known(word: str, known, depth: int) -> str | None:
     return None
 
 
+@lru_cache(maxsize=200_000)
 def is_function_word(word: str) -> bool:
     """A particle, ending or filler standing alone (left over after synonyms split a word)."""
     if word in FILLERS or word in _SUFFIX_SET or is_light_verb(word):
@@ -225,12 +238,13 @@ def is_light_verb(word: str) -> bool:
 _LIGHT_ENDINGS = tuple(sorted({*SUFFIXES, "면", "다", "야", "서", "어서", "아서", "해서", "는데", "니까", "으니까",
                                 "였죠", "었죠", "였어요", "였나요", "였", "었", "았", "던", "어", "아", "라도", "이라도"},
                                key=len, reverse=True))
+_LIGHT_ENDINGS_BY_LAST = _by_last_char(_LIGHT_ENDINGS)
 
 
 def _strips_away(rest: str) -> bool:
     # the remainder is nothing but stacked endings ('나요', '는거에요', '을까요')
     for _ in range(3):
-        for suffix in _LIGHT_ENDINGS:
+        for suffix in _LIGHT_ENDINGS_BY_LAST.get(rest[-1:], ()):
             if rest.endswith(suffix):
                 rest = rest[: -len(suffix)]
                 break
