@@ -397,7 +397,7 @@ def part_latency(args, intents) -> None:
         n_entries = len(entries)
         phrasings = sum(len(e.phrasings) for e in entries)
         res = {"name": name, "entries": n_entries, "phrasings": phrasings, "entries_list": entries}
-        synonyms = kb.synonyms if name.startswith("ours") else []
+        is_ours = name.startswith("ours")
         projected = None
         if args.build_budget and engine_s_per_entry:
             n0, s0 = engine_s_per_entry[-1]
@@ -413,7 +413,8 @@ def part_latency(args, intents) -> None:
             res["engine"] = None
             res["projected"] = projected
         else:
-            eng, secs, mem = build(lambda: Engine(entries, synonyms))
+            # ours is built as the bot builds it (answers rendered from their templates)
+            eng, secs, mem = build(lambda: Engine.from_knowledge(kb) if is_ours else Engine(entries))
             engine_s_per_entry.append((n_entries, secs))
             res["engine"] = {"build": secs, "mem": mem, **timed(eng.answer, queries, budget, engine_got)}
             # accuracy of the ranking alone (answered or declined): search(q, 1)
@@ -561,6 +562,23 @@ def part_chatbot(args, questions) -> None:
     print()
 
 
+def engine_version() -> str:
+    """The commit measured, and a hash of the engine's source when the working tree differs from it."""
+    import hashlib
+    import subprocess
+
+    src = b"".join((ROOT / "bot" / f).read_bytes() for f in ("search.py", "text.py"))
+    digest = hashlib.sha256(src).hexdigest()[:10]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "bot/search.py", "bot/text.py", "knowledge"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"source {digest}"
+    return f"`{head}`" + (f" + uncommitted changes (bot/search.py+text.py sha256 {digest})" if dirty else "")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
@@ -571,7 +589,8 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     print(f"# Answer-engine benchmark{' (quick)' if args.quick else ''}\n")
     print(f"`bench/search.py {' '.join(argv if argv is not None else sys.argv[1:])}` — "
-          f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
+          f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+          f"engine {engine_version()}\n")
     if not args.corpora.is_dir():
         print(f"_Corpora not found at `{args.corpora}`: paraKQC and ChatbotData parts are skipped, "
               "synthetic bases use domain-word templates only._\n")
