@@ -16,10 +16,16 @@ Design (measured in `bench/search.py`):
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
+import logging
 import math
+import os
+import pickle
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable
 
 from rapidfuzz import fuzz, process
@@ -38,6 +44,8 @@ from .text import (
     strip_all,
     strip_oov_particle,
 )
+
+log = logging.getLogger(__name__)
 
 CANDIDATES = 40
 PREFILTER_SHARE = 0.02  # a word in more than this share of entries does not pick candidates …
@@ -141,17 +149,61 @@ class Engine:
 
     @classmethod
     def from_knowledge(cls, kb: KnowledgeBase, **kw) -> "Engine":
-        from .templates import Templates
+        return cls(kb.entries, kb.synonyms, render=_renderer(kb), **kw)
 
-        templates = Templates(kb)
+    # ---- a saved index, so a large base starts in seconds ---------------------------------------
 
-        def render(entry: Entry) -> str:
+    INDEX_VERSION = 1
+
+    @staticmethod
+    def fingerprint(entries: Iterable[Entry], synonyms: Iterable[Iterable[str]]) -> str:
+        """Changes whenever anything the index is built from changes."""
+        h = hashlib.sha256(f"ieum-index-{Engine.INDEX_VERSION}".encode())
+        for e in entries:
+            h.update(json.dumps([e.id, e.title, e.questions, e.answer, e.tags], ensure_ascii=False).encode())
+        h.update(json.dumps([list(g) for g in synonyms], ensure_ascii=False).encode())
+        return h.hexdigest()[:16]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_render"] = None  # a closure over templates: re-attached by the loader
+        return state
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)  # never a half-written index
+
+    @classmethod
+    def cached(cls, kb: KnowledgeBase, cache_dir: Path, *, min_entries: int = 5_000, **kw) -> "Engine":
+        """Load the index built for exactly this knowledge base, or build and save it.
+
+        Only worth it for large bases; the file lives in the bot's own data directory.
+        """
+        if len(kb.entries) < min_entries:
+            return cls.from_knowledge(kb, **kw)
+        path = Path(cache_dir) / f"index-{cls.fingerprint(kb.entries, kb.synonyms)}.pickle"
+        if path.exists():
             try:
-                return templates.render_answer(entry)
-            except Exception:  # a broken template is `kb check`'s business, not the index's
-                return _template_text(entry.answer)
-
-        return cls(kb.entries, kb.synonyms, render=render, **kw)
+                with open(path, "rb") as f:
+                    engine = pickle.load(f)
+                if isinstance(engine, cls):
+                    engine._render = _renderer(kb)
+                    if "thresholds" in kw:
+                        engine.thresholds = kw["thresholds"]
+                    return engine
+            except Exception:  # a stale or damaged file is rebuilt, never fatal
+                log.warning("search index %s unreadable; rebuilding", path.name)
+        engine = cls.from_knowledge(kb, **kw)
+        try:
+            for old in Path(cache_dir).glob("index-*.pickle"):
+                old.unlink()
+            engine.save(path)
+        except OSError as e:
+            log.warning("could not save the search index: %s", e)
+        return engine
 
     def _answer_text(self, entry: Entry) -> str:
         if self._bulk:
@@ -487,6 +539,20 @@ class Engine:
         if not ok:
             return Result(query, False, None, matches, reason=small or _unknown_reason(text))
         return Result(query, True, best, matches[1:])
+
+
+def _renderer(kb: KnowledgeBase) -> Callable[[Entry], str]:
+    from .templates import Templates
+
+    templates = Templates(kb)
+
+    def render(entry: Entry) -> str:
+        try:
+            return templates.render_answer(entry)
+        except Exception:  # a broken template is `kb check`'s business, not the index's
+            return _template_text(entry.answer)
+
+    return render
 
 
 class _Without:

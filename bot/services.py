@@ -39,7 +39,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, store
     settings = settings or Settings.from_env()
     clock = clock or settings.clock()
     kb = kb or load_knowledge(settings.knowledge, extra=settings.extra_knowledge)
-    engine = Engine.from_knowledge(kb)
+    engine = Engine.cached(kb, settings.data_dir)
     store = store or Store(settings.db_path)
     templates = Templates(kb, clock)
     services = Services(settings=settings, clock=clock, kb=kb, engine=engine, store=store, templates=templates)

@@ -480,6 +480,10 @@ def test_thread_relay_between_card_and_requester(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
     # the card's ts is what the fake returned; find it through the adapter's table (by receipt)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
+    # the adapter records the post after Slack's reply reaches it: wait for that, not just the call
+    deadline = time.monotonic() + 10
+    while helpdesk.adapter.state.first_post(receipt, dm=False) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     key, channel, ts = helpdesk.adapter.state.first_post(receipt, dm=False)
     assert channel == TRIAGE
     n = len(fake.calls)
