@@ -125,3 +125,28 @@ def test_shipped_kb_answers(kb_engine, kb, query, must_contain):
     r = kb_engine.answer(query)
     assert r.answered
     assert must_contain in Templates(kb).render_answer(r.best.entry)
+
+
+def test_saved_index_round_trip(tmp_path, fresh_kb):
+    first = Engine.cached(fresh_kb, tmp_path, min_entries=1)
+    files = list(tmp_path.glob("index-*.pickle"))
+    assert len(files) == 1
+    second = Engine.cached(fresh_kb, tmp_path, min_entries=1)
+    assert second is not first
+    for q in ["희망이음 개통일", "ㅅㄱㄱㅂㄱ 메뉴", "점심 뭐 먹지"]:
+        a, b = first.answer(q), second.answer(q)
+        assert (a.answered, a.best and a.best.entry_id) == (b.answered, b.best and b.best.entry_id)
+    # the saved index renders answers like a fresh one (its renderer is re-attached)
+    assert "9월 6일" in second._answer_text(second.entries[first.answer("희망이음 개통일").best.entry_id])
+
+
+def test_saved_index_rebuilt_when_knowledge_changes_or_file_is_damaged(tmp_path, fresh_kb):
+    Engine.cached(fresh_kb, tmp_path, min_entries=1)
+    old = next(tmp_path.glob("index-*.pickle"))
+    old.write_bytes(b"not a pickle")
+    eng = Engine.cached(fresh_kb, tmp_path, min_entries=1)
+    assert eng.answer("희망이음 개통일").answered
+    fresh_kb.entries.append(Entry("dark", "다크모드 설정", "설정 > 화면", questions=["다크모드 켜는 법"]))
+    eng = Engine.cached(fresh_kb, tmp_path, min_entries=1)
+    assert eng.answer("다크모드 켜는 법").best.entry_id == "dark"
+    assert len(list(tmp_path.glob("index-*.pickle"))) == 1
