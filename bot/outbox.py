@@ -13,6 +13,7 @@ only if the crash happened after the remote side accepted it).
 from __future__ import annotations
 
 import json
+import time
 import logging
 import os
 import socket
@@ -158,7 +159,10 @@ class Outbox:
         """Send what is due (for the surfaces this process has senders for); returns how many were sent."""
         now = self.clock.now()
         t = _ts(now)
-        self._expire(t)
+        # Leases are about a process being alive, so they run on real time even when the campaign
+        # clock is shifted or stopped (rehearsals, tests): two workers whose clocks differ must still agree.
+        wall = time.time()
+        self._expire(t, wall)
         surfaces = list(self.senders)
         if not surfaces:
             return 0
@@ -167,11 +171,11 @@ class Outbox:
             f"SELECT id FROM outbox WHERE surface IN ({marks}) AND ("
             f" (status = 'pending' AND next_attempt <= ?) OR (status = 'sending' AND lease_until < ?))"
             f" ORDER BY next_attempt, id LIMIT ?",
-            [*surfaces, t, t, limit],
+            [*surfaces, t, wall, limit],
         ).fetchall()
         sent = 0
         for (row_id,) in rows:
-            item = self._claim(row_id, t)
+            item = self._claim(row_id, t, wall)
             if item is None:
                 continue  # another process won it
             key, surface, target, payload, attempts = item
@@ -189,13 +193,13 @@ class Outbox:
                 sent += 1
         return sent
 
-    def _claim(self, row_id: int, t: float):
+    def _claim(self, row_id: int, t: float, wall: float):
         with self.store.transaction():
             cur = self.store.conn.execute(
                 "UPDATE outbox SET status='sending', attempts=attempts+1, claimed_by=?, lease_until=?"
                 " WHERE id=? AND ((status='pending' AND next_attempt <= ?) OR (status='sending' AND lease_until < ?))"
                 " AND (expires_at IS NULL OR expires_at > ?)",
-                [self.worker, t + self.lease, row_id, t, t, t],
+                [self.worker, wall + self.lease, row_id, t, wall, t],
             )
             if cur.rowcount != 1:
                 return None
@@ -217,12 +221,12 @@ class Outbox:
                 [status, _ts(now) + delay, message, row_id, self.worker],
             )
 
-    def _expire(self, t: float) -> None:
+    def _expire(self, t: float, wall: float) -> None:
         with self.store.transaction():
             self.store.conn.execute(
                 "UPDATE outbox SET status='expired', lease_until=NULL WHERE expires_at IS NOT NULL AND expires_at <= ?"
                 " AND (status='pending' OR (status='sending' AND lease_until < ?))",
-                [t, t],
+                [t, wall],
             )
 
     # -- reading
