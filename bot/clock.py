@@ -38,6 +38,10 @@ class Clock:
     def now(self) -> datetime:
         return datetime.now(self.tz) + self._offset
 
+    def jump(self, to: datetime) -> None:
+        """Make it `to` now, time flowing on from there."""
+        self._offset = to - datetime.now(self.tz)
+
     def monotonic(self) -> float:
         return time.monotonic()
 
