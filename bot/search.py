@@ -48,8 +48,7 @@ from .text import (
 log = logging.getLogger(__name__)
 
 CANDIDATES = 40
-PREFILTER_SHARE = 0.02  # a word in more than this share of entries does not pick candidates …
-PREFILTER_MIN_POSTINGS = 500  # … unless the base is small enough that it costs nothing
+PREFILTER_ENUMERATE = 2_000  # postings enumerated until this many candidates are found
 ANSWER_WORD_CREDIT = 0.5  # a word found only in an entry's answer counts for half
 QUESTION_WORD_WEIGHT = 0.25
 NUMBER_WEIGHT = 1.0
@@ -129,7 +128,7 @@ class Engine:
         self._postings: dict[str, set[str]] = defaultdict(set)
         self._chosung: dict[str, set[str]] = defaultdict(set)
         self._jamo_sorted: list[tuple[str, str]] = []
-        self._buckets: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self._buckets: dict[str, tuple[list[str], list[str]]] = {}  # first jamo -> (jamo keys, words)
         self._known_raw: set[str] = set()
         self._stem_cache: dict[str, str] = {}  # raw word -> stem ("" for a function word)
         self.vocab: set[str] = set()
@@ -272,7 +271,9 @@ class Engine:
             self._jamo_sorted.append((j, word))
         else:
             bisect.insort(self._jamo_sorted, (j, word))
-        self._buckets[j[:1]].append((j, word))
+        keys, words = self._buckets.setdefault(j[:1], ([], []))
+        keys.append(j)
+        words.append(word)
 
     def _index(self, entry: Entry) -> None:
         if entry.id in self.entries:
@@ -358,8 +359,15 @@ class Engine:
     def _max_idf(self) -> float:
         return self.idf("\0")
 
-    def _segment(self, word: str) -> list[str] | None:
-        """Split an unspaced run into known words of two or more syllables, covering it all but a suffix."""
+    def _segment(self, word: str, *, min_cover: float = 0.7) -> list[str] | None:
+        """Split an unspaced run into known words of two or more syllables covering `min_cover` of it."""
+        found = self._split(word)
+        if found and len(found[1]) >= 2 and found[0] >= min_cover * len(word):
+            return found[1]
+        return None
+
+    def _split(self, word: str) -> tuple[int, list[str]] | None:
+        """The known words that cover most of `word` (fewest pieces on ties), and how many characters they cover."""
         n = len(word)
         if n < 4:
             return None
@@ -380,10 +388,7 @@ class Engine:
                     cand = (covered + len(piece), parts + [piece])
                     if best[j] is None or best[j][0] < cand[0] or (best[j][0] == cand[0] and len(best[j][1]) > len(cand[1])):
                         best[j] = cand
-        covered, parts = best[n]
-        if len(parts) >= 2 and covered >= 0.7 * n:
-            return parts
-        return None
+        return best[n]
 
     def _completions(self, prefix_jamo: str, limit: int = 5) -> list[str]:
         i = bisect.bisect_left(self._jamo_sorted, (prefix_jamo, ""))
@@ -396,11 +401,14 @@ class Engine:
 
     def _fuzzy(self, word: str, limit: int = 3) -> dict[str, float]:
         j = jamo(word)
-        bucket = self._buckets.get(j[:1], [])
+        bucket = self._buckets.get(j[:1])
         if not bucket:
             return {}
-        hits = process.extract(j, [b[0] for b in bucket], scorer=fuzz.ratio, score_cutoff=78, limit=limit)
-        return {bucket[i][1]: (score - 60) / 40 for _, score, i in hits}
+        keys, words = bucket
+        # Two-syllable words are one jamo from many others (좋지 ~ 조회): ask more of them.
+        cutoff = 83 if len(word) <= 2 else 78
+        hits = process.extract(j, keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=limit)
+        return {words[i]: (score - 60) / 40 for _, score, i in hits}
 
     def _term(self, word: str) -> list[Term]:
         if is_chosung_query(word):
@@ -422,6 +430,14 @@ class Engine:
         parts = self._segment(stem)
         if parts:
             return [self._make_term(p, {p: 1.0}) for p in parts]
+        found = self._split(stem)
+        if found and len(found[1]) >= 2 and found[0] >= 0.3 * len(stem):
+            # A whole sentence typed without spaces: keep the words we know, and let the rest weigh
+            # as unknown in proportion, so an unknown topic still declines.
+            covered, parts = found
+            residue = self._make_term(stem, {})
+            residue.weight *= (len(stem) - covered) / len(stem)
+            return [*(self._make_term(p, {p: 1.0}) for p in parts), residue]
         exp = self._fuzzy(stem)
         if not exp and len(stem) >= 2:
             exp = {w: 0.8 for w in self._completions(jamo(stem), limit=3)} if len(jamo(stem)) >= 4 else {}
@@ -475,19 +491,22 @@ class Engine:
         if not terms or not self.entries:
             return []
         total = sum(t.weight for t in terms) or 1.0
-        pre: dict[str, float] = defaultdict(float)
-        # Words in a large share of the entries pick no candidates (they still count in the re-rank):
-        # summing their postings is what would make a query slow at 100,000 entries.
-        cap = max(PREFILTER_MIN_POSTINGS, int(len(self.entries) * PREFILTER_SHARE))
-        usable = [(t, w, c) for t in terms for w, c in t.expansions.items()
-                  if len(self._postings.get(w, ())) <= cap]
-        if not usable:
-            rarest = min(((t, w, c) for t in terms for w, c in t.expansions.items()),
-                         key=lambda x: len(self._postings.get(x[1], ())), default=None)
-            usable = [rarest] if rarest else []
-        for t, w, credit in usable:
-            for eid in self._postings.get(w, ()):
-                pre[eid] += t.weight * credit
+        # Candidates come from the rarest words first; once there are enough, a common word only adds
+        # to the candidates already found instead of enumerating its postings (what would make a query
+        # slow at 100,000 entries), so common words still rank but never flood.
+        pre: dict[str, float] = {}
+        pairs = sorted(((t, w, c) for t in terms for w, c in t.expansions.items()),
+                       key=lambda x: len(self._postings.get(x[1], ())))
+        for t, w, credit in pairs:
+            postings = self._postings.get(w, ())
+            gain = t.weight * credit
+            if len(pre) < PREFILTER_ENUMERATE or len(postings) <= PREFILTER_ENUMERATE:
+                for eid in postings:
+                    pre[eid] = pre.get(eid, 0.0) + gain
+            else:
+                for eid in pre:
+                    if eid in postings:
+                        pre[eid] += gain
         if not pre:
             return []
         cands = sorted(pre, key=pre.__getitem__, reverse=True)[:CANDIDATES]
