@@ -249,6 +249,12 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
         tick = float(settings.extra.get("IEUM_TICK_SECONDS") or TICK_SECONDS)
         scheduler = start_scheduler(services, interval=tick)
         web_app.on_cleanup.insert(0, lambda app: _stop_scheduler(scheduler))
+        # crash recovery: notifications of inquiries committed just before a kill (bot/recovery.py)
+        from .recovery import run as recover
+
+        settle = float(settings.extra.get("IEUM_RECOVERY_SETTLE_SECONDS") or 60)
+        recovery = asyncio.get_running_loop().create_task(recover(services, settle_seconds=settle))
+        web_app.on_cleanup.insert(0, lambda app: _cancel(recovery))
         return web_app
 
     try:

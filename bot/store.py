@@ -93,7 +93,9 @@ class Store:
                 yield self.db
             except BaseException:
                 self._depth -= 1
-                if outer:
+                if outer and self.conn.in_transaction:
+                    # (SQLite has already rolled back by itself after e.g. SQLITE_FULL; a second ROLLBACK
+                    # would raise "no transaction is active" and hide the real error)
                     self.conn.execute("ROLLBACK")
                 raise
             else:

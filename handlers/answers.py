@@ -76,7 +76,10 @@ def answer_question(incoming: Incoming, services) -> list[Reply]:
 def _record(services, result: Result) -> None:
     feedback = getattr(services, "feedback", None)
     if feedback is not None:
-        feedback.record_answer(result)
+        try:
+            feedback.record_answer(result)
+        except Exception as e:  # a statistic: never worth losing the answer over (e.g. a full disk)
+            log.warning("answer statistics not recorded: %s", type(e).__name__)
 
 
 def _split_value(value: str | None) -> tuple[str, str]:

@@ -82,11 +82,39 @@ def dispatch(incoming: Incoming, services) -> list[Reply]:
 
     try:
         replies = _route(incoming, services)
-    except Exception:
+    except Exception as e:
         observe(services, incoming, error=True)
-        raise
+        kind = storage_failure(e)
+        if kind is None or incoming.form is not None:
+            if kind is not None:  # a form submission: the surface keeps the form open with its own error
+                log.error("저장 실패: 데이터베이스에 쓸 수 없어 제출을 처리하지 못했습니다 (%s). %s", kind, STORAGE_HINT)
+            raise
+        log.error("저장 실패: 데이터베이스에 쓸 수 없습니다 (%s). %s", kind, STORAGE_HINT)
+        return [Reply(STORAGE_ERROR, kind="error", private=True, thread=incoming.thread)]
     observe(services, incoming, replies)
     return replies
+
+
+STORAGE_ERROR = ("지금은 저장 공간 문제로 요청을 처리하지 못했습니다. 헬프데스크 담당자에게 알렸으니 잠시 후 다시 "
+                 "시도해 주세요.")
+STORAGE_HINT = "디스크 여유 공간과 데이터 디렉터리의 쓰기 권한을 확인하세요."
+
+
+def storage_failure(error: BaseException) -> str | None:
+    """'디스크 공간 부족' / '읽기 전용' / '입출력 오류' when `error` is SQLite failing to write, else None."""
+    import sqlite3
+
+    if not isinstance(error, sqlite3.Error):
+        return None
+    code = (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
+    text = str(error).lower()
+    if code == 13 or "disk is full" in text:
+        return "디스크 공간 부족"
+    if code == 8 or "readonly" in text or "read-only" in text:
+        return "읽기 전용"
+    if code in (10, 14) or "disk i/o" in text or "unable to open" in text:
+        return "입출력 오류"
+    return None
 
 
 def _route(incoming: Incoming, services) -> list[Reply]:

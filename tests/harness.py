@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.config import DEFAULT_KNOWLEDGE, Settings
-from slack_fake import (SECRET, command_body, event_body, message_event, payload_body, post,  # noqa: F401
+from slack_fake import (SECRET, FakeSlack, command_body, event_body, message_event, payload_body, post,  # noqa: F401
                         signed_headers)
 
 AGENT = "UAGENT"
@@ -58,6 +58,18 @@ def submission(user: str, *, title: str, content: str = "", subject: str = "", c
         "subject_info": {"subject_info": text(subject)},
     }
     meta = json.dumps({"a": action, "s": state, "c": channel, "t": None}, ensure_ascii=False)
+    return {"type": "view_submission", "user": {"id": user, "username": user.lower()}, "trigger_id": f"trig-{view_id}",
+            "view": {"id": view_id, "hash": "h1", "type": "modal", "callback_id": "ieum_form",
+                     "private_metadata": meta, "state": {"values": values}, "team_id": "T0001"}}
+
+
+def form_submission(user: str, action: str, state: str, texts: dict[str, str], checks: dict[str, bool] | None = None,
+                    *, view_id: str = "VF") -> dict:
+    """A view_submission of any neutral form: text fields and checkboxes by name."""
+    values = {k: {k: {"type": "plain_text_input", "value": v}} for k, v in texts.items()}
+    for k, on in (checks or {}).items():
+        values[k] = {k: {"type": "checkboxes", "selected_options": [{"value": "yes"}] if on else []}}
+    meta = json.dumps({"a": action, "s": state, "c": None, "t": None}, ensure_ascii=False)
     return {"type": "view_submission", "user": {"id": user, "username": user.lower()}, "trigger_id": f"trig-{view_id}",
             "view": {"id": view_id, "hash": "h1", "type": "modal", "callback_id": "ieum_form",
                      "private_metadata": meta, "state": {"values": values}, "team_id": "T0001"}}
@@ -154,6 +166,20 @@ def check_invariants(db_path: Path, *, cipher=None) -> dict:
                 problems.append(f"inquiry {n}: 조치완료 without answer/completed_at/assignee")
             if status == "조치중" and not assignee:
                 problems.append(f"inquiry {n}: 조치중 without an assignee")
+        # every triage step left its event, once: an assignee has one 'assigned' event, a status its events
+        for n, status, assignee, assigned, started, answered, completed in conn.execute(
+                "SELECT i.id, i.status, i.assignee,"
+                " (SELECT count(*) FROM inquiry_events e WHERE e.inquiry_id=i.id AND e.kind='assigned'),"
+                " (SELECT count(*) FROM inquiry_events e WHERE e.inquiry_id=i.id AND e.kind='started'),"
+                " (SELECT count(*) FROM inquiry_events e WHERE e.inquiry_id=i.id AND e.kind='answered'),"
+                " (SELECT count(*) FROM inquiry_events e WHERE e.inquiry_id=i.id AND e.kind='completed')"
+                " FROM inquiries i"):
+            if (assignee is not None) != (assigned >= 1) or assigned > 1:
+                problems.append(f"inquiry {n}: assignee={assignee!r} with {assigned} 'assigned' events")
+            if status == "조치완료" and (answered < 1 or completed != 1):
+                problems.append(f"inquiry {n}: 조치완료 with {answered} answered / {completed} completed events")
+            if status == "조치대기" and (started or completed):
+                problems.append(f"inquiry {n}: 조치대기 with started/completed events")
         # the same submission (same requester, title, content) stored twice
         dups = conn.execute("SELECT requester, title, count(*) FROM inquiries WHERE parent_id IS NULL"
                             " GROUP BY requester, title, content HAVING count(*) > 1").fetchall()
@@ -182,3 +208,75 @@ def wait_until(predicate, timeout: float = 10.0, every: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(every)
+
+
+# ---- a fake Slack that misbehaves on request ------------------------------------------------------------
+
+
+class FaultySlack(FakeSlack):
+    """FakeSlack that misbehaves on request: for chosen methods answer 429 / 500, time out, send malformed
+    JSON (for a number of calls or a number of seconds), or delay answers. Every call is still recorded."""
+
+    def __init__(self):
+        super().__init__()
+        self.rules: list[dict] = []
+        self.delays: dict[str, float] = {}
+
+    def _take(self, method: str):
+        now = time.monotonic()
+        with self._lock:
+            for rule in self.rules:
+                if rule["method"] not in (method, "*"):
+                    continue
+                if rule.get("until") is not None and now > rule["until"]:
+                    continue
+                if rule.get("times") is not None:
+                    if rule["times"] <= 0:
+                        continue
+                    rule["times"] -= 1
+                return rule
+        return None
+
+    def chaos(self, method: str, mode: str, *, times: int | None = None, seconds: float | None = None, **kw):
+        """mode: 429 | 500 | timeout (answer after `wait` s) | malformed; for `times` calls or `seconds`."""
+        until = time.monotonic() + seconds if seconds is not None else None
+        with self._lock:
+            self.rules.append({"method": method, "mode": mode, "times": times, "until": until, **kw})
+
+    def heal(self) -> None:
+        with self._lock:
+            self.rules.clear()
+            self.delays.clear()
+
+    def reset(self) -> None:
+        super().reset()
+        self.heal()
+
+    async def _api(self, request):
+        import asyncio
+
+        from aiohttp import web
+
+        method = request.match_info["method"]
+        rule = self._take(method)
+        delay = self.delays.get(method, 0.0)
+        if rule is None and not delay:
+            return await super()._api(request)
+        args = await self._read_args(request)
+        self._record(method, args)
+        if delay:
+            await asyncio.sleep(delay)
+        if rule is None:
+            return web.json_response(self._answer(method, args))
+        mode = rule["mode"]
+        if mode == "429":
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(rule.get("retry_after", 1))})
+        if mode == "500":
+            return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
+        if mode == "timeout":
+            await asyncio.sleep(rule.get("wait", 3))
+            return web.json_response(self._answer(method, args))
+        if mode == "malformed":
+            return web.Response(text='{"ok": tru', content_type="application/json")
+        raise ValueError(mode)

@@ -630,14 +630,33 @@ class SlackAdapter:
                     self.reply_here(reply, ctx)
             except Exception as e:
                 log.warning("slack: delivering a reply failed: %s", type(e).__name__)
-        for i, reply in out_of_band:
-            key = reply.key
-            if not key and ctx.dm_only and reply.data.get("receipt"):
-                key = f"inquiry-{reply.data['receipt']}-receipt"  # the DM thread of this inquiry
-            self.send_out_of_band(reply, key=key or f"slack:{ctx.key or uuid.uuid4().hex}:{i}",
-                                  default_user=ctx.user)
+                if _definitely_not_delivered(e) and not reply.private and reply.kind != "form" and ctx.channel \
+                        and not (ctx.ephemeral_only and ctx.response_url):
+                    # Slack refused it (429/5xx after the client's own retries): keep it in the outbox, which
+                    # retries with backoff; ambiguous failures (timeouts) are not resent, to never post twice.
+                    thread = self.resolve_thread(reply.thread, ctx.channel) or ctx.thread
+                    out_of_band.append((i, replace(reply, to_conversation=ctx.channel, to_user=None, thread=thread,
+                                                   key=reply.key or f"slack:{ctx.key or uuid.uuid4().hex}:{i}:retry")))
+        if not out_of_band:
+            return
+        try:
+            # all the notices of one step are queued in one transaction: a crash never keeps half of them
+            with self.services.store.transaction():
+                for i, reply in out_of_band:
+                    key = reply.key
+                    if not key and ctx.dm_only and reply.data.get("receipt"):
+                        key = f"inquiry-{reply.data['receipt']}-receipt"  # the DM thread of this inquiry
+                    self.send_out_of_band(reply, key=key or f"slack:{ctx.key or uuid.uuid4().hex}:{i}",
+                                          default_user=ctx.user, drain=False)
+        except Exception as e:
+            log.warning("slack: queueing out-of-band replies failed: %s", type(e).__name__)
+        if self.outbox is not None:
+            try:
+                self.outbox.drain()
+            except Exception as e:
+                log.warning("slack: outbox drain failed: %s", type(e).__name__)
 
-    def send_out_of_band(self, reply: Reply, *, key: str, default_user: str = "") -> None:
+    def send_out_of_band(self, reply: Reply, *, key: str, default_user: str = "", drain: bool = True) -> None:
         if reply.to_user or not reply.to_conversation:
             target = f"user:{reply.to_user or default_user}"
         else:
@@ -649,6 +668,8 @@ class SlackAdapter:
                 log.warning("slack: out-of-band delivery %s failed: %s", key, type(e).__name__)
             return
         self.outbox.enqueue(reply, key=key, surface=SURFACE, target=target)
+        if not drain:
+            return
         try:
             self.outbox.drain()
         except Exception as e:
@@ -1052,6 +1073,14 @@ class SlackAdapter:
             self.handle(incoming, ctx)
 
 
+def _definitely_not_delivered(error: Exception) -> bool:
+    """A Web API error that proves the message was not posted: 429, 5xx, or no connection at all."""
+    if isinstance(error, SlackApiError):
+        status = getattr(error.response, "status_code", 0) or 0
+        return status == 429 or status >= 500
+    return isinstance(error, ConnectionRefusedError)
+
+
 # ---- bolt wiring (thin) --------------------------------------------------------------------------
 
 
@@ -1065,7 +1094,13 @@ def register(app: App, adapter: SlackAdapter) -> None:
         event_id = body.get("event_id")
         if not event_id:
             return True
-        if adapter.state.claim_event(event_id):
+        try:
+            if adapter.state.claim_event(event_id):
+                return True
+        except Exception as e:
+            # the database cannot take the claim (full disk, read-only): answer anyway rather than go
+            # silent; a Slack retry of this very event in that state could be answered twice
+            log.error("slack: event id not recorded (%s); answering without dedupe", type(e).__name__)
             return True
         retry = (request.headers.get("x-slack-retry-num") or [None])[0] if request is not None else None
         log.info("slack: duplicate event %s ignored (retry=%s)", event_id, retry)
