@@ -41,6 +41,7 @@ from .text import (
     is_hangul_syllable,
     jamo,
     normalize,
+    question_root,
     strip_all,
     strip_oov_particle,
 )
@@ -228,7 +229,8 @@ class Engine:
 
     def _words(self, text: str) -> list[str]:
         text = self.synonyms.apply(normalize(text[:MAX_QUERY_CHARS]))
-        return [w for w in text.split() if not is_function_word(w)]
+        # '언제까지', '어디서요' → '언제', '어디': one spelling per question word, on both sides.
+        return [question_root(w) or w for w in text.split() if not is_function_word(w)]
 
     def _learn_words(self, entries: list[Entry]) -> None:
         # Stems are trusted only when the bare word occurs somewhere: collect every raw word first.
@@ -254,6 +256,7 @@ class Engine:
                 s = shorter
             if s == w or s not in self._known_raw:
                 s = strip_oov_particle(s)  # as queries do, so both sides agree
+            s = question_root(s) or s
             keep = s if s and not is_function_word(s) else ""
             self._stem_cache[w] = keep
             if keep:
@@ -366,10 +369,14 @@ class Engine:
             return found[1]
         return None
 
-    def _split(self, word: str) -> tuple[int, list[str]] | None:
-        """The known words that cover most of `word` (fewest pieces on ties), and how many characters they cover."""
+    def _split(self, word: str, *, query: bool = False) -> tuple[int, list[str]] | None:
+        """The known words that cover most of `word` (fewest pieces on ties), and how many characters they cover.
+
+        For a query, particles, endings and fillers between the words count as covered but are not
+        returned ('희망이음에서사용할수있는메뉴' → 희망이음, 사용, 메뉴).
+        """
         n = len(word)
-        if n < 4:
+        if n < (3 if query else 4):
             return None
         # best[i] = (covered chars, parts) for word[:i]
         best: list[tuple[int, list[str]] | None] = [None] * (n + 1)
@@ -378,16 +385,23 @@ class Engine:
             if best[i] is None:
                 continue
             covered, parts = best[i]
-            # skip one character (an unknown syllable or particle) …
+            # skip one character (an unknown syllable) …
             if best[i + 1] is None or best[i + 1][0] < covered:
                 best[i + 1] = (covered, parts)
-            # … or take a known word starting here
-            for j in range(min(n, i + 8), i + 1, -1):
+            # … or take a known word (or, in a query, a function word) starting here
+            for j in range(min(n, i + 8), i, -1):
                 piece = word[i:j]
-                if piece in self.vocab and piece != word:
+                if piece == word:
+                    continue
+                if len(piece) >= 2 and piece in self.vocab:
                     cand = (covered + len(piece), parts + [piece])
-                    if best[j] is None or best[j][0] < cand[0] or (best[j][0] == cand[0] and len(best[j][1]) > len(cand[1])):
-                        best[j] = cand
+                elif query and (is_function_word(piece) or piece in QUESTION_WORDS):
+                    root = question_root(piece) or piece
+                    cand = (covered + len(piece), parts + [root] if piece in QUESTION_WORDS else parts)
+                else:
+                    continue
+                if best[j] is None or best[j][0] < cand[0] or (best[j][0] == cand[0] and len(best[j][1]) > len(cand[1])):
+                    best[j] = cand
         return best[n]
 
     def _completions(self, prefix_jamo: str, limit: int = 5) -> list[str]:
@@ -422,6 +436,7 @@ class Engine:
                 return [self._make_term(word, exp)]
             word = word[:-1]
         stem = strip_all(word, self.vocab)
+        stem = question_root(stem) or stem
         if stem in self.vocab:
             return [self._make_term(stem, {stem: 1.0, **self._related(stem)})]
         stem = strip_oov_particle(stem)
@@ -430,14 +445,17 @@ class Engine:
         parts = self._segment(stem)
         if parts:
             return [self._make_term(p, {p: 1.0}) for p in parts]
-        found = self._split(stem)
-        if found and len(found[1]) >= 2 and found[0] >= 0.3 * len(stem):
-            # A whole sentence typed without spaces: keep the words we know, and let the rest weigh
+        found = self._split(word, query=True)
+        if found and found[1] and found[0] >= 0.3 * len(word):
+            # A sentence typed without spaces: keep the words we know; what stays unexplained weighs
             # as unknown in proportion, so an unknown topic still declines.
             covered, parts = found
-            residue = self._make_term(stem, {})
-            residue.weight *= (len(stem) - covered) / len(stem)
-            return [*(self._make_term(p, {p: 1.0}) for p in parts), residue]
+            terms = [self._make_term(p, {p: 1.0}) for p in parts]
+            if covered < len(word):
+                residue = self._make_term(word, {})
+                residue.weight *= (len(word) - covered) / len(word)
+                terms.append(residue)
+            return terms
         exp = self._fuzzy(stem)
         if not exp and len(stem) >= 2:
             exp = {w: 0.8 for w in self._completions(jamo(stem), limit=3)} if len(jamo(stem)) >= 4 else {}

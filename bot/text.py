@@ -37,7 +37,10 @@ CONSONANTS = set(CHO) | {j for j in JONG if j}
 
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\x00-\x08\x0b-\x1f\x7f]")
 # Latin and Hangul are set apart ('w4c로그인' → 'w4c 로그인'); digits keep their unit ('8월', '30일', '2차').
-_BOUNDARY = re.compile(r"(?<=[a-z])(?=[가-힣ㄱ-ㅣ])|(?<=[0-9])(?=[가-힣ㄱ-ㅣ])(?![월일시분차년주건개])|(?<=[가-힣ㄱ-ㅣ])(?=[a-z0-9])")
+# A run of typed consonants (초성) is its own word too: 'ㅅㄱㄱㅂㄱ메뉴' → 'ㅅㄱㄱㅂㄱ 메뉴' (one trailing jamo is a
+# half-typed syllable and stays: '후원관ㄹ').
+_BOUNDARY = re.compile(r"(?<=[a-z])(?=[가-힣ㄱ-ㅣ])|(?<=[0-9])(?=[가-힣ㄱ-ㅣ])(?![월일시분차년주건개])|(?<=[가-힣ㄱ-ㅣ])(?=[a-z0-9])"
+                       r"|(?<=[ㄱ-ㅎ][ㄱ-ㅎ])(?=[가-힣])|(?<=[가-힣])(?=[ㄱ-ㅎ][ㄱ-ㅎ])")
 _NON_WORD = re.compile(r"[^0-9a-z가-힣ㄱ-ㅣ.:/]+")
 _TRIM_PUNCT = re.compile(r"(?<![0-9a-z])[.:/]|[.:/](?![0-9a-z])")
 

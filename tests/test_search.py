@@ -38,6 +38,8 @@ def top(engine, q):
     ("ㅎㅇㄱㄹ", "donation-menu"),                       # 초성
     ("후원관ㄹ", "donation-menu"),                       # half-typed, lone jamo left by the IME
     ("ㅅㄱㄱㅂㄱ 메뉴", "report-menu"),
+    ("ㅅㄱㄱㅂㄱ메뉴", "report-menu"),                   # 초성 stuck to a word
+    ("희망이음접속주소알려주세요", "access"),             # a whole sentence without spaces
     ("시스템중단기간", "outage"),
     ("희망이음 접송 주소", "access"),                    # typo
     ("차세대 로그인 주소", "access"),                    # synonyms
@@ -72,6 +74,10 @@ def test_declines(engine, query, reason):
     r = engine.answer(query)
     assert not r.answered
     assert r.reason == reason
+
+
+def test_unspaced_unknown_topic_still_declines(engine):
+    assert not engine.answer("희망이음다크모드설정하는법알려주세요").answered
 
 
 def test_greeting_with_a_question_is_answered(engine):
