@@ -100,6 +100,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else 0.0
@@ -119,8 +124,8 @@ def first_reminder_burst():
 
 
 class Load:
-    def __init__(self, url: str, fake_url: str, duration: float, users: int, seed: int = 7):
-        self.url, self.fake_url, self.duration, self.users = url, fake_url, duration, users
+    def __init__(self, url: str, fake_url: str, duration: float, users: int, seed: int = 7, think: float = 1.0):
+        self.url, self.fake_url, self.duration, self.users, self.think = url, fake_url, duration, users, think
         self.rng = random.Random(seed)
         self.lat: dict[str, list[float]] = defaultdict(list)
         self.errors: Counter = Counter()
@@ -198,7 +203,7 @@ class Load:
                 body = event_body(message_event("내 질의", user=uid, channel=dm, ts=ts))
                 if (await self.post(session, "event", body, "application/json"))[0] == 200:
                     self.expect_threads.add(ts)
-            await asyncio.sleep(rng.uniform(0.05, 0.6))  # think time
+            await asyncio.sleep(rng.uniform(0.05, 0.6) * self.think)  # think time
 
     async def agent(self, session, k: int, deadline: float, db: Path) -> None:
         import sqlite3
@@ -292,6 +297,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="about 30 s of traffic")
     ap.add_argument("--seconds", type=float, default=None, help="seconds of traffic (default 180, quick 30)")
     ap.add_argument("--users", type=int, default=50)
+    ap.add_argument("--think", type=float, default=1.0,
+                    help="think-time factor (1: 0.05-0.6 s between a user's actions; 0: back to back, saturation)")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--fake-server", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -316,7 +323,7 @@ def main() -> int:
     bot = subprocess.Popen([python, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                            env=env, cwd=ROOT, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
-    result: dict = {"seconds": seconds, "users": args.users}
+    result: dict = {"seconds": seconds, "users": args.users, "think": args.think}
     ok = True
     try:
         deadline = time.monotonic() + 60
@@ -339,8 +346,10 @@ def main() -> int:
         sampler = threading.Thread(target=sample, daemon=True)
         rss.append((0.0, round(rss_mb(bot.pid), 1)))
         sampler.start()
-        load = Load(base + "/slack/events", fake_url, seconds, args.users)
+        load = Load(base + "/slack/events", fake_url, seconds, args.users, think=args.think)
+        cpu0 = cpu_seconds(bot.pid)
         elapsed = asyncio.run(load.run(data / "ieum.db"))
+        result["bot_cpu_pct"] = round((cpu_seconds(bot.pid) - cpu0) / elapsed * 100)
         # let the last answers and the outbox settle (bounded)
         settle_deadline = time.monotonic() + 60
         while time.monotonic() < settle_deadline:
@@ -464,7 +473,8 @@ def report(r: dict) -> None:
           f"({r['throughput_rps']} requests/s), {r['slack_retries_sent']} Slack retries mixed in")
     for k, v in r["ack_ms"].items():
         print(f"ack {k:<21}: p50 {v['p50']} ms, p99 {v['p99']} ms, max {v['max']} ms (n={v['n']})")
-    print(f"ack all                  : p50 {r['ack_ms_all']['p50']} ms, p99 {r['ack_ms_all']['p99']} ms")
+    print(f"ack all                  : p50 {r['ack_ms_all']['p50']} ms, p99 {r['ack_ms_all']['p99']} ms; "
+          f"bot CPU {r['bot_cpu_pct']}% of one core (2 cores shared with the client and the fake)")
     print(f"HTTP errors              : {r['http_errors'] or 'none'}")
     print(f"answered exactly once    : {r['answered_once']}/{r['expected_replies']} (twice {r['answered_twice']}, "
           f"never {r['unanswered']}); slash commands {r['commands_answered_once']}/{r['commands']}")
