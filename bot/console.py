@@ -9,7 +9,7 @@ import getpass
 import os
 import re
 import sys
-from typing import Callable, TextIO
+from typing import TextIO
 
 from handlers.router import dispatch
 

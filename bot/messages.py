@@ -16,8 +16,6 @@ class Incoming:
     text: str = ""
     conversation: str = "console"
     thread: str | None = None
-    form: Form | None = None  # open this form (kind="form"); with errors set, re-show it
-    key: str | None = None  # idempotency key for out-of-band delivery (the outbox)
     action: str | None = None
     value: str | None = None
     user_name: str = ""

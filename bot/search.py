@@ -24,6 +24,7 @@ import math
 import os
 import pickle
 import re
+import threading
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -124,6 +125,7 @@ class Engine:
         self.synonyms = Synonyms(synonyms)
         # Answers are templates; their words (dates included) are learnt from the rendered text.
         self._render = render
+        self._lock = threading.RLock()
         self.thresholds = thresholds or Thresholds()
         self.entries: dict[str, Entry] = {}
         self._keys: dict[str, _EntryKeys] = {}
@@ -170,7 +172,12 @@ class Engine:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_render"] = None  # a closure over templates: re-attached by the loader
+        del state["_lock"]
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -344,13 +351,17 @@ class Engine:
 
     def add(self, entry: Entry) -> None:
         """Add or replace an entry; it is searchable at once."""
-        self._index(entry)
+        # Listener threads search while an agent promotes an answer to the FAQ: one lock keeps a
+        # search from walking postings that an addition is changing.
+        with self._lock:
+            self._index(entry)
 
     def remove(self, entry_id: str) -> None:
-        keys = self._keys.pop(entry_id, None)
-        self.entries.pop(entry_id, None)
-        if keys is not None:
-            self._drop_keys(entry_id, keys)
+        with self._lock:
+            keys = self._keys.pop(entry_id, None)
+            self.entries.pop(entry_id, None)
+            if keys is not None:
+                self._drop_keys(entry_id, keys)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -506,7 +517,8 @@ class Engine:
     # ---- searching --------------------------------------------------------------------------
 
     def search(self, query: str, limit: int = 5) -> list[Match]:
-        return self._rank(self.terms(query), limit)
+        with self._lock:
+            return self._rank(self.terms(query), limit)
 
     def _rank(self, terms: list[Term], limit: int) -> list[Match]:
         if not terms or not self.entries:
@@ -558,8 +570,9 @@ class Engine:
         if not text:
             return Result(query, False, reason="gibberish" if (query or "").strip() else "empty")
         # A greeting in front of a question is manners, not content: "안녕하세요, 주소 알려주세요".
-        terms = self.terms(_GREETING_PREFIX.sub("", text))
-        matches = self._rank(terms, alternatives + 1)
+        with self._lock:
+            terms = self.terms(_GREETING_PREFIX.sub("", text))
+            matches = self._rank(terms, alternatives + 1)
         small = _smalltalk(text)
         if _ONLY_SMALLTALK.match(text):
             return Result(query, False, None, [], reason=small or "chitchat")

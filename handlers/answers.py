@@ -49,6 +49,15 @@ def result_text(result: Result, templates) -> str:
                             suggestions=[m.title for m in result.alternatives[:2]])
 
 
+def _answer_reply(services, entry, *, query: str, thread: str | None, score: float | None = None) -> Reply:
+    """One answer with its follow-up choices, the same wherever it comes from."""
+    t = services.templates
+    return Reply(t.render("answer", title=entry.title, answer=t.render_answer(entry)),
+                 choices=_choices_after_answer(query, entry.id), kind="answer",
+                 data={"entry_id": entry.id, "title": entry.title, "score": score, "query": query},
+                 thread=thread)
+
+
 def answer_question(incoming: Incoming, services) -> list[Reply]:
     query = (incoming.text or "").strip()
     result = services.engine.answer(query)
@@ -56,14 +65,8 @@ def answer_question(incoming: Incoming, services) -> list[Reply]:
              result.best.entry_id if result.best else None, result.best.score if result.best else 0)
     _record(services, result)
     if result.answered and result.best:
-        return [Reply(
-            result_text(result, services.templates),
-            choices=_choices_after_answer(query, result.best.entry_id),
-            kind="answer",
-            data={"entry_id": result.best.entry_id, "title": result.best.title, "score": result.best.score,
-                  "query": query},
-            thread=incoming.thread,
-        )]
+        return [_answer_reply(services, result.best.entry, query=query, thread=incoming.thread,
+                              score=result.best.score)]
     choices = []
     if result.reason == "unknown":
         choices.append(Choice("질의하기", "inquiry.open", query[:MAX_VALUE], style="primary"))
@@ -94,15 +97,7 @@ def more_answers(incoming: Incoming, services) -> list[Reply]:
     if not matches:
         return [Reply(services.templates.render("no_more"), choices=[Choice("질의하기", "inquiry.open", query)],
                       kind="decline", thread=incoming.thread)]
-    replies = []
-    for m in matches:
-        replies.append(Reply(
-            services.templates.render("answer", title=m.title, answer=services.templates.render_answer(m.entry)),
-            choices=_choices_after_answer(query, m.entry_id), kind="answer",
-            data={"entry_id": m.entry_id, "title": m.title, "score": m.score, "query": query},
-            thread=incoming.thread,
-        ))
-    return replies
+    return [_answer_reply(services, m.entry, query=query, thread=incoming.thread, score=m.score) for m in matches]
 
 
 @action("answer.show")
@@ -110,9 +105,7 @@ def show_entry(incoming: Incoming, services) -> list[Reply]:
     entry = services.engine.entries.get(incoming.value or "")
     if entry is None:
         return [Reply("해당 답변을 찾을 수 없습니다. 다시 질문해 주세요.", kind="error")]
-    return [Reply(services.templates.render("answer", title=entry.title, answer=services.templates.render_answer(entry)),
-                  choices=_choices_after_answer(entry.title, entry.id), kind="answer",
-                  data={"entry_id": entry.id, "title": entry.title, "query": entry.title}, thread=incoming.thread)]
+    return [_answer_reply(services, entry, query=entry.title, thread=incoming.thread)]
 
 
 @action("feedback.yes", "feedback.no")
@@ -128,11 +121,6 @@ def feedback(incoming: Incoming, services) -> list[Reply]:
     return [Reply(services.templates.render("feedback_no"), kind="notice", private=True, thread=incoming.thread,
                   choices=[Choice("다른 답변 보기", "answer.more", incoming.value or ""),
                            Choice("질의하기", "inquiry.open", query, style="primary")])]
-
-
-@action("answer.ask")
-def ask_again(incoming: Incoming, services) -> list[Reply]:
-    return answer_question(incoming, services)
 
 
 @command("도움말", "help", "사용법", "명령어")

@@ -156,3 +156,43 @@ def test_saved_index_rebuilt_when_knowledge_changes_or_file_is_damaged(tmp_path,
     eng = Engine.cached(fresh_kb, tmp_path, min_entries=1)
     assert eng.answer("다크모드 켜는 법").best.entry_id == "dark"
     assert len(list(tmp_path.glob("index-*.pickle"))) == 1
+
+
+def test_searching_while_entries_are_added_from_another_thread():
+    import sys
+    import threading
+
+    base = [Entry(f"b{i}", f"후원 영수증 문의 {i}", "답변", questions=[f"후원 영수증 {i}번"]) for i in range(3000)]
+    eng = Engine(ENTRIES + base, SYNONYMS)
+    errors = []
+    stop = threading.Event()
+
+    def add_many():
+        i = 0
+        while not stop.is_set() and i < 3000:
+            eng.add(Entry(f"faq{i}", f"후원 영수증 추가 {i}", "답변", questions=[f"후원 영수증 추가 {i}번"]))
+            eng.remove(f"faq{i - 1}")
+            i += 1
+
+    def search_many():
+        try:
+            for _ in range(150):
+                eng.search("후원 영수증", 3)
+        except Exception as e:  # "Set changed size during iteration" without the lock
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, to make a race show
+    try:
+        writer = threading.Thread(target=add_many)
+        readers = [threading.Thread(target=search_many) for _ in range(2)]
+        writer.start()
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join(timeout=60)
+        stop.set()
+        writer.join(timeout=60)
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
