@@ -192,7 +192,7 @@ def strip_light_verb(word: str, known=frozenset()) -> str:
 
 
 # Question words carrying endings ('뭐였죠', '어딘가요', '언제예요'): still question words.
-_QUESTION_ROOT = re.compile(r"^(뭐|뭔|무엇|어디|어딘|언제|언젠|누구|누가|왜|어떻|어떤|얼마)")
+_QUESTION_ROOT = re.compile(r"^(뭐|뭔|무엇|어디|어딘|언제|언젠|누구|누가|왜|어떻|어떤|어때|어땠|어떨|얼마)")
 
 
 def question_root(word: str) -> str | None:
