@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import holidays as _holidays
@@ -64,15 +65,30 @@ class Policy:
         return hours
 
 
+@lru_cache(maxsize=1)
+def kr_holidays():
+    """Korean public holidays (substitute holidays included); one table for the whole process."""
+    return _holidays.country_holidays("KR")
+
+
+def is_business_day(day: date) -> bool:
+    """A weekday that is not a Korean public holiday."""
+    return day.weekday() < 5 and day not in kr_holidays()
+
+
 class BusinessCalendar:
     """Adds and counts business hours in Seoul time."""
 
     def __init__(self, policy: Policy | None = None):
         self.policy = policy or Policy()
-        self._holidays = _holidays.country_holidays("KR")
 
     def is_business_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self._holidays
+        return is_business_day(day)
+
+    def is_business_time(self, dt: datetime) -> bool:
+        """A business day, within the policy's business hours (Seoul time)."""
+        local = dt.astimezone(SEOUL)
+        return self.is_business_day(local.date()) and self.policy.start <= local.time() < self.policy.end
 
     def _window(self, day: date) -> tuple[datetime, datetime]:
         return (datetime.combine(day, self.policy.start, SEOUL), datetime.combine(day, self.policy.end, SEOUL))
@@ -112,6 +128,10 @@ class BusinessCalendar:
 
     def due(self, filed_at: datetime, type_: str, urgent: bool) -> datetime:
         return self.add_hours(filed_at, self.policy.hours_for(type_, urgent))
+
+    def fraction(self, start: datetime, end: datetime, share: float) -> datetime:
+        """The instant `share` (0–1) of the business hours from `start` to `end` have passed."""
+        return self.add_hours(start, share * self.hours_between(start, end))
 
     def remaining(self, due: datetime | None, now: datetime) -> float | None:
         """Business hours left until `due` (negative once overdue); None without a due time."""

@@ -235,6 +235,16 @@ class Outbox:
         row = self.store.conn.execute("SELECT status FROM outbox WHERE key=?", [key]).fetchone()
         return row[0] if row else None
 
+    def known(self, keys: Iterable[str]) -> set[str]:
+        """Those of `keys` the outbox already holds (in any status), in one query per 500 keys."""
+        keys = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            found.update(r[0] for r in self.store.conn.execute(
+                f"SELECT key FROM outbox WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
     def get(self, key: str) -> dict | None:
         cur = self.store.conn.execute("SELECT * FROM outbox WHERE key=?", [key])
         row = cur.fetchone()

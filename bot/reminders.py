@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-import holidays
 import yaml
 
+from .businesshours import BusinessCalendar, Policy, is_business_day
 from .clock import SEOUL, BadTime, parse_time
 from .messages import Reply
 from .store import migration
-from .templates import dday, kdatetime
+from .templates import dday
 
 log = logging.getLogger(__name__)
 
-BUSINESS_START = time(9, 0)
-BUSINESS_END = time(18, 0)
 LOOKBACK = timedelta(days=7)
 
 
@@ -70,39 +69,10 @@ def _create(db) -> None:
 # ---- business days ----------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _kr_holidays():
-    return holidays.country_holidays("KR")
-
-
-def is_business_day(d: date) -> bool:
-    return d.weekday() < 5 and d not in _kr_holidays()
-
-
 def previous_business_day(d: date) -> date:
     while not is_business_day(d):
         d -= timedelta(days=1)
     return d
-
-
-def is_business_time(dt: datetime) -> bool:
-    """Weekday, not a Korean public holiday, 09:00–18:00 Seoul."""
-    local = dt.astimezone(SEOUL)
-    return is_business_day(local.date()) and BUSINESS_START <= local.time() < BUSINESS_END
-
-
-def next_business_time(dt: datetime) -> datetime:
-    """`dt` itself if it is business time, else the next business opening (09:00)."""
-    local = dt.astimezone(SEOUL)
-    if is_business_time(local):
-        return local
-    d = local.date()
-    if local.time() >= BUSINESS_END or not is_business_day(d):
-        d += timedelta(days=1)
-    while not is_business_day(d):
-        d += timedelta(days=1)
-    candidate = datetime.combine(d, BUSINESS_START, SEOUL)
-    return max(candidate, local) if candidate.date() == local.date() else candidate
 
 
 def shift_to_business_day(dt: datetime) -> datetime:
@@ -374,6 +344,7 @@ class Reminders:
     def __init__(self, services, rules: RuleSet | None = None):
         self.services = services
         self.rules = rules or load_rules(rules_path(services.kb))
+        self._own_calendar: BusinessCalendar | None = None
         if self.rules.problems:
             for p in self.rules.problems:
                 log.warning("reminders: %s", p)
@@ -425,13 +396,16 @@ class Reminders:
         return [tuple(r) for r in self.store.conn.execute(
             "SELECT surface, user, since FROM reminder_subscriptions WHERE active=1 ORDER BY surface, user")]
 
-    def targets(self, occ: Occurrence) -> list[tuple[str, str]]:
+    def targets(self, occ: Occurrence, *, subscribers: list[tuple[str, str, float]] | None = None,
+                broadcast: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+        """Who gets `occ`; pass `subscribers`/`broadcast` when asking for many occurrences at once."""
         out: list[tuple[str, str]] = []
         if "broadcast" in occ.rule.audience:
-            out.extend(self.broadcast_targets())
+            out.extend(self.broadcast_targets() if broadcast is None else broadcast)
         if "subscribers" in occ.rule.audience:
             # A subscriber gets what is sent after they subscribed, not the backlog.
-            out.extend((s, u) for s, u, since in self.subscribers() if since <= occ.at.timestamp())
+            subs = self.subscribers() if subscribers is None else subscribers
+            out.extend((s, u) for s, u, since in subs if since <= occ.at.timestamp())
         seen: set[tuple[str, str]] = set()
         return [t for t in out if not (t in seen or seen.add(t))]
 
@@ -471,8 +445,9 @@ class Reminders:
     def plan(self, start: datetime | None = None, end: datetime | None = None) -> list[Send]:
         """Every send between start and end, in order (no database writes)."""
         out = []
+        subscribers, broadcast = self.subscribers(), self.broadcast_targets()
         for occ in self.occurrences(start, end):
-            targets = self.targets(occ)
+            targets = self.targets(occ, subscribers=subscribers, broadcast=broadcast)
             if not targets:
                 continue
             reply = self.render(occ)
@@ -485,10 +460,15 @@ class Reminders:
         now = now or self.services.clock.now()
         apply_overrides(self.services)
         counts = {"enqueued": 0, "skipped": 0}
+        # One read of the audiences and one of the keys already known per tick, not one per occurrence.
+        subscribers, broadcast = self.subscribers(), self.broadcast_targets()
+        planned = []
         for occ in self.occurrences(now - lookback, now + timedelta(microseconds=1)):
-            targets = self.targets(occ)
-            keys = {delivery_key(occ, s, t): (s, t) for s, t in targets}
-            new = [k for k in keys if outbox.status(k) is None]
+            targets = self.targets(occ, subscribers=subscribers, broadcast=broadcast)
+            planned.append((occ, {delivery_key(occ, s, t): (s, t) for s, t in targets}))
+        known = outbox.known(k for _, keys in planned for k in keys)
+        for occ, keys in planned:
+            new = [k for k in keys if k not in known]
             if not new:
                 continue
             late = now - occ.at > occ.rule.grace
@@ -507,20 +487,34 @@ class Reminders:
 
     # -- the helpdesk's own deadlines
 
+    def calendar(self) -> BusinessCalendar:
+        """The inquiries' business calendar (knowledge/policy.yaml); the same policy, loaded once, when the
+        inquiries service offers none."""
+        calendar = getattr(self.services.extra.get("inquiries"), "calendar", None)
+        if isinstance(calendar, BusinessCalendar):
+            return calendar
+        if self._own_calendar is None:
+            from .inquiries import policy_path
+
+            self._own_calendar = BusinessCalendar(Policy.load(policy_path(self.services.kb)))
+        return self._own_calendar
+
     def inquiry_warnings(self, now: datetime | None = None) -> int:
         """Warn assignees at 75% of an inquiry's processing time and when overdue (business hours only).
 
         Reads `services.inquiries.open_for_reminders()` when that service offers it: items (objects or
-        dicts) with receipt/id, assignee, created_at, due_at, title, surface.
+        dicts) with receipt/id, assignee, created_at, due_at, title, surface. Each warning is rendered
+        only when its delivery key is new.
         """
         inquiries = self.services.extra.get("inquiries")
         source = getattr(inquiries, "open_for_reminders", None)
         if source is None:
             return 0
         now = now or self.services.clock.now()
-        if not is_business_time(now):
+        calendar = self.calendar()
+        if not calendar.is_business_time(now):
             return 0
-        n = 0
+        due_now = []  # (key, surface, assignee, receipt, due, overdue, title)
         for item in source():
             get = (item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d))
             receipt = str(get("receipt") or get("id") or "")
@@ -529,28 +523,25 @@ class Reminders:
                 continue
             created = parse_time(created) if isinstance(created, str) else created
             due = parse_time(due) if isinstance(due, str) else due
-            surface = get("surface") or "console"
-            three_quarters = _three_quarters(created, due)
-            for stage, when, overdue in (("75", three_quarters, False), ("overdue", due, True)):
-                if now < when or (stage == "75" and now >= due):
-                    continue
-                text = self.services.templates.render(
-                    "reminder_inquiry", receipt=receipt, due=due, overdue=overdue, title=get("title") or "")
-                if self.services.outbox.enqueue(
-                        Reply(text, kind="notice", private=True, to_user=str(assignee)),
-                        key=f"inquiry-warn:{receipt}:{stage}", surface=surface, target=str(assignee)):
-                    n += 1
+            if now >= due:
+                stage, overdue = "overdue", True
+            elif now >= calendar.fraction(created, due, 0.75):
+                stage, overdue = "75", False
+            else:
+                continue
+            due_now.append((f"inquiry-warn:{receipt}:{stage}", get("surface") or "console", str(assignee),
+                            receipt, due, overdue, get("title") or ""))
+        known = self.services.outbox.known(w[0] for w in due_now)
+        n = 0
+        for key, surface, assignee, receipt, due, overdue, title in due_now:
+            if key in known:
+                continue
+            text = self.services.templates.render(
+                "reminder_inquiry", receipt=receipt, due=due, overdue=overdue, title=title)
+            if self.services.outbox.enqueue(Reply(text, kind="notice", private=True, to_user=assignee),
+                                            key=key, surface=surface, target=assignee):
+                n += 1
         return n
-
-
-def _three_quarters(created: datetime, due: datetime) -> datetime:
-    """75% of the processing time, counted in business hours when bot.businesshours is there."""
-    try:
-        from .businesshours import BusinessCalendar
-    except ImportError:
-        return created + (due - created) * 0.75
-    cal = BusinessCalendar()
-    return cal.add_hours(created, 0.75 * cal.hours_between(created, due))
 
 
 # ---- milestone overrides ----------------------------------------------------------------------
@@ -642,7 +633,21 @@ def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> s
     tpl = own.get(state)
     if not tpl:
         return default
-    return templates.env.from_string(tpl).render(ms=kb.milestones, d=d, short=short, m=ms).strip()
+    return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms).strip()
+
+
+# Compiled phrase templates, per jinja2 environment (phrases are few; compiling is the costly part).
+_COMPILED: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
+
+
+def _compiled(env, source: str):
+    cache = _COMPILED.get(env)
+    if cache is None:
+        cache = _COMPILED.setdefault(env, {})
+    template = cache.get(source)
+    if template is None:
+        template = cache[source] = env.from_string(source)
+    return template
 
 
 @lru_cache(maxsize=4)

@@ -259,6 +259,27 @@ def test_inquiry_warnings_at_75_percent_and_overdue_in_business_hours(tmp_path):
     s.close()
 
 
+def test_inquiry_warnings_follow_the_inquiries_business_hours_policy(tmp_path):
+    from datetime import time
+
+    from bot.businesshours import BusinessCalendar, Policy
+
+    s = make(tmp_path, when="2022-09-07T09:30")
+    s.outbox.register_sender("slack", lambda t, r: None)
+    stand_in = _Inquiries([{
+        "receipt": "0000000012", "assignee": "U_AGENT", "surface": "slack", "title": "권한 문의",
+        "created_at": at("2022-09-06T10:00"), "due_at": at("2022-09-07T09:00"),
+    }])
+    stand_in.calendar = BusinessCalendar(Policy(start=time(10, 0), end=time(17, 0)))
+    s.extra["inquiries"] = stand_in
+    assert s.reminders.calendar() is stand_in.calendar
+    assert s.reminders.inquiry_warnings() == 0  # 09:30 is before this policy's opening
+    s.clock.set(at("2022-09-07T10:00"))
+    assert s.reminders.inquiry_warnings() == 1
+    assert s.outbox.status("inquiry-warn:0000000012:overdue") == "pending"
+    s.close()
+
+
 def test_cli_simulate_lists_the_whole_campaign(tmp_path, monkeypatch, capsys):
     from bot.cli import main
 
