@@ -1,6 +1,7 @@
 """What users told us about answers (도움이 되었나요?) and which questions went unanswered."""
 from __future__ import annotations
 
+from .privacy import mask
 from .store import Store, migration
 
 
@@ -32,7 +33,7 @@ class Feedback:
         with self.store.transaction():
             self.store.db["answer_feedback"].insert({
                 "at": self.clock.now().isoformat(), "user": user, "surface": surface, "entry_id": entry_id,
-                "query": query[:1000], "helpful": int(helpful),
+                "query": mask(query)[:1000], "helpful": int(helpful),  # stored for analysis: no personal data
             })
 
     def summary(self) -> dict:

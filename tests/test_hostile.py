@@ -259,6 +259,14 @@ def test_nobody_else_reads_subject_info_through_any_surface(live, fake, private_
 # ---- injection ---------------------------------------------------------------------------------------
 
 
+def test_feedback_keeps_no_personal_data(live):
+    services, _, _ = live
+    dispatch(Incoming(user=OWNER, action="feedback.no", value="outage-period\n제 번호 010-2345-6789 로 연락 주세요",
+                      surface="slack"), services)
+    rows = services.store.conn.execute("SELECT query FROM answer_feedback").fetchall()
+    assert rows and not any(p in q for (q,) in rows for p in PERSONAL)
+
+
 def test_template_and_mrkdwn_injection(live, fake):
     services, _, client = live
     n0 = len(fake.calls)
