@@ -999,9 +999,10 @@ def policy_path(kb) -> Path:
 
 def setup(services) -> None:
     """Attach `services.inquiries`; refuses to start when the key cannot decrypt stored subject info."""
+    from .privacy import service_cipher
+
     store = services.store
-    directory = store.path.parent if store.path is not None else None
-    cipher = Cipher.from_settings(services.settings, directory=directory)
+    cipher = service_cipher(services)
     inquiries = Inquiries(store, kb=services.kb, clock=services.clock, cipher=cipher, engine=services.engine,
                           policy=Policy.load(policy_path(services.kb)), agents=services.settings.agents)
     inquiries.verify_key()

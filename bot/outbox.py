@@ -9,6 +9,10 @@ bounded number of times, until it succeeds or the item expires.
 A process that dies between claiming and recording leaves the row 'sending' with a lease; when the
 lease runs out the row is retried (the only case in which a message could be delivered twice, and
 only if the crash happened after the remote side accepted it).
+
+A reply whose `data` has `"sensitive": True` (decrypted subject info on its way to its reader) is stored
+encrypted with the subject-info cipher (`bot.privacy`), and its payload is wiped once the row is final
+(sent, expired, failed): personal data never sits in the outbox table in plain text.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from typing import Any, Callable, Iterable
 
 from .clock import Clock
 from .messages import Choice, Field, Form, Reply
+from .privacy import Cipher
 from .store import Store, migration
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,12 @@ Sender = Callable[[str, Reply], None]
 # statuses
 PENDING, SENDING, SENT, FAILED, EXPIRED, SKIPPED = "pending", "sending", "sent", "failed", "expired", "skipped"
 FINAL = (SENT, FAILED, EXPIRED, SKIPPED)
+
+# A sealed (encrypted) payload starts with this; a plain one is JSON and starts with '{'.
+SEALED = "sealed:"
+WIPED = "{}"
+# In an UPDATE that makes a row final: a sealed payload is not kept once it cannot be sent any more.
+_WIPE_SEALED = f"reply = CASE WHEN substr(reply, 1, {len(SEALED)}) = '{SEALED}' THEN '{WIPED}' ELSE reply END"
 
 
 class OutboxError(RuntimeError):
@@ -107,9 +118,12 @@ class Outbox:
     """Delivery keys, claims, retries. One instance per process; any number of processes per database."""
 
     def __init__(self, store: Store, clock: Clock, *, max_attempts: int = 8, backoff: float = 30.0,
-                 max_backoff: float = 3600.0, lease: float = 300.0):
+                 max_backoff: float = 3600.0, lease: float = 300.0, cipher: Cipher | None = None):
         self.store = store
         self.clock = clock
+        # Without the services' cipher (a bare outbox in a script), sensitive payloads get a key that
+        # lives as long as the process: they can still be sent by it, and are useless to anyone else.
+        self.cipher = cipher
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -144,14 +158,39 @@ class Outbox:
         now = self.clock.now()
         due = _ts(not_before or now)
         reply = Reply(**{**reply_to_dict_shallow(reply), "key": key})
+        payload = self._seal(reply, final=status in FINAL)
         with self.store.transaction():
             cur = self.store.conn.execute(
                 "INSERT OR IGNORE INTO outbox (key, surface, target, reply, status, not_before, expires_at,"
                 " next_attempt, created_at, note) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [key, surface, target, to_json(reply), status, due,
+                [key, surface, target, payload, status, due,
                  _ts(expires_at) if expires_at else None, due, now.isoformat(), note or None],
             )
             return cur.rowcount == 1
+
+    # -- sensitive payloads
+
+    @staticmethod
+    def is_sensitive(reply: Reply) -> bool:
+        return isinstance(reply.data, dict) and reply.data.get("sensitive") is True
+
+    def _cipher(self) -> Cipher:
+        if self.cipher is None:
+            from cryptography.fernet import Fernet
+
+            self.cipher = Cipher(Fernet.generate_key())
+        return self.cipher
+
+    def _seal(self, reply: Reply, *, final: bool = False) -> str:
+        """The stored form of `reply`: JSON, or for a sensitive reply its encryption (nothing once final)."""
+        if not self.is_sensitive(reply):
+            return to_json(reply)
+        return WIPED if final else SEALED + self._cipher().encrypt(to_json(reply))
+
+    def _open(self, payload: str) -> Reply:
+        if payload.startswith(SEALED):
+            return from_json(self._cipher().decrypt(payload[len(SEALED):]))
+        return from_json(payload)
 
     # -- sending
 
@@ -180,13 +219,13 @@ class Outbox:
                 continue  # another process won it
             key, surface, target, payload, attempts = item
             try:
-                self.senders[surface](target, from_json(payload))
+                self.senders[surface](target, self._open(payload))
             except Exception as e:  # a sender may raise anything: record it and retry later
                 self._failed(row_id, key, attempts, e)
             else:
                 with self.store.transaction():
                     self.store.conn.execute(
-                        "UPDATE outbox SET status='sent', sent_at=?, lease_until=NULL, last_error=NULL"
+                        f"UPDATE outbox SET status='sent', sent_at=?, lease_until=NULL, last_error=NULL, {_WIPE_SEALED}"
                         " WHERE id=? AND claimed_by=?",
                         [self.clock.now().isoformat(), row_id, self.worker],
                     )
@@ -220,11 +259,14 @@ class Outbox:
                 "UPDATE outbox SET status=?, next_attempt=?, lease_until=NULL, last_error=? WHERE id=? AND claimed_by=?",
                 [status, _ts(now) + delay, message, row_id, self.worker],
             )
+            if status == FAILED:
+                self.store.conn.execute(f"UPDATE outbox SET {_WIPE_SEALED} WHERE id=?", [row_id])
 
     def _expire(self, t: float, wall: float) -> None:
         with self.store.transaction():
             self.store.conn.execute(
-                "UPDATE outbox SET status='expired', lease_until=NULL WHERE expires_at IS NOT NULL AND expires_at <= ?"
+                f"UPDATE outbox SET status='expired', lease_until=NULL, {_WIPE_SEALED}"
+                " WHERE expires_at IS NOT NULL AND expires_at <= ?"
                 " AND (status='pending' OR (status='sending' AND lease_until < ?))",
                 [t, wall],
             )
@@ -275,6 +317,8 @@ def _console_sender(target: str, reply: Reply) -> None:
 
 
 def setup(services) -> None:
-    outbox = Outbox(services.store, services.clock)
+    from .privacy import service_cipher
+
+    outbox = Outbox(services.store, services.clock, cipher=service_cipher(services))
     outbox.register_sender("console", _console_sender)
     services.extra["outbox"] = outbox

@@ -248,8 +248,9 @@ def subject(incoming: Incoming, services) -> list[Reply]:
         text = services.inquiries.read_subject_info(receipt, incoming.user)
     except InquiryError as e:
         return error_reply(services, str(e))
+    # "sensitive": the outbox stores it encrypted and wipes it once delivered, should it go out of band.
     return [Reply(_render(services, "inquiry_subject", receipt=receipt, subject=text), kind="notice", private=True,
-                  to_user=incoming.user)]
+                  to_user=incoming.user, data={"sensitive": True})]
 
 
 @action("inquiry.rate")

@@ -183,3 +183,19 @@ def test_two_connections_draining_one_database_send_each_item_once(db_path, cloc
         t.join(timeout=30)
     assert sorted(sent) == sorted(keys)
     assert setup.counts() == {"sent": 60}
+
+
+def test_sensitive_replies_are_sealed_then_wiped(outbox, clock):
+    sent = []
+    outbox.register_sender("slack", lambda t, r: sent.append(r))
+    secret = Reply("대상자 정보: 010-2345-6789", private=True, to_user="U1", data={"sensitive": True})
+    assert outbox.enqueue(secret, key="s1", surface="slack", target="user:U1") is True
+    assert outbox.enqueue(Reply("공지"), key="p1", surface="slack", target="C1") is True
+    stored = outbox.get("s1")["reply"]
+    assert stored.startswith("sealed:") and "010-2345-6789" not in stored and "대상자" not in stored
+    assert outbox.drain() == 2
+    assert [r.text for r in sent] == ["대상자 정보: 010-2345-6789", "공지"]
+    assert outbox.get("s1")["reply"] == "{}"
+    assert from_json(outbox.get("p1")["reply"]).text == "공지"  # ordinary replies are kept as they were
+    assert outbox.skip(secret, key="s2", surface="slack", target="user:U1") is True
+    assert outbox.get("s2")["reply"] == "{}"

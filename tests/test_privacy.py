@@ -120,6 +120,50 @@ def test_subject_info_is_encrypted_at_rest(tmp_path):
     assert "홍길동".encode() not in raw
 
 
+def _outbox_dump(s) -> str:
+    return json.dumps(s.store.conn.execute("SELECT * FROM outbox").fetchall(), ensure_ascii=False)
+
+
+def _raw_db(tmp_path) -> bytes:
+    return (tmp_path / "ieum.db").read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("ieum.db-*"))
+
+
+@pytest.mark.parametrize("outcome", ["sent", "expired", "failed"])
+def test_subject_info_delivered_out_of_band_never_sits_in_the_outbox_in_plain_text(tmp_path, outcome):
+    from datetime import timedelta
+
+    s = make(tmp_path)
+    i = s.inquiries.file(title="대상자 자료 누락", category="ERP > 인사", type="자료확인", requester="u1",
+                         subject_info="홍길동 900101-1234567")
+    reply = dispatch(Incoming(user="u1", action="inquiry.subject", value=i.receipt), s)[0]
+    assert "900101-1234567" in reply.text and reply.data["sensitive"] is True
+    # what an adapter does with a reply it cannot show in place
+    s.outbox.enqueue(reply, key="slack:evt:0", surface="slack", target="user:u1",
+                     expires_at=NOW + timedelta(minutes=5))
+    for secret in ("900101-1234567", "홍길동"):
+        assert secret not in _outbox_dump(s)
+        assert secret.encode() not in _raw_db(tmp_path)
+    delivered = []
+    if outcome == "sent":
+        s.outbox.register_sender("slack", lambda target, r: delivered.append((target, r.text)))
+    else:
+        def broken(target, r):
+            raise RuntimeError("unreachable")
+
+        s.outbox.register_sender("slack", broken)
+        s.outbox.max_attempts = 1 if outcome == "failed" else 8
+    if outcome == "expired":
+        s.clock.set(NOW + timedelta(minutes=10))
+    s.outbox.drain()
+    row = s.outbox.get("slack:evt:0")
+    assert row["status"] == outcome and row["reply"] == "{}"
+    if outcome == "sent":
+        assert delivered == [("user:u1", reply.text)]  # the reader still gets it, decrypted
+    s.close()
+    for secret in ("900101-1234567", "홍길동"):
+        assert secret.encode() not in _raw_db(tmp_path)
+
+
 def test_wrong_key_refuses_to_start(tmp_path):
     s = make(tmp_path, secret="first-key")
     s.inquiries.file(title="제목", category="ERP > 인사", type="자료확인", requester="u1", subject_info="비밀")
