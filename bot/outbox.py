@@ -39,6 +39,10 @@ Sender = Callable[[str, Reply], None]
 PENDING, SENDING, SENT, FAILED, EXPIRED, SKIPPED = "pending", "sending", "sent", "failed", "expired", "skipped"
 FINAL = (SENT, FAILED, EXPIRED, SKIPPED)
 
+# Never pruned: an inquiry's deadline warnings stand for as long as the inquiry (an overdue one would
+# otherwise be warned about again once its warning had been pruned).
+KEEP_PREFIXES = ("inquiry-warn:",)
+
 # A sealed (encrypted) payload starts with this; a plain one is JSON and starts with '{'.
 SEALED = "sealed:"
 WIPED = "{}"
@@ -129,6 +133,7 @@ class Outbox:
         self.max_backoff = max_backoff
         self.lease = lease
         self.senders: dict[str, Sender] = {}
+        self._pruned_at: float | None = None
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # -- configuration
@@ -270,6 +275,31 @@ class Outbox:
                 " AND (status='pending' OR (status='sending' AND lease_until < ?))",
                 [t, wall],
             )
+
+    # -- housekeeping
+
+    def prune(self, older_than_days: float = 30, *, keep_prefixes: Iterable[str] = KEEP_PREFIXES,
+              at_most_every: float = 3600.0) -> int:
+        """Delete final rows (sent, expired, failed, skipped) due more than `older_than_days` ago; returns
+        how many. Cheap to call every tick: it works at most once per `at_most_every` seconds.
+
+        Their keys are long out of the reminders' lookback and the recovery's window, so nothing enqueues
+        them again; keys under `keep_prefixes` (an open inquiry's deadline warnings) are kept for good.
+        """
+        wall = time.time()
+        if self._pruned_at is not None and wall - self._pruned_at < at_most_every:
+            return 0
+        self._pruned_at = wall
+        cutoff = _ts(self.clock.now()) - older_than_days * 86400
+        keep = list(keep_prefixes)
+        sql = (f"DELETE FROM outbox WHERE status IN ({','.join('?' * len(FINAL))}) AND not_before < ?"
+               + "".join(" AND substr(key, 1, ?) != ?" for _ in keep))
+        args = [*FINAL, cutoff, *(x for p in keep for x in (len(p), p))]
+        with self.store.transaction():
+            n = self.store.conn.execute(sql, args).rowcount
+        if n:
+            log.info("outbox: pruned %d delivered or abandoned rows older than %g days", n, older_than_days)
+        return n
 
     # -- reading
 

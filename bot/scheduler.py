@@ -31,7 +31,7 @@ JOB_DEFAULTS = {
 
 
 def tick(services) -> dict[str, int]:
-    """One pass: enqueue due reminders and inquiry warnings, then send what is due."""
+    """One pass: enqueue due reminders and inquiry warnings, send what is due, prune what is long done."""
     out: dict[str, Any] = {}
     reminders = services.extra.get("reminders")
     now = services.clock.now()
@@ -50,6 +50,10 @@ def tick(services) -> dict[str, int]:
             out["sent"] = outbox.drain()
         except Exception:
             log.exception("scheduler: draining the outbox failed")
+        try:
+            out["pruned"] = outbox.prune()  # at most hourly: finished rows older than 30 days
+        except Exception:
+            log.exception("scheduler: pruning the outbox failed")
     return out
 
 

@@ -199,3 +199,22 @@ def test_sensitive_replies_are_sealed_then_wiped(outbox, clock):
     assert from_json(outbox.get("p1")["reply"]).text == "공지"  # ordinary replies are kept as they were
     assert outbox.skip(secret, key="s2", surface="slack", target="user:U1") is True
     assert outbox.get("s2")["reply"] == "{}"
+
+
+def test_prune_drops_long_finished_rows_only(outbox, clock):
+    outbox.register_sender("slack", lambda t, r: None)
+    outbox.enqueue(Reply("old"), key="old", surface="slack", target="C")
+    outbox.enqueue(Reply("warn"), key="inquiry-warn:0000000001:overdue", surface="slack", target="U")
+    outbox.skip(None, key="skipped", surface="slack", target="C")
+    outbox.enqueue(Reply("waiting"), key="waiting", surface="teams", target="C")  # no sender: stays pending
+    assert outbox.drain() == 2
+    clock.advance(days=29)
+    outbox.enqueue(Reply("recent"), key="recent", surface="slack", target="C")
+    assert outbox.drain() == 1
+    assert outbox.prune() == 0  # nothing is 30 days old yet
+    clock.advance(days=2)
+    assert outbox.prune() == 0  # at most once an hour
+    assert outbox.prune(at_most_every=0) == 2
+    assert outbox.status("old") is None and outbox.status("skipped") is None
+    assert outbox.status("recent") == "sent" and outbox.status("waiting") == "pending"
+    assert outbox.status("inquiry-warn:0000000001:overdue") == "sent"

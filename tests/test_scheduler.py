@@ -215,3 +215,19 @@ def test_the_rehearsal_clock_drives_due_ness(tmp_path):
     tick(s)
     assert sorted(k.split(":")[1] for _, k, _ in rec.sent) == ["cms_before", "report_cutoff"]
     s.close()
+
+
+def test_the_tick_prunes_long_finished_deliveries_without_sending_them_again(tmp_path):
+    s = make(tmp_path, "2022-08-23T09:05")
+    rec = Recorder()
+    s.outbox.register_sender("slack", rec)
+    tick(s)
+    sent = len(rec.sent)
+    assert sent and s.outbox.counts().get("sent") == sent
+    s.close()
+    later = make(tmp_path, "2022-10-05T09:05")  # a process running weeks after the campaign
+    later.outbox.register_sender("slack", rec)
+    result = tick(later)
+    assert result["pruned"] == sent and result["sent"] == 0
+    assert later.outbox.counts().get("sent", 0) == 0 and len(rec.sent) == sent
+    later.close()
