@@ -160,6 +160,17 @@ def _m002(db) -> None:
     c.execute("CREATE INDEX idx_inquiries_status_created ON inquiries (status, created_at)")
 
 
+@migration("inquiries_003_reinquiry_source")
+def _m003(db) -> None:
+    # Re-inquiries were once filed with source 'reinquiry' and so lost their chat surface (warnings went to
+    # the console, recovery skipped them): give them their parent's, level by level down a chain of them.
+    c = db.conn
+    parent = "(SELECT p.source FROM inquiries p WHERE p.id = inquiries.parent_id)"
+    while c.execute(f"UPDATE inquiries SET source = {parent} WHERE source = 'reinquiry' AND parent_id IS NOT NULL"
+                    f" AND {parent} != 'reinquiry'").rowcount:
+        pass
+
+
 # ---- the inquiry ------------------------------------------------------------------------------------
 
 
@@ -502,9 +513,11 @@ class Inquiries:
                 c.execute("INSERT INTO inquiry_attachments (inquiry_id, name, type, size, file_id) VALUES (?, ?, ?, ?, ?)",
                           [number, name, _extension(a), int(a.get("size") or 0),
                            str(a.get("id") or a.get("file_id") or "")])
-            self._event(number, row["requester"], "filed", {"status": WAITING, "source": source,
-                                                            "attachments": len(attachments),
-                                                            "subject_info": bool(token)}, now)
+            filed = {"status": WAITING, "source": source, "attachments": len(attachments),
+                     "subject_info": bool(token)}
+            if parent_id:
+                filed["parent"] = receipt(parent_id)  # a re-inquiry (재질의)
+            self._event(number, row["requester"], "filed", filed, now)
         log.info("inquiry %s filed by %s", receipt(number), row["requester"])
         inquiry = self.get(number)
         if inquiry.public and self._similar is not None:
@@ -748,7 +761,10 @@ class Inquiries:
 
     def reinquire(self, number: str | int, user: str, *, content: str, title: str | None = None,
                   subject_info: str | None = None) -> Inquiry:
-        """재질의: a completed inquiry is reopened as a new inquiry linked to it (same requester only)."""
+        """재질의: a completed inquiry is reopened as a new inquiry linked to it (same requester only).
+
+        The new inquiry keeps its parent's chat surface (`source`), so its notices and deadline warnings go
+        where the requester is; `parent_id` and the events on both record the re-inquiry."""
         parent = self.get(number)
         if user != parent.requester:
             raise Forbidden("재질의는 질의한 본인만 할 수 있습니다.")
@@ -764,7 +780,7 @@ class Inquiries:
                               urgent=parent.urgent, public=parent.public, guideline=parent.guideline,
                               requester_name=parent.requester_name, organization=parent.organization,
                               position=parent.position, content=content, subject_info=subject_info or "",
-                              parent_id=parent.id, source="reinquiry", _subject_token=token)
+                              parent_id=parent.id, source=parent.source, _subject_token=token)
             self._event(parent.id, user, "reinquired", {"child": child.receipt})
         return child
 

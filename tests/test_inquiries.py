@@ -272,6 +272,29 @@ def test_reinquiry_rating_and_recommending(services):
     assert "reinquired" in [e.kind for e in inq.get(i.receipt, events=True).events]
 
 
+def test_a_reinquiry_keeps_its_parents_chat_surface(tmp_path):
+    s = make(tmp_path)
+    inq = s.inquiries
+    i = file(s, source="slack")
+    inq.answer(i.receipt, "agent1", "답변")
+    child = inq.reinquire(i.receipt, "u1", content="아직 안 보입니다")
+    assert child.source == "slack" and child.parent_receipt == i.receipt
+    filed = [e for e in inq.get(child.receipt, events=True).events if e.kind == "filed"]
+    assert filed[0].detail["parent"] == i.receipt and filed[0].detail["source"] == "slack"
+    inq.assign(child.receipt, "agent1")
+    assert [r["surface"] for r in inq.open_for_reminders() if r["receipt"] == child.receipt] == ["slack"]
+    # rows filed before the fix (source 'reinquiry', even a re-inquiry of one) get their surface back
+    grandchild = file(s, source="reinquiry", parent_id=child.id)
+    s.store.conn.execute("UPDATE inquiries SET source = 'reinquiry' WHERE id = ?", [child.id])
+    s.store.conn.execute("DELETE FROM _migrations WHERE name = 'inquiries_003_reinquiry_source'")
+    s.store.conn.commit()
+    s.close()
+    s = make(tmp_path)
+    assert s.inquiries.get(child.receipt).source == "slack"
+    assert s.inquiries.get(grandchild.receipt).source == "slack"
+    s.close()
+
+
 def test_subject_info_access_is_checked_and_logged(services):
     inq = services.inquiries
     i = file(services, subject_info="홍길동 900101-1234567")
