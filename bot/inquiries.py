@@ -419,8 +419,8 @@ class Inquiries:
             errors["title"] = "제목을 입력해 주세요."
         elif len(title.strip()) > MAX_TITLE:
             errors["title"] = f"제목은 {MAX_TITLE}자 이내로 입력해 주세요. (지금 {len(title.strip())}자)"
-        elif find_personal_data(title):
-            errors["title"] = (f"제목에 개인정보({labels(find_personal_data(title))})가 있습니다. 제목은 공개되므로 "
+        elif found := find_personal_data(title):
+            errors["title"] = (f"제목에 개인정보({labels(found)})가 있습니다. 제목은 공개되므로 "
                                "개인정보는 대상자 정보에 적어 주세요.")
         if not str(category or "").strip():
             errors["category"] = "업무분류를 선택해 주세요."
@@ -433,8 +433,8 @@ class Inquiries:
         content = content if isinstance(content, str) else ("" if content is None else str(content))
         if len(content) > MAX_CONTENT:
             errors["content"] = f"질의내용은 {MAX_CONTENT}자 이내로 입력해 주세요. (지금 {len(content)}자)"
-        elif find_personal_data(content):
-            errors["content"] = (f"질의내용에 개인정보({labels(find_personal_data(content))})가 있습니다. 질의내용은 "
+        elif found := find_personal_data(content):
+            errors["content"] = (f"질의내용에 개인정보({labels(found)})가 있습니다. 질의내용은 "
                                  "공개되므로 개인정보는 대상자 정보에 적어 주세요.")
         subject_info = subject_info if isinstance(subject_info, str) else ("" if subject_info is None else str(subject_info))
         if len(subject_info) > MAX_SUBJECT:
@@ -727,8 +727,8 @@ class Inquiries:
             raise Invalid({"answer": "답변을 입력해 주세요."})
         if len(text) > MAX_ANSWER:
             raise Invalid({"answer": f"답변은 {MAX_ANSWER}자 이내로 입력해 주세요."})
-        if find_personal_data(text):
-            raise Invalid({"answer": f"답변에 개인정보({labels(find_personal_data(text))})가 있습니다. 답변은 공개될 수 "
+        if found := find_personal_data(text):
+            raise Invalid({"answer": f"답변에 개인정보({labels(found)})가 있습니다. 답변은 공개될 수 "
                                      "있으므로 개인정보를 지워 주세요."})
         now = self.clock.now()
         with self.store.transaction():
@@ -871,10 +871,10 @@ class Inquiries:
         title = (title or inq.title).strip()[:MAX_TITLE]
         answer = (answer or inq.answer).strip()
         errors = {}
-        if find_personal_data(title):
-            errors["title"] = f"FAQ 제목에 개인정보({labels(find_personal_data(title))})가 있습니다."
-        if find_personal_data(answer):
-            errors["answer"] = f"FAQ 답변에 개인정보({labels(find_personal_data(answer))})가 있습니다."
+        if found := find_personal_data(title):
+            errors["title"] = f"FAQ 제목에 개인정보({labels(found)})가 있습니다."
+        if found := find_personal_data(answer):
+            errors["answer"] = f"FAQ 답변에 개인정보({labels(found)})가 있습니다."
         if not title or not answer:
             errors.setdefault("answer", "FAQ 제목과 답변이 필요합니다.")
         if errors:

@@ -87,12 +87,9 @@ def labels(findings: list[Finding]) -> str:
     return ", ".join(seen)
 
 
-def mask(text: str | None, *, placeholder: str = "[개인정보]") -> str:
-    """`text` with each piece of personal data replaced by `placeholder`."""
-    if not text:
-        return text or ""
+def _replace(text: str, findings: list[Finding], placeholder: str) -> str:
     out, pos = [], 0
-    for f in find_personal_data(text):
+    for f in findings:
         out.append(text[pos:f.start])
         out.append(placeholder)
         pos = f.end
@@ -100,12 +97,23 @@ def mask(text: str | None, *, placeholder: str = "[개인정보]") -> str:
     return "".join(out)
 
 
-def extract(text: str | None, *, placeholder: str = "[대상자 정보]") -> tuple[str, list[str]]:
-    """Split `text` into (public text with the data replaced, the pieces of data taken out)."""
+def mask(text: str | None, *, placeholder: str = "[개인정보]", findings: list[Finding] | None = None) -> str:
+    """`text` with each piece of personal data replaced by `placeholder`.
+
+    Pass `findings` when `find_personal_data(text)` has already been called: the text is not scanned again.
+    """
+    if not text:
+        return text or ""
+    return _replace(text, find_personal_data(text) if findings is None else findings, placeholder)
+
+
+def extract(text: str | None, *, placeholder: str = "[대상자 정보]",
+            findings: list[Finding] | None = None) -> tuple[str, list[str]]:
+    """Split `text` into (public text with the data replaced, the pieces of data taken out); one scan."""
     if not text:
         return text or "", []
-    pieces = [text[f.start:f.end] for f in find_personal_data(text)]
-    return mask(text, placeholder=placeholder), pieces
+    found = find_personal_data(text) if findings is None else findings
+    return _replace(text, found, placeholder), [text[f.start:f.end] for f in found]
 
 
 class RedactingFilter(logging.Filter):

@@ -132,7 +132,7 @@ def submit(incoming: Incoming, services) -> list[Reply]:
     for name, label in (("title", "제목"), ("content", "질의내용")):
         found = find_personal_data(values[name])
         if found:
-            values[name], taken = extract(values[name])
+            values[name], taken = extract(values[name], findings=found)
             pieces += taken
             moved_errors[name] = (f"{label}에 개인정보({labels(found)})가 있어 대상자 정보로 옮겼습니다. "
                                   "확인 후 다시 제출해 주세요.")
