@@ -61,15 +61,18 @@ class PlainFormatter(logging.Formatter):
 
 
 class RedactingHandlerFilter(logging.Filter):
-    """Masks a record's message in place, for handlers whose formatter is not ours (e.g. pytest's caplog)."""
+    """Masks a record's message in place, for handlers whose formatter is not ours (e.g. pytest's caplog).
+
+    The handler `setup()` installs does not need it: its formatters mask the whole written text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
             return True
-        if find_personal_data(message):
-            record.msg, record.args = mask(message), None
+        found = find_personal_data(message)
+        if found:
+            record.msg, record.args = mask(message, findings=found), None
         return True
 
 
@@ -82,8 +85,7 @@ def setup(level: str | int = "INFO", *, stream: IO | None = None, json_lines: bo
         except (AttributeError, ValueError):
             json_lines = True
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter() if json_lines else PlainFormatter())
-    handler.addFilter(RedactingHandlerFilter())
+    handler.setFormatter(JsonFormatter() if json_lines else PlainFormatter())  # both mask what they write
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 import os
 import re
 from dataclasses import dataclass
@@ -114,19 +113,6 @@ def extract(text: str | None, *, placeholder: str = "[대상자 정보]",
         return text or "", []
     found = find_personal_data(text) if findings is None else findings
     return _replace(text, found, placeholder), [text[f.start:f.end] for f in found]
-
-
-class RedactingFilter(logging.Filter):
-    """A log filter that masks personal data in every record it sees (a last line of defence)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
-            return True
-        if find_personal_data(message):
-            record.msg, record.args = mask(message), None
-        return True
 
 
 # ---- the cipher ------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from bot.config import Settings
 from bot.inquiries import Invalid
 from bot.inquiries_cli import file_line
 from bot.messages import Incoming
-from bot.privacy import (Cipher, KeyError_, KeyMismatch, RedactingFilter, extract, find_personal_data, load_key,
-                         mask)
+from bot.logs import RedactingHandlerFilter
+from bot.privacy import Cipher, KeyError_, KeyMismatch, extract, find_personal_data, load_key, mask
 from bot.store import Store
 from handlers.router import dispatch
 
@@ -81,7 +81,7 @@ def test_extract_moves_every_piece():
 
 def test_redacting_filter_masks_log_records():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "user sent %s", ("010-1234-5678",), None)
-    RedactingFilter().filter(record)
+    RedactingHandlerFilter().filter(record)
     assert "010-1234-5678" not in record.getMessage()
 
 
