@@ -56,6 +56,11 @@ PREFILTER_ENUMERATE = 2_000  # postings enumerated until this many candidates ar
 ANSWER_WORD_CREDIT = 0.5  # a word found only in an entry's answer counts for half
 QUESTION_WORD_WEIGHT = 0.25
 NUMBER_WEIGHT = 1.0
+PREDICATE_WEIGHT = 0.5
+UNKNOWN_MASS_CAP = 2.0  # × the weight of one unknown word
+# Endings that mark a word as a predicate (verb or adjective), not a noun.
+_PREDICATE = re.compile(r"(어요|아요|여요|었|았|였|겠|는데|은데|ㄴ데|던데|거죠|는거|어야|아야|해야|어서|아서|"
+                        r"[가-힣]죠|[가-힣]네요|[가-힣]어|[가-힣]아|는지|을지|려고|[가-힣]고싶)[?!.]*$")
 _NUMBER_WORD = re.compile(r"^[0-9]+(월|일|시|분|차|년|주|건|개)?$")
 MAX_QUERY_CHARS = 500  # longer input is cut: nobody asks a 40,000-character question
 
@@ -511,7 +516,22 @@ class Engine:
             i += 1
         out: list[Term] = []
         for w in merged:
-            out.extend(self._term(w))
+            terms = self._term(w)
+            if _PREDICATE.search(w):
+                # A verb or adjective nobody taught us ('찾아', '남는거죠') says less about the topic
+                # than an unknown noun does.
+                for t in terms:
+                    if not t.expansions:
+                        t.weight *= PREDICATE_WEIGHT
+            out.extend(terms)
+        # A long, chatty question brings many words the knowledge base never saw ('저희 요양원인데요 …');
+        # together they may weigh no more than a few unknown nouns, so the topic words still count.
+        unknown = [t for t in out if not t.expansions]
+        mass = sum(t.weight for t in unknown)
+        cap = self._max_idf() * self.thresholds.unknown_weight * UNKNOWN_MASS_CAP
+        if mass > cap:
+            for t in unknown:
+                t.weight *= cap / mass
         return out
 
     # ---- searching --------------------------------------------------------------------------
