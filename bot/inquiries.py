@@ -271,6 +271,13 @@ def receipt(number: int) -> str:
     return f"{int(number):010d}"
 
 
+def delivery_key(number: str | int, event: str) -> str:
+    """The outbox key of one message about an inquiry, e.g. for 0000000011: 'inquiry-0000000011-filed' (the
+    triage card), '-receipt' (the requester's receipt DM), '-answered' (a notice to the requester),
+    '-answered-triage' (the triage channel's update). Handlers, recovery and adapters must agree on it."""
+    return f"inquiry-{receipt(number) if isinstance(number, int) else number}-{event}"
+
+
 def parse_receipt(value: str | int) -> int:
     text = str(value).strip().lstrip("#")
     if not text.isdigit() or len(text) > 10 or int(text) <= 0:

@@ -28,46 +28,47 @@ def reconcile(services, *, settle: timedelta = SETTLE, lookback: timedelta = LOO
     from handlers.inquiries import filed_replies
     from handlers.triage import triage_card
 
-    from .inquiries import WAITING, receipt
+    from .inquiries import DONE, WAITING, delivery_key
 
     now = services.clock.now()
     since = (now - lookback).isoformat(timespec="seconds")
     until = (now - settle).isoformat(timespec="seconds")
     conn = services.store.conn
     with services.store.transaction():
-        rows = conn.execute(
-            "SELECT id, source, requester FROM inquiries WHERE status = ? AND created_at >= ? AND created_at <= ?"
-            " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = 'inquiry-' || printf('%010d', inquiries.id)"
-            " || '-filed')", [WAITING, since, until]).fetchall()
-    for number, source, requester in rows:
-        if source not in outbox.senders:
-            continue  # another surface's process reconciles its own
+        filed = conn.execute(
+            "SELECT id, source, requester FROM inquiries WHERE status = ? AND created_at >= ? AND created_at <= ?",
+            [WAITING, since, until]).fetchall()
+    known = outbox.known(delivery_key(number, "filed") for number, _, _ in filed)
+    for number, source, requester in filed:
+        if delivery_key(number, "filed") in known or source not in outbox.senders:
+            continue  # announced after all, or another surface's process reconciles its own
         i = inquiries.get(number)
         card = triage_card(services, i)
         if outbox.enqueue(card, key=card.key, surface=source, target=f"channel:{card.to_conversation}"):
             counts["cards"] += 1
         if source == "slack":
             ack = filed_replies(services, Incoming(user=requester, surface=source), i)[0]
-            if outbox.enqueue(ack, key=f"inquiry-{receipt(number)}-receipt", surface=source, target=f"user:{requester}"):
+            if outbox.enqueue(ack, key=delivery_key(number, "receipt"), surface=source, target=f"user:{requester}"):
                 counts["receipts"] += 1
     # answered inquiries whose requester was never told (the kill came between the answer and the notice)
     from handlers.triage import notify_requester, triage_update
 
     with services.store.transaction():
-        rows = conn.execute(
-            "SELECT id, source FROM inquiries WHERE answered_at IS NOT NULL AND answered_at >= ? AND answered_at <= ?"
-            " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key IN ('inquiry-' || printf('%010d', inquiries.id)"
-            " || '-answered', 'inquiry-' || printf('%010d', inquiries.id) || '-completed'))",
+        answered = conn.execute(
+            "SELECT id, source FROM inquiries WHERE answered_at IS NOT NULL AND answered_at >= ? AND answered_at <= ?",
             [since, until]).fetchall()
+    known = outbox.known(delivery_key(number, event) for number, _ in answered for event in ("answered", "completed"))
     counts["answers"] = 0
-    for number, source in rows:
+    for number, source in answered:
+        if {delivery_key(number, "answered"), delivery_key(number, "completed")} & known:
+            continue
         if source not in outbox.senders:
             continue
         i = inquiries.get(number)
         notice = notify_requester(services, i, "answered")
         if outbox.enqueue(notice, key=notice.key, surface=source, target=f"user:{i.requester}"):
             counts["answers"] += 1
-        update = triage_update(services, "answered", receipt=i.receipt, agent=i.assignee, done=i.status == "조치완료")
+        update = triage_update(services, "answered", receipt=i.receipt, agent=i.assignee, done=i.status == DONE)
         outbox.enqueue(update, key=update.key, surface=source, target=f"channel:{update.to_conversation}")
     if any(counts.values()):
         log.warning("recovery: queued %d triage cards, %d receipts and %d answer notices cut off by a crash",

@@ -21,12 +21,19 @@ FORM_FIELDS = ("title", "category", "type", "urgent", "public", "guideline", "or
                "content", "subject_info", "files")
 
 
-def _render(services, name: str, **data) -> str:
+def render(services, name: str, **data) -> str:
+    """The words of template `knowledge/templates/NAME.j2` (for this module and handlers.triage)."""
     return services.templates.render(name, **data)
 
 
 def error_reply(services, message: str, **kw) -> list[Reply]:
-    return [Reply(_render(services, "inquiry_error", message=message), kind="error", private=True, **kw)]
+    """A private refusal in the inquiry_error template."""
+    return [Reply(render(services, "inquiry_error", message=message), kind="error", private=True, **kw)]
+
+
+def rating_choices(receipt: str, label: str = "{n}점") -> list[Choice]:
+    """만족도 buttons, 5 down to 1 (`label` is formatted with n)."""
+    return [Choice(label.format(n=n), "inquiry.rate", f"{receipt}:{n}") for n in range(5, 0, -1)]
 
 
 def _state(value: str | None) -> dict:
@@ -73,7 +80,7 @@ def build_form(services, incoming: Incoming, *, values: dict | None = None, ques
 
 def _form_reply(services, incoming, form: Form, question: str = "") -> list[Reply]:
     # A form may carry subject info back to its author: always private, never in a channel.
-    return [Reply(_render(services, "inquiry_form_intro", question=question), kind="form", form=form,
+    return [Reply(render(services, "inquiry_form_intro", question=question), kind="form", form=form,
                   private=True, to_user=None if incoming.direct else incoming.user)]
 
 
@@ -101,7 +108,7 @@ def similar(incoming: Incoming, services) -> list[Reply]:
     items = services.inquiries.similar(title, limit=5)
     choices = [Choice(s.title[:60], "inquiry.view" if s.kind == "inquiry" else "answer.show", s.id)
                for s in items]
-    return [Reply(_render(services, "inquiry_similar", items=items), choices=choices, kind="notice", private=True,
+    return [Reply(render(services, "inquiry_similar", items=items), choices=choices, kind="notice", private=True,
                   data={"suggestions": [s.__dict__ for s in items]})]
 
 
@@ -164,7 +171,7 @@ def filed_replies(services, incoming: Incoming, i, *, moved: str = "") -> list[R
     from .triage import triage_card
 
     inq = services.inquiries
-    receipt_text = _render(services, "inquiry_receipt", i=i, due=i.due, remaining=inq.remaining_label(i),
+    receipt_text = render(services, "inquiry_receipt", i=i, due=i.due, remaining=inq.remaining_label(i),
                            moved=moved)
     return [
         Reply(receipt_text, kind="notice", private=True, data={"receipt": i.receipt},
@@ -185,7 +192,7 @@ def _submit_reinquiry(incoming: Incoming, services, parent: str, values: dict) -
         return _form_reply(services, incoming, form)
     except InquiryError as e:
         return error_reply(services, str(e))
-    replies = [Reply(_render(services, "inquiry_ack", what="reinquired", receipt=child.receipt,
+    replies = [Reply(render(services, "inquiry_ack", what="reinquired", receipt=child.receipt,
                              parent=child.parent_receipt), kind="notice", private=True,
                      data={"receipt": child.receipt})]
     replies.append(triage_update(services, "reinquired", receipt=child.receipt, parent=child.parent_receipt))
@@ -204,7 +211,7 @@ def mine(incoming: Incoming, services) -> list[Reply]:
     items = [{"receipt": i.receipt, "title": i.title, "status": i.status, "remaining": inq.remaining_label(i, now),
               "parent": i.parent_receipt} for i in page.items]
     choices = [Choice(f"{i.receipt} {i.title[:30]}", "inquiry.view", i.receipt) for i in page.items[:5]]
-    return [Reply(_render(services, "inquiry_mine", items=items, total=page.total), choices=choices,
+    return [Reply(render(services, "inquiry_mine", items=items, total=page.total), choices=choices,
                   kind="message", private=True, data={"items": items, "total": page.total})]
 
 
@@ -216,7 +223,7 @@ def detail_choices(services, i, user: str) -> list[Choice]:
     if user == i.requester:
         if i.status == DONE:
             if i.satisfaction is None:
-                choices += [Choice(f"만족도 {n}점", "inquiry.rate", f"{i.receipt}:{n}") for n in range(5, 0, -1)]
+                choices += rating_choices(i.receipt, "만족도 {n}점")
             choices.append(Choice("재질의", "inquiry.reinquire", i.receipt))
     elif i.public:
         choices.append(Choice("추천", "inquiry.recommend", i.receipt))
@@ -235,7 +242,7 @@ def view(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     data = i.public_dict()
-    text = _render(services, "inquiry_detail", i=data, remaining=inq.remaining_label(i))
+    text = render(services, "inquiry_detail", i=data, remaining=inq.remaining_label(i))
     return [Reply(text, choices=detail_choices(services, i, incoming.user), kind="message",
                   private=not i.public, data={"inquiry": data})]
 
@@ -249,7 +256,7 @@ def subject(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     # "sensitive": the outbox stores it encrypted and wipes it once delivered, should it go out of band.
-    return [Reply(_render(services, "inquiry_subject", receipt=receipt, subject=text), kind="notice", private=True,
+    return [Reply(render(services, "inquiry_subject", receipt=receipt, subject=text), kind="notice", private=True,
                   to_user=incoming.user, data={"sensitive": True})]
 
 
@@ -260,7 +267,7 @@ def rate(incoming: Incoming, services) -> list[Reply]:
         i = services.inquiries.rate(receipt, incoming.user, score)
     except InquiryError as e:
         return error_reply(services, str(e))
-    return [Reply(_render(services, "inquiry_ack", what="rated", score=i.satisfaction, receipt=i.receipt),
+    return [Reply(render(services, "inquiry_ack", what="rated", score=i.satisfaction, receipt=i.receipt),
                   kind="notice", private=True)]
 
 
@@ -270,7 +277,7 @@ def recommend(incoming: Incoming, services) -> list[Reply]:
         i = services.inquiries.recommend(incoming.value or "", incoming.user)
     except InquiryError as e:
         return error_reply(services, str(e))
-    return [Reply(_render(services, "inquiry_ack", what="recommended", receipt=i.receipt, count=i.recommends),
+    return [Reply(render(services, "inquiry_ack", what="recommended", receipt=i.receipt, count=i.recommends),
                   kind="notice", private=True)]
 
 

@@ -10,22 +10,15 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.inquiries import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid
+from bot.inquiries import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
 from bot.messages import Choice, Field, Form, Incoming, Reply
 
+from .inquiries import error_reply, rating_choices, render
 from .router import action, command
 
 log = logging.getLogger(__name__)
 
 TRIAGE = "triage"
-
-
-def _render(services, name: str, **data) -> str:
-    return services.templates.render(name, **data)
-
-
-def _error(services, message: str) -> list[Reply]:
-    return [Reply(_render(services, "inquiry_error", message=message), kind="error", private=True)]
 
 
 def agent_choices(i, user: str) -> list[Choice]:
@@ -52,35 +45,35 @@ def triage_card(services, i) -> Reply:
     inq = services.inquiries
     content = mask(i.content)
     content = content if len(content) <= 300 else content[:300] + "…"
-    text = _render(services, "triage_new", i=i.public_dict(), due=i.due, remaining=inq.remaining_label(i),
+    text = render(services, "triage_new", i=i.public_dict(), due=i.due, remaining=inq.remaining_label(i),
                    content=content, question=mask(i.question)[:200])
-    return Reply(text, kind="notice", to_conversation=TRIAGE, key=f"inquiry-{i.receipt}-filed",
+    return Reply(text, kind="notice", to_conversation=TRIAGE, key=delivery_key(i.receipt, "filed"),
                  choices=[Choice("맡기", "triage.assign", i.receipt, style="primary"),
                           Choice("보기", "inquiry.view", i.receipt)],
                  data={"receipt": i.receipt, "status": i.status, "urgent": i.urgent})
 
 
 def triage_update(services, event: str, **data) -> Reply:
-    key = f"inquiry-{data.get('receipt')}-{event}-triage"
-    return Reply(_render(services, "triage_update", event=event, **data), kind="notice",
+    key = delivery_key(data.get("receipt"), f"{event}-triage")
+    return Reply(render(services, "triage_update", event=event, **data), kind="notice",
                  to_conversation=TRIAGE, key=key, data={"event": event, **data})
 
 
 def notify_requester(services, i, event: str) -> Reply:
     done = i.status == DONE
-    text = _render(services, "inquiry_notify", event=event, receipt=i.receipt, title=i.title, answer=i.answer or "",
+    text = render(services, "inquiry_notify", event=event, receipt=i.receipt, title=i.title, answer=i.answer or "",
                    done=done)
     choices = []
     if done:
-        choices = [Choice(f"{n}점", "inquiry.rate", f"{i.receipt}:{n}") for n in range(5, 0, -1)]
+        choices = rating_choices(i.receipt)
         choices.append(Choice("재질의", "inquiry.reinquire", i.receipt))
-    return Reply(text, kind="notice", to_user=i.requester, key=f"inquiry-{i.receipt}-{event}", choices=choices,
+    return Reply(text, kind="notice", to_user=i.requester, key=delivery_key(i.receipt, event), choices=choices,
                  data={"receipt": i.receipt, "event": event, "status": i.status})
 
 
 def _agent_only(incoming: Incoming, services) -> list[Reply] | None:
     if not services.inquiries.is_agent(incoming.user):
-        return _error(services, "헬프데스크 담당자만 할 수 있습니다.")
+        return error_reply(services, "헬프데스크 담당자만 할 수 있습니다.")
     return None
 
 
@@ -93,15 +86,14 @@ def assign(incoming: Incoming, services) -> list[Reply]:
         before = services.inquiries.get(incoming.value or "")
         i = services.inquiries.assign(before.receipt, incoming.user)
     except AlreadyClaimed as e:
-        return [Reply(_render(services, "inquiry_error", message=str(e)), kind="error", private=True,
-                      data={"assignee": e.assignee})]
+        return error_reply(services, str(e), data={"assignee": e.assignee})
     except InquiryError as e:
-        return _error(services, str(e))
+        return error_reply(services, str(e))
     if before.assignee == incoming.user:
-        return [Reply(_render(services, "inquiry_error", message=f"이미 맡고 있는 질의입니다 ({i.receipt})."),
+        return [Reply(render(services, "inquiry_error", message=f"이미 맡고 있는 질의입니다 ({i.receipt})."),
                       kind="notice", private=True, choices=agent_choices(i, incoming.user))]
     return [
-        Reply(_render(services, "triage_update", event="assigned", receipt=i.receipt, agent=incoming.user),
+        Reply(render(services, "triage_update", event="assigned", receipt=i.receipt, agent=incoming.user),
               kind="notice", private=True, choices=agent_choices(i, incoming.user)),
         triage_update(services, "assigned", receipt=i.receipt, agent=incoming.user),
         notify_requester(services, i, "assigned"),
@@ -117,8 +109,8 @@ def start(incoming: Incoming, services) -> list[Reply]:
         before = services.inquiries.get(incoming.value or "")
         i = services.inquiries.start(before.receipt, incoming.user)
     except InquiryError as e:
-        return _error(services, str(e))
-    replies = [Reply(_render(services, "triage_update", event="started", receipt=i.receipt, agent=incoming.user),
+        return error_reply(services, str(e))
+    replies = [Reply(render(services, "triage_update", event="started", receipt=i.receipt, agent=incoming.user),
                      kind="notice", private=True, choices=agent_choices(i, incoming.user))]
     if before.status == WAITING and i.status == IN_PROGRESS:
         replies += [triage_update(services, "started", receipt=i.receipt, agent=incoming.user),
@@ -134,9 +126,9 @@ def answer_form(incoming: Incoming, services) -> list[Reply]:
     try:
         i = services.inquiries.get(incoming.value or "")
     except InquiryError as e:
-        return _error(services, str(e))
+        return error_reply(services, str(e))
     if i.assignee not in (None, incoming.user):
-        return _error(services, f"담당자({i.assignee})만 답변할 수 있습니다.")
+        return error_reply(services, f"담당자({i.assignee})만 답변할 수 있습니다.")
     return [Reply(f"질의 {i.receipt} 답변", kind="form", private=True, form=_answer_form(i))]
 
 
@@ -166,10 +158,10 @@ def answer_submit(incoming: Incoming, services) -> list[Reply]:
         return [Reply(f"질의 {before.receipt} 답변", kind="form", private=True,
                       form=_answer_form(before, values=values, errors=e.errors))]
     except InquiryError as e:
-        return _error(services, str(e))
+        return error_reply(services, str(e))
     done = i.status == DONE
     return [
-        Reply(_render(services, "triage_update", event="answered", receipt=i.receipt, agent=incoming.user, done=done),
+        Reply(render(services, "triage_update", event="answered", receipt=i.receipt, agent=incoming.user, done=done),
               kind="notice", private=True, choices=agent_choices(i, incoming.user)),
         triage_update(services, "answered", receipt=i.receipt, agent=incoming.user, done=done),
         notify_requester(services, i, "answered"),
@@ -185,11 +177,11 @@ def complete(incoming: Incoming, services) -> list[Reply]:
         before = services.inquiries.get(incoming.value or "")
         i = services.inquiries.complete(before.receipt, incoming.user)
     except InquiryError as e:
-        return _error(services, str(e))
+        return error_reply(services, str(e))
     if before.status == DONE:
-        return _error(services, f"질의 {i.receipt}는 이미 조치완료되었습니다.")
+        return error_reply(services, f"질의 {i.receipt}는 이미 조치완료되었습니다.")
     return [
-        Reply(_render(services, "triage_update", event="completed", receipt=i.receipt), kind="notice", private=True,
+        Reply(render(services, "triage_update", event="completed", receipt=i.receipt), kind="notice", private=True,
               choices=agent_choices(i, incoming.user)),
         triage_update(services, "completed", receipt=i.receipt),
         notify_requester(services, i, "completed"),
@@ -204,9 +196,9 @@ def promote_form(incoming: Incoming, services) -> list[Reply]:
     try:
         i = services.inquiries.get(incoming.value or "")
     except InquiryError as e:
-        return _error(services, str(e))
+        return error_reply(services, str(e))
     if not i.answer:
-        return _error(services, "답변이 등록된 질의만 FAQ로 등록할 수 있습니다.")
+        return error_reply(services, "답변이 등록된 질의만 FAQ로 등록할 수 있습니다.")
     return [Reply(f"질의 {i.receipt} FAQ 등록", kind="form", private=True, form=_promote_form(i))]
 
 
@@ -238,9 +230,9 @@ def promote_submit(incoming: Incoming, services) -> list[Reply]:
         return [Reply(f"질의 {i.receipt} FAQ 등록", kind="form", private=True,
                       form=_promote_form(i, values=values, errors=e.errors))]
     except InquiryError as e:
-        return _error(services, str(e))
+        return error_reply(services, str(e))
     return [
-        Reply(_render(services, "triage_update", event="promoted", receipt=i.receipt, title=entry.title),
+        Reply(render(services, "triage_update", event="promoted", receipt=i.receipt, title=entry.title),
               kind="notice", private=True, data={"entry_id": entry.id}),
         triage_update(services, "promoted", receipt=i.receipt, title=entry.title),
     ]
@@ -259,5 +251,5 @@ def queue(incoming: Incoming, services) -> list[Reply]:
               "category_short": i.category_short, "type": i.type, "assignee": i.assignee,
               "remaining": inq.remaining_label(i, now)} for i in page.items]
     choices = [Choice(f"{i.receipt} {i.title[:30]}", "inquiry.view", i.receipt) for i in page.items[:5]]
-    return [Reply(_render(services, "triage_list", items=items, total=page.total, label="처리할 질의"),
+    return [Reply(render(services, "triage_list", items=items, total=page.total, label="처리할 질의"),
                   choices=choices, private=True, data={"items": items, "total": page.total})]

@@ -182,3 +182,26 @@ def test_open_for_reminders(services):
     services.inquiries.assign(i.receipt, "agent1")
     (item,) = services.inquiries.open_for_reminders()
     assert item["receipt"] == i.receipt and item["assignee"] == "agent1" and item["due_at"]
+
+
+def test_recovery_queues_what_a_crash_cut_off_under_the_handlers_keys(services):
+    from datetime import timedelta
+
+    from bot.recovery import reconcile
+
+    s = services
+    s.outbox.register_sender("slack", lambda target, reply: None)
+    i = file(s, source="slack")  # filed, then the process died before queueing its messages
+    j = file(s, source="slack")
+    s.outbox.enqueue(act(s, "u1", "inquiry.view", j.receipt)[0], key="inquiry-0000000002-filed", surface="slack",
+                     target="channel:triage")  # this one's card went out
+    s.clock.set(NOW + timedelta(minutes=5))
+    assert reconcile(s) == {"cards": 1, "receipts": 1, "answers": 0}
+    assert s.outbox.get("inquiry-0000000001-filed")["target"] == "channel:triage"
+    assert s.outbox.get("inquiry-0000000001-receipt")["target"] == "user:u1"
+    s.inquiries.answer(i.receipt, "agent1", "다시 저장해 보세요.")  # answered, then killed before the notices
+    s.clock.set(NOW + timedelta(minutes=10))
+    assert reconcile(s) == {"cards": 0, "receipts": 0, "answers": 1}
+    assert s.outbox.get("inquiry-0000000001-answered")["target"] == "user:u1"
+    assert s.outbox.status("inquiry-0000000001-answered-triage") is not None
+    assert reconcile(s) == {"cards": 0, "receipts": 0, "answers": 0}  # never twice
