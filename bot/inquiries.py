@@ -939,15 +939,14 @@ class Inquiries:
         if not title:
             return []
         out: list[Suggestion] = []
-        for m in self._similar_engine().search(title, limit):
-            if m.score >= min_score:
-                number = m.entry.id.removeprefix("q-")
-                status = ""
-                rows = self._read("SELECT status, public FROM inquiries WHERE id = ?", [int(number)])
-                if not rows or not rows[0][1]:
-                    continue
-                status = rows[0][0]
-                out.append(Suggestion("inquiry", number, m.entry.title, m.score, status))
+        matches = [m for m in self._similar_engine().search(title, limit) if m.score >= min_score]
+        ids = [int(m.entry.id.removeprefix("q-")) for m in matches]
+        # Status now, and still public? (One query for all the matches.)
+        current = dict(self._read(f"SELECT id, status FROM inquiries WHERE public = 1 AND id IN "
+                                  f"({', '.join('?' * len(ids))})", ids)) if ids else {}
+        for m, n in zip(matches, ids):
+            if n in current:
+                out.append(Suggestion("inquiry", m.entry.id.removeprefix("q-"), m.entry.title, m.score, current[n]))
         if self.engine is not None:
             for m in self.engine.search(title, limit):
                 if m.score >= min_score:
@@ -959,10 +958,10 @@ class Inquiries:
 
     # ---- export ---------------------------------------------------------------------------------
 
-    def export_rows(self, **filters) -> Iterator[list]:
-        """The list screen's columns (EXPORT_HEADINGS) for every inquiry matching `filters`."""
+    def export_rows(self, items: Iterable[Inquiry] | None = None, **filters) -> Iterator[list]:
+        """The list screen's columns (EXPORT_HEADINGS) for `items`, or for every inquiry matching `filters`."""
         now = self.clock.now()
-        for inq in self.iter_all(**filters):
+        for inq in (self.iter_all(**filters) if items is None else items):
             yield [inq.receipt, inq.category_short, inq.type, mask(inq.title), mask(inq.organization),
                    mask(inq.requester_name or inq.requester), inq.created_at[:10], inq.status,
                    self.remaining_label(inq, now), inq.recommends, inq.satisfaction or 0, inq.views]

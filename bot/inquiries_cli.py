@@ -89,8 +89,7 @@ def run(args) -> int:
 
 
 def _check_agent(services, agent: str) -> bool:
-    agents = services.settings.agents
-    if agents and agent not in agents:
+    if not services.inquiries.is_agent(agent):  # the same rule as in chat
         _err(f"헬프데스크 담당자(IEUM_AGENTS)가 아닙니다: {agent}")
         return False
     return True
@@ -107,10 +106,8 @@ def cmd_list(args, services) -> int:
             print(json.dumps(d, ensure_ascii=False))
         return EXIT_OK
     print("\t".join(EXPORT_HEADINGS))
-    for i in page.items:
-        print("\t".join(str(v) for v in [i.receipt, i.category_short, i.type, i.title, i.organization,
-                                          i.requester_name or i.requester, i.created_at[:10], i.status,
-                                          inq.remaining_label(i, now), i.recommends, i.satisfaction or 0, i.views]))
+    for row in inq.export_rows(page.items):
+        print("\t".join(str(v) for v in row))
     print(f"질의 목록 (총 {page.total}건, {page.page}/{page.pages}쪽)")
     return EXIT_OK
 

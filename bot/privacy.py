@@ -73,10 +73,6 @@ def find_personal_data(text: str | None) -> list[Finding]:
     return sorted(found, key=lambda f: f.start)
 
 
-def contains_personal_data(text: str | None) -> bool:
-    return bool(find_personal_data(text))
-
-
 def labels(findings: list[Finding]) -> str:
     """'주민등록번호, 휴대전화번호' — the kinds found, in order, once each."""
     seen: list[str] = []

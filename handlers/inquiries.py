@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.inquiries import (DONE, MAX_TITLE, InquiryError, Invalid, _as_bool, parse_receipt)
+from bot.inquiries import DONE, MAX_TITLE, InquiryError, Invalid, _as_bool
 from bot.messages import Choice, Field, Form, Incoming, Reply
 from bot.privacy import extract, labels, find_personal_data, mask
 
@@ -299,10 +299,3 @@ def reinquire(incoming: Incoming, services) -> list[Reply]:
     form = build_form(services, incoming, values=values, parent=parent.receipt)
     form.title = f"재질의 ({parent.receipt})"
     return _form_reply(services, incoming, form)
-
-
-def parse_receipt_or_none(value: str) -> int | None:
-    try:
-        return parse_receipt(value)
-    except InquiryError:
-        return None

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 from bot.messages import Incoming, Reply
-from bot.reminders import install_template_globals, relative_phrase  # re-exported for the lead
 from handlers.router import action, command, command_key
-
-__all__ = ["subscription", "relative_phrase", "install_template_globals"]
 
 
 def _reminders(services):

@@ -119,3 +119,18 @@ def test_ieum_command_in_a_subprocess(env):
     assert proc.returncode == 2
     assert proc.stdout.splitlines()[0] == "0000000001" and "업무분류" in proc.stdout.splitlines()[1]
     assert SECRET_RRN not in proc.stdout + proc.stderr
+
+
+def test_without_configured_agents_nobody_triages_from_the_cli_either(env, monkeypatch, capsys):
+    run(monkeypatch, capsys, ["inquiries", "file", "--json"], lines(GOOD))
+    monkeypatch.setenv("IEUM_AGENTS", "")  # as in chat (Inquiries.is_agent): no agents, no triage
+    code, _, err = run(monkeypatch, capsys, ["inquiries", "assign", "1", "agent1"])
+    assert code == 1 and "헬프데스크 담당자(IEUM_AGENTS)가 아닙니다" in err
+
+
+def test_list_prints_the_export_columns(env, monkeypatch, capsys):
+    run(monkeypatch, capsys, ["inquiries", "file", "--json"], lines(GOOD))
+    code, out, _ = run(monkeypatch, capsys, ["inquiries", "list"])
+    row = out.splitlines()[1].split("\t")
+    assert code == 0 and len(row) == len(EXPORT_HEADINGS)
+    assert row[0] == "0000000001" and row[3] == GOOD["title"] and row[7] == "조치대기"
