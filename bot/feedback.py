@@ -26,7 +26,7 @@ class Feedback:
         col = "answered" if result.answered else "declined"
         with self.store.transaction():
             self.store.conn.execute(
-                f"INSERT INTO answer_stats (day, answered, declined) VALUES (?, 0, 0) ON CONFLICT(day) DO NOTHING", [day])
+                "INSERT INTO answer_stats (day, answered, declined) VALUES (?, 0, 0) ON CONFLICT(day) DO NOTHING", [day])
             self.store.conn.execute(f"UPDATE answer_stats SET {col} = {col} + 1 WHERE day = ?", [day])
 
     def record_feedback(self, *, user: str, entry_id: str, query: str, helpful: bool, surface: str = "") -> None:

@@ -16,14 +16,14 @@ import io
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .businesshours import BusinessCalendar, Policy, remaining_label
 from .clock import SEOUL
 from .knowledge import Entry
-from .privacy import Cipher, KeyMismatch, extract, find_personal_data, labels, mask
+from .privacy import Cipher, find_personal_data, labels, mask
 from .store import Store, migration
 
 log = logging.getLogger(__name__)
@@ -985,7 +985,6 @@ class Inquiries:
                 out.write(data)
             return count
         from openpyxl import Workbook
-        from openpyxl.styles import Font
 
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("질의 목록")

@@ -23,7 +23,7 @@ import os
 import socket
 import uuid
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from .clock import Clock

@@ -7,7 +7,6 @@ Subject info never appears here: the assignee opens it privately with `inquiry.s
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from bot.inquiries import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key

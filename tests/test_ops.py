@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import AGENT, PERSONAL, SUBJECT, TRIAGE, Client, check_invariants, settings_for, submission  # noqa: E402
+from harness import PERSONAL, SUBJECT, TRIAGE, Client, check_invariants, settings_for, submission  # noqa: E402
 from slack_fake import FakeSlack  # noqa: E402
 
 from bot.backup import BackupError, backup, in_use, restore  # noqa: E402
-from bot.logs import JsonFormatter, setup as setup_logging  # noqa: E402
+from bot.logs import setup as setup_logging  # noqa: E402
 from bot.messages import Reply  # noqa: E402
 from bot.server import ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import holidays
@@ -12,7 +11,7 @@ from bot import services as services_mod
 from bot.clock import SEOUL, FixedClock
 from bot.config import Settings
 from bot.messages import Incoming
-from bot.reminders import (Occurrence, ReminderError, Rule, RuleSet, apply_overrides, check_rules, load_rules,
+from bot.reminders import (Occurrence, ReminderError, Rule, apply_overrides, check_rules, load_rules,
                            occurrences, parse_offset, relative_phrase, rules_path, set_milestone,
                            shift_to_business_day)
 from bot.store import Store

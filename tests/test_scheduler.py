@@ -11,7 +11,6 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.background import BackgroundScheduler
 
