@@ -22,6 +22,11 @@ from .privacy import find_personal_data, mask
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "taskName"}
 
 
+# Line breaks that JSON leaves raw with ensure_ascii=False but line-based readers (str.splitlines, many
+# collectors) split on: escaped, so that one record stays one line.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
 def redact(text: str) -> str:
     return mask(text) if text else text  # one scan: text without personal data comes back as it was
 
@@ -47,7 +52,7 @@ class JsonFormatter(logging.Formatter):
         for k, v in record.__dict__.items():
             if k not in _STANDARD and not k.startswith("_"):
                 out[k] = redact(v) if isinstance(v, str) else v
-        return json.dumps(out, ensure_ascii=False, default=str)
+        return json.dumps(out, ensure_ascii=False, default=str).translate(_LINE_BREAKS)
 
 
 class PlainFormatter(logging.Formatter):

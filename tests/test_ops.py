@@ -144,6 +144,17 @@ def test_json_logs_mask_personal_data_even_in_tracebacks():
     assert not any(p in text for p in PERSONAL + ("someone@example.com", "010 2345 6789"))
 
 
+def test_json_logs_keep_one_record_on_one_line():
+    stream = io.StringIO()
+    handler = setup_logging("INFO", stream=stream)
+    try:
+        logging.getLogger("ieum.test").warning("hostile %s", "a\u2028b\u2029c\x85d\ne")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["msg"] == "hostile a\u2028b\u2029c\x85d\ne"
+
+
 def test_plain_logs_on_a_terminal():
     class Tty(io.StringIO):
         def isatty(self):
