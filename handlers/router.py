@@ -26,6 +26,7 @@ HANDLER_MODULES = [
     "handlers.inquiries",
     "handlers.triage",
     "handlers.reminders",
+    "handlers.threads",
 ]
 
 

@@ -131,6 +131,8 @@ def bot(tmp_path, knowledge, fake):
     # fast backoff for tests: rebuild the adapter's client retry intervals
     server.start()
     fast_backoff(server)
+    assert len(fake.of("auth.test")) == 1  # once, at start-up (not lazily, on the event loop)
+    fake.reset()  # the start-up call belongs to no test
     b = Bot(server, services, fake)
     yield b
     fake.quiet(0.1)
@@ -496,6 +498,76 @@ def test_thread_relay_between_card_and_requester(helpdesk, fake):
     helpdesk.event(message_event("급여 메뉴 첫 화면입니다", user="U100", channel="D100", thread_ts=rows[0][0]))
     back = fake.wait_for(lambda f: [c for c in f.calls[m:] if c.method == "chat.postMessage" and c.get("channel") == TRIAGE])[0]
     assert back["thread_ts"] == ts and "첫 화면" in back["text"]
+
+
+def test_thread_relay_masks_personal_data_before_posting_or_keeping_it(helpdesk, fake):
+    card, _ = file_inquiry(helpdesk, fake)
+    receipt = card["blocks"][0]["text"]["text"].split("*")[1]
+    deadline = time.monotonic() + 10
+    while (helpdesk.adapter.state.first_post(receipt, dm=False) is None
+           or helpdesk.adapter.state.first_post(receipt, dm=True) is None) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    _, _, card_ts = helpdesk.adapter.state.first_post(receipt, dm=False)
+    _, dm, dm_ts = helpdesk.adapter.state.first_post(receipt, dm=True)
+    n = len(fake.calls)
+    helpdesk.event(message_event("제 번호는 010-2345-6789, 주민번호 800101-1234567 입니다", user="U100",
+                                 channel=dm, thread_ts=dm_ts))
+    back = fake.wait_for(lambda f: [c for c in f.calls[n:] if c.method == "chat.postMessage"
+                                    and c.get("channel") == TRIAGE])[0]
+    assert back["thread_ts"] == card_ts and "[개인정보]" in back["text"]
+    m = len(fake.calls)
+    helpdesk.event(message_event("연락처 010-9876-5432 로 전화드릴게요", user=AGENT, channel=TRIAGE, thread_ts=card_ts))
+    sent = fake.wait_for(lambda f: [c for c in f.calls[m:] if c.method == "chat.postMessage"
+                                    and c.get("channel") == "D100"])[0]
+    assert "[개인정보]" in sent["text"]
+    relayed = texts(fake.calls[n:])
+    for raw in ("010-2345-6789", "800101-1234567", "010-9876-5432"):
+        assert raw not in relayed
+    kept = helpdesk.services.store.conn.execute(
+        "SELECT actor, detail FROM inquiry_events WHERE kind='message' ORDER BY id").fetchall()
+    assert [actor for actor, _ in kept] == ["U100", AGENT]
+    assert all("[개인정보]" in detail for _, detail in kept)
+    for raw in ("010-2345-6789", "800101-1234567", "010-9876-5432"):
+        assert not any(raw in detail for _, detail in kept)
+
+
+def test_reply_in_a_thread_of_someone_elses_inquiry_is_not_relayed(helpdesk, fake):
+    card, _ = file_inquiry(helpdesk, fake)
+    receipt = card["blocks"][0]["text"]["text"].split("*")[1]
+    deadline = time.monotonic() + 10
+    while helpdesk.adapter.state.first_post(receipt, dm=True) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    _, dm, dm_ts = helpdesk.adapter.state.first_post(receipt, dm=True)
+    n = len(fake.calls)
+    helpdesk.event(message_event("다른 사람이 보낸 글", user="U999", channel=dm, thread_ts=dm_ts))
+    fake.quiet(0.5)
+    assert not [c for c in fake.calls[n:] if c.method == "chat.postMessage" and c.get("channel") == TRIAGE]
+
+
+def test_first_event_makes_no_auth_test_call(bot, fake):
+    assert bot.adapter.authorized  # bolt has the start-up auth.test result
+    bot.event(message_event("시스템 중단 기간", channel="D100", ts="1700000060.000100"))
+    fake.wait_calls("chat.postMessage")
+    assert fake.of("auth.test") == []
+
+
+def test_seen_event_ids_older_than_a_week_are_pruned_at_start_up(tmp_path, knowledge, fake):
+    from bot.adapters.slack import SlackAdapter
+
+    services = build(_settings(tmp_path, knowledge, fake))
+    try:
+        store = services.store
+        with store.transaction():
+            store.conn.execute("INSERT INTO slack_seen (event_id, seen_at) VALUES ('EvOLD', ?)",
+                               [time.time() - 8 * 86400])
+            store.conn.execute("INSERT INTO slack_seen (event_id, seen_at) VALUES ('EvNEW', ?)",
+                               [time.time() - 6 * 86400])
+        adapter = SlackAdapter(services)
+        adapter.close()
+        ids = [r[0] for r in store.conn.execute("SELECT event_id FROM slack_seen").fetchall()]
+        assert ids == ["EvNEW"]
+    finally:
+        services.close()
 
 
 def test_slash_commands_open_modal_and_list_mine(helpdesk, fake):

@@ -7,7 +7,6 @@ import functools
 import json
 import shutil
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import jwt
@@ -18,11 +17,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bot.adapters import teams
 from bot.config import DEFAULT_KNOWLEDGE, Settings
 from bot.messages import Choice, Reply
-from bot.server import ServerThread
+from bot.server import TEAMS_KEY, ServerThread
 from bot.services import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from teams_fake import (APP_ID, BOT_ID, ISSUER, KID, OUTBOUND_TOKEN, FakeConnections, FakeTeams, card_action,
+from teams_fake import (APP_ID, ISSUER, KID, OUTBOUND_TOKEN, FakeConnections, FakeTeams, card_action,
                         find_action, inputs, installed, mention, message, post)
 
 ENTRIES = """
@@ -83,7 +82,7 @@ class Bot:
 
     @property
     def adapter(self) -> teams.TeamsAdapter:
-        return self.server.web_app[teams.TEAMS_KEY]
+        return self.server.web_app[TEAMS_KEY]
 
     def send(self, body: dict, *, token: str | None | bool = True, expect: int | None = None):
         tok = self.fake.token() if token is True else (token or None)
@@ -171,7 +170,7 @@ def test_not_mounted_without_configuration(tmp_path, knowledge):
     services = build(Settings(data_dir=tmp_path / "d", knowledge=knowledge))
     try:
         with ServerThread(services, host="127.0.0.1", port=0) as server:
-            assert teams.TEAMS_KEY not in server.web_app
+            assert TEAMS_KEY not in server.web_app
     finally:
         services.close()
 
@@ -263,7 +262,7 @@ def test_personal_data_in_the_title_refreshes_the_card_with_the_error(bot, fake)
     fields = inputs(data["value"])
     assert "errorMessage" in fields["title"] and "800101" not in fields["title"]["value"]
     assert "800101" in fields["subject_info"]["value"]  # moved, in the user's personal chat only
-    assert bot.services.inquiries.mine(f"aad-u1").total == 0
+    assert bot.services.inquiries.mine("aad-u1").total == 0
     assert [c for c in fake.calls if c.conversation.startswith(TRIAGE)] == []
 
 

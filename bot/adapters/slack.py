@@ -17,6 +17,11 @@ Protocol duties handled here:
   key updates it (`chat.update`), e.g. the triage card as the inquiry's status changes. Threads are named
   neutrally by the key of their first message, so a reply in a card's thread or in a DM thread comes back
   to the handlers as `Incoming(thread=<key>)`.
+- inquiry threads: a message in the thread of a post about an inquiry, in the triage channel or a DM, is
+  `Incoming(action="thread.reply", value=<receipt>)` (the triage channel named "triage"); the handler decides
+  whether and where it is relayed (handlers/threads.py).
+- start-up: `auth.test` is called once here, so bolt never makes that call (with its retries) lazily on the
+  server's event loop; request signatures are checked by the HTTP route (bot/server.py), not again by bolt.
 
 Subject info (a `Field(private=True)` value) is never logged here; form values are passed to the router
 and nowhere else.
@@ -38,11 +43,12 @@ from typing import Any, Iterable
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler,
+                                                   ServerErrorRetryHandler)
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.webhook import WebhookClient
 
+from bot.adapters.base import Adapter, bundled_texts
 from bot.messages import Choice, Field, Form, Incoming, Reply
 from bot.store import migration
 
@@ -68,32 +74,18 @@ MAX_INPUT = 3000
 
 # Action names the adapter dispatches for Slack-only gestures (the handlers own what they mean).
 OPEN_INQUIRY = "inquiry.open"
-THREAD_REPLY = "thread.reply"  # a message in the thread of a bot post with a delivery key
-PROMOTE_FAQ = "faq.promote"  # the 📖 reaction on an answer
+THREAD_REPLY = "thread.reply"  # a message in the thread of a post about an inquiry (triage channel or DM)
 HOME = "home.open"  # App Home contents
+PROMOTE = "triage.promote"  # the 📖 reaction on a triage card offers this
 FORM_CALLBACK = "ieum_form"
 SHORTCUT_CALLBACK = "file_inquiry"
 TICKET, BOOK = "ticket", "book"
+TRIAGE = "triage"  # the handlers' name for the triage conversation
 
-_FALLBACK_TEXTS = {
-    "slack_help": (
-        "*이음 사용법*\n"
-        "• `/ieum 질문` : 질문에 대한 답변을 나만 보이게 받습니다.\n"
-        "• `/ieum 질의` : 헬프데스크에 질의를 등록합니다.\n"
-        "• `/ieum 내질의` : 내가 등록한 질의와 진행 상태를 봅니다.\n"
-        "• 채널에서 @이음 을 멘션하거나 DM으로 질문하면 스레드로 답변합니다.\n"
-        "• 메시지에 :ticket: 반응을 달거나 메시지 메뉴의 *질의로 등록*으로 질의를 등록할 수 있습니다."
-    ),
-    "slack_ticket": "이 메시지를 헬프데스크 질의로 등록할까요? 아래 *질의하기*를 누르면 내용이 채워진 질의 양식이 열립니다.",
-    "slack_error": "일시적인 오류로 처리하지 못했습니다. 잠시 후 다시 시도해 주세요.",
-    "slack_submit_failed": "질의를 접수하지 못했습니다. 잠시 후 다시 제출해 주세요. (입력하신 내용은 그대로 남아 있습니다)",
-    "slack_private_hint": "비공개: 담당자만 볼 수 있으며 채널에는 게시되지 않습니다.",
-    "slack_private_mark": "(비공개)",
-    "slack_cancel": "취소",
-    "slack_close": "닫기",
-    "slack_suggest_title": "비슷한 질의·FAQ",
-    "slack_ticket_button": "질의하기",
-}
+# The adapter's fixed phrases (knowledge/templates/NAME.j2); `adapter_*` are shared with Teams.
+TEXTS = ("slack_help", "slack_ticket", "slack_ticket_button", "slack_submit_failed", "slack_private_hint",
+         "slack_cancel", "slack_close", "slack_book_button", "adapter_error", "adapter_private_mark",
+         "adapter_title")
 
 
 class SlackConfigError(ValueError):
@@ -224,8 +216,8 @@ class RateLimitRetry(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
-class ServerErrorRetry(RetryHandler):
-    """5xx: retry with exponential backoff."""
+class ServerErrorRetry(ServerErrorRetryHandler):
+    """Any 5xx (slack_sdk's handler retries only 500 and 503): retry with its backoff."""
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:
         return response is not None and 500 <= response.status_code < 600
@@ -365,7 +357,7 @@ def _find_option(options: list[tuple[str, str]], value) -> dict | None:
 
 
 def field_block(f: Field, texts: dict) -> dict:
-    label = f.label + (f" {texts['slack_private_mark']}" if f.private else "")
+    label = f.label + (f" {texts['adapter_private_mark']}" if f.private else "")
     block: dict[str, Any] = {"type": "input", "block_id": f.name, "label": _plain(label, MAX_INPUT_LABEL),
                              "optional": not f.required}
     hint = f.hint or (texts["slack_private_hint"] if f.private else "")
@@ -403,7 +395,7 @@ def field_block(f: Field, texts: dict) -> dict:
 
 def form_view(form: Form, *, meta: str, intro: str = "", texts: dict | None = None) -> dict:
     """A Form as a modal view (errors are returned separately, with `response_action: errors`)."""
-    texts = texts or _FALLBACK_TEXTS
+    texts = texts or bundled_texts(TEXTS)
     blocks: list[dict] = []
     if intro:
         for chunk in split_text(escape(intro))[:3]:
@@ -492,66 +484,69 @@ class Context:
 # ---- the adapter -------------------------------------------------------------------------------
 
 
-class SlackAdapter:
-    """Owns the bolt App, the Web API client and the outbox sender for surface "slack"."""
+class SlackAdapter(Adapter):
+    """Owns the bolt App, the Web API client and the outbox sender for surface "slack".
+
+    `verify_requests=False` leaves the signature check to whoever hands requests to `app.dispatch` (the
+    HTTP route in bot/server.py does, with the same check bolt would make); Socket Mode needs none."""
+
+    SURFACE = SURFACE
+    TEXTS = TEXTS
 
     def __init__(self, services, *, client: WebClient | None = None, settings=None, workers: int = 8,
-                 backoff: float = 0.5):
-        self.services = services
-        self.settings = settings or services.settings
+                 backoff: float = 0.5, verify_requests: bool = True):
+        super().__init__(services, settings=settings)
         if not self.settings.slack_bot_token:
             raise SlackConfigError("SLACK_BOT_TOKEN이 설정되지 않았습니다.")
         if not (self.settings.slack_signing_secret or self.settings.slack_app_token):
             raise SlackConfigError("SLACK_SIGNING_SECRET(HTTP 모드) 또는 SLACK_APP_TOKEN(소켓 모드)이 필요합니다.")
         self.client = client or make_client(self.settings, backoff=backoff)
         self.state = SlackState(services.store)
+        self.prune_seen("slack_seen")
         self.triage_channel = self.settings.slack_triage_channel
         self._users: dict[str, dict] = {}
         self._lock = threading.Lock()
-        self._texts: dict[str, str] = {}
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-listener")
         self.app = App(
             client=self.client,
             signing_secret=self.settings.slack_signing_secret or "",
-            token_verification_enabled=False,
+            token_verification_enabled=False,  # auth.test is made below, tolerating failure
             process_before_response=False,
-            request_verification_enabled=bool(self.settings.slack_signing_secret),
+            request_verification_enabled=bool(self.settings.slack_signing_secret) and verify_requests,
             listener_executor=self.executor,
             name="ieum",
             logger=logging.getLogger("ieum.slack.bolt"),
         )
-        self.outbox = self._outbox()
-        if self.outbox is not None:
-            self.outbox.register_sender(SURFACE, self.send)
+        self.authorize()
+        self.attach_outbox()
         register(self.app, self)
 
-    # -- services
+    def authorize(self) -> bool:
+        """`auth.test` once, now, and hand the result to bolt's single-workspace authorization.
 
-    def _outbox(self):
-        outbox = getattr(self.services, "outbox", None)
-        if outbox is None:
-            try:
-                from bot import outbox as outbox_mod
-            except ModuleNotFoundError:
-                return None
-            outbox_mod.setup(self.services)
-            outbox = self.services.outbox
-        return outbox
-
-    def text(self, template: str, /, **data) -> str:
+        Without it bolt calls `auth.test` (with the client's retries) on the first event, inside whatever
+        dispatches it: for the Events API that is the server's event loop. A failure is logged and left to
+        bolt to retry then (the server dispatches off the loop until `authorized`)."""
         try:
-            return self.services.templates.render(template, **data)
-        except Exception:
-            return _FALLBACK_TEXTS.get(template, "")
+            result = self.client.auth_test()
+        except Exception as e:
+            log.warning("slack: auth.test failed at start-up (%s); bolt will retry on the first event",
+                        type(e).__name__)
+            return False
+        for middleware in self._authorization():
+            middleware.auth_test_result = result
+        return True
+
+    def _authorization(self) -> list:
+        from slack_bolt.middleware.authorization import SingleTeamAuthorization
+
+        return [m for m in self.app._middleware_list if isinstance(m, SingleTeamAuthorization)]
 
     @property
-    def texts(self) -> dict[str, str]:
-        if not self._texts:
-            self._texts = {k: self.text(k) or v for k, v in _FALLBACK_TEXTS.items()}
-        return self._texts
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=False)
+    def authorized(self) -> bool:
+        """bolt has the `auth.test` result (no Web API call before the first listener runs)."""
+        found = self._authorization()
+        return bool(found) and all(m.auth_test_result for m in found)
 
     # -- building Incoming
 
@@ -589,24 +584,13 @@ class SlackAdapter:
 
     # -- running handlers
 
-    def dispatch(self, incoming: Incoming) -> list[Reply]:
-        from handlers.router import dispatch
-
-        return dispatch(incoming, self.services)
-
-    def has_action(self, name: str) -> bool:
-        from handlers.router import ACTIONS, load_handlers
-
-        load_handlers()
-        return name in ACTIONS
-
     def handle(self, incoming: Incoming, ctx: Context) -> list[Reply]:
         """Dispatch and deliver; a failure tells the user instead of going silent."""
         try:
             replies = self.dispatch(incoming)
         except Exception:
             log.exception("slack: handler failed for action=%s", incoming.action)
-            replies = [Reply(self.texts["slack_error"], kind="error", private=True, thread=ctx.thread)]
+            replies = [Reply(self.texts["adapter_error"], kind="error", private=True, thread=ctx.thread)]
         self.deliver(replies, ctx)
         return replies
 
@@ -634,7 +618,7 @@ class SlackAdapter:
                         and not (ctx.ephemeral_only and ctx.response_url):
                     # Slack refused it (429/5xx after the client's own retries): keep it in the outbox, which
                     # retries with backoff; ambiguous failures (timeouts) are not resent, to never post twice.
-                    thread = self.resolve_thread(reply.thread, ctx.channel) or ctx.thread
+                    thread = self.resolve_thread(reply.thread) or ctx.thread
                     out_of_band.append((i, replace(reply, to_conversation=ctx.channel, to_user=None, thread=thread,
                                                    key=reply.key or f"slack:{ctx.key or uuid.uuid4().hex}:{i}:retry")))
         if not out_of_band:
@@ -651,33 +635,11 @@ class SlackAdapter:
         except Exception as e:
             log.warning("slack: queueing out-of-band replies failed: %s", type(e).__name__)
         if self.outbox is not None:
-            try:
-                self.outbox.drain()
-            except Exception as e:
-                log.warning("slack: outbox drain failed: %s", type(e).__name__)
-
-    def send_out_of_band(self, reply: Reply, *, key: str, default_user: str = "", drain: bool = True) -> None:
-        if reply.to_user or not reply.to_conversation:
-            target = f"user:{reply.to_user or default_user}"
-        else:
-            target = f"channel:{reply.to_conversation}"
-        if self.outbox is None:
-            try:
-                self.send(target, reply)
-            except Exception as e:
-                log.warning("slack: out-of-band delivery %s failed: %s", key, type(e).__name__)
-            return
-        self.outbox.enqueue(reply, key=key, surface=SURFACE, target=target)
-        if not drain:
-            return
-        try:
-            self.outbox.drain()
-        except Exception as e:
-            log.warning("slack: outbox drain failed: %s", type(e).__name__)
+            self.drain()
 
     def reply_here(self, reply: Reply, ctx: Context) -> None:
         payload = message_payload(reply)
-        thread = self.resolve_thread(reply.thread, ctx.channel) or ctx.thread
+        thread = self.resolve_thread(reply.thread) or ctx.thread
         if ctx.ephemeral_only and ctx.response_url:
             WebhookClient(ctx.response_url, timeout=10).send(
                 response_type="ephemeral", replace_original=False, **payload)
@@ -708,7 +670,7 @@ class SlackAdapter:
             self.state.remember_post(key, resp.get("channel") or channel, resp["ts"], str(ref) if ref else None)
         return resp.data if hasattr(resp, "data") else dict(resp)
 
-    def resolve_thread(self, thread: str | None, channel: str | None = None) -> str | None:
+    def resolve_thread(self, thread: str | None) -> str | None:
         if not thread:
             return None
         if _is_ts(thread):
@@ -740,7 +702,7 @@ class SlackAdapter:
     def send(self, target: str, reply: Reply) -> None:
         """The outbox sender for surface "slack": post (or update in place, by key) or raise."""
         channel = self.target_channel(target)
-        thread = self.resolve_thread(reply.thread, channel)
+        thread = self.resolve_thread(reply.thread)
         receipt = reply.data.get("receipt")
         if receipt and not thread and not channel.startswith("D"):
             # keep an inquiry's conversation together: updates go in the thread of its triage card
@@ -754,19 +716,13 @@ class SlackAdapter:
     def refresh_card(self, receipt: str, update: Reply) -> None:
         """Update the triage card in place after a status change (never fatal: the thread has the news)."""
         first = self.state.first_post(receipt, dm=False)
-        inquiries = getattr(self.services, "inquiries", None)
-        if first is None or inquiries is None:
+        if first is None or getattr(self.services, "inquiries", None) is None:
             return
         try:
-            from handlers.triage import agent_choices, triage_card
+            from handlers.threads import refreshed_card
 
-            i = inquiries.get(receipt)
-            card = triage_card(self.services, i)
-            latest = update.text.strip().splitlines()[0] if update.text.strip() else ""
-            text = card.text + (f"\n\n{latest}" if latest else "")
-            choices = [c for c in agent_choices(i, "") if c.action != "triage.answer" or i.status != "조치완료"]
-            choices += [c for c in card.choices if c.action == "inquiry.view"]
-            self.client.chat_update(channel=first[1], ts=first[2], **message_payload(replace(card, text=text, choices=choices)))
+            card = refreshed_card(self.services, receipt, update)
+            self.client.chat_update(channel=first[1], ts=first[2], **message_payload(card))
         except Exception as e:
             log.warning("slack: refreshing the triage card of an inquiry failed: %s", type(e).__name__)
 
@@ -878,40 +834,8 @@ class SlackAdapter:
     # -- App Home
 
     def home(self, user: str) -> None:
-        ctx = Context(user=user)
-        replies: list[Reply] = []
-        if self.has_action(HOME):
-            replies = self.dispatch(self.incoming(ctx, action=HOME))
-        else:
-            try:
-                replies = self.dispatch(self.incoming(ctx, text="내질의"))
-            except Exception as e:
-                log.info("slack: home inquiries unavailable: %s", type(e).__name__)
-            replies = [r for r in replies if r.kind not in ("answer", "decline")]
-            deadlines = self.deadlines_reply()
-            if deadlines:
-                replies.append(deadlines)
+        replies = self.dispatch(self.incoming(Context(user=user), action=HOME))
         self.client.views_publish(user_id=user, view=home_view(replies))
-
-    def deadlines_reply(self, limit: int = 5) -> Reply | None:
-        try:
-            from bot.templates import dday
-
-            now = self.services.clock.now()
-            upcoming = sorted(
-                (m for m in self.services.kb.milestones.values() if m.moment and (m.end or m.moment) >= now),
-                key=lambda m: m.moment)[:limit]
-            if not upcoming:
-                return None
-            lines = [f"• {dday(m.moment, now)}  {m.name} ({m.when})" for m in upcoming]
-            try:
-                text = self.services.templates.render("slack_deadlines", milestones=upcoming, lines=lines)
-            except Exception:
-                text = "*다가오는 일정*\n" + "\n".join(lines)
-            return Reply(text, kind="notice")
-        except Exception as e:
-            log.info("slack: deadlines unavailable: %s", type(e).__name__)
-            return None
 
     # -- reactions and messages
 
@@ -941,16 +865,11 @@ class SlackAdapter:
                                                   style="primary")]), ctx)
         elif reaction == BOOK:
             receipt = self.state.ref_for(channel, ts) or self.state.ref_for(channel, thread)
-            if self.has_action(PROMOTE_FAQ):
-                incoming = self.incoming(ctx, action=PROMOTE_FAQ, value=receipt or "", text=text,
-                                         thread=self.thread_key(channel, thread) or thread)
-                self.handle(incoming, ctx)
-            elif receipt and self.has_action("triage.promote"):
+            if receipt:
                 # no trigger_id on a reaction: offer the review form behind a button
-                self.reply_here(Reply(self.text("slack_book", receipt=receipt) or
-                                      f"질의 {receipt}의 답변을 FAQ로 등록할까요? 내용을 검토한 뒤 등록합니다.",
-                                      private=True, choices=[Choice("FAQ 등록", "triage.promote", receipt,
-                                                                    style="primary")]), ctx)
+                self.reply_here(Reply(self.text("slack_book", receipt=receipt), private=True,
+                                      choices=[Choice(self.texts["slack_book_button"], PROMOTE, receipt,
+                                                      style="primary")]), ctx)
 
     def on_message(self, event: dict, event_id: str, *, mention: bool = False) -> None:
         subtype = event.get("subtype")
@@ -966,49 +885,17 @@ class SlackAdapter:
                       for f in event.get("files") or [])
         ctx = Context(user=user, channel=channel, thread=thread_ts or event.get("ts"), key=event_id)
         receipt = self.state.ref_for(channel, thread_ts) if thread_ts else None
-        if (ref or receipt) and self.has_action(THREAD_REPLY):
-            incoming = self.incoming(ctx, action=THREAD_REPLY, value=receipt or ref, text=text, thread=ref,
-                                     files=files)
-            self.handle(incoming, ctx)
-            return
         if receipt and (channel == self.triage_channel or channel.startswith("D")):
-            self.relay(receipt, user=user, text=text, from_triage=channel == self.triage_channel, event_id=event_id)
+            # a reply in one of an inquiry's threads: the handler decides where it goes
+            incoming = self.incoming(ctx, action=THREAD_REPLY, value=receipt, text=text, thread=ref, files=files)
+            if channel == self.triage_channel:
+                incoming = replace(incoming, conversation=TRIAGE)
+            self.handle(incoming, ctx)
             return
         if not mention and not (channel.startswith("D") or event.get("channel_type") == "im"):
             return  # plain channel chatter that is not a reply to one of our threads
         incoming = self.incoming(ctx, text=text, thread=ctx.thread, files=files)
         self.handle(incoming, ctx)
-
-    def relay(self, receipt: str, *, user: str, text: str, from_triage: bool, event_id: str) -> None:
-        """The inquiry as a conversation: card thread -> requester's DM, DM thread -> card thread.
-
-        Transport only (used while no `thread.reply` handler is registered): the message is kept on the
-        inquiry as an event and delivered through the outbox."""
-        inquiries = getattr(self.services, "inquiries", None)
-        if inquiries is None:
-            return
-        try:
-            i = inquiries.get(receipt)
-        except Exception:
-            return
-        if not from_triage and user != i.requester:
-            return
-        name = self.user_profile(user).get("name") or user
-        try:
-            with self.services.store.transaction():
-                inquiries._event(i.id if hasattr(i, "id") else int(receipt), user, "message",
-                                 {"from": "agent" if from_triage else "requester", "text": text[:4000],
-                                  "surface": SURFACE})
-        except Exception as e:
-            log.info("slack: keeping a relayed message on the inquiry failed: %s", type(e).__name__)
-        words = self.text("slack_relay", receipt=i.receipt, name=name, text=text, from_triage=from_triage) or (
-            (f"💬 질의 {i.receipt} 담당자 답글 ({name})" if from_triage else f"💬 요청자 답글 ({name})") + f"\n{text}")
-        reply = Reply(words, kind="notice", data={"receipt": i.receipt})
-        if from_triage:
-            reply = replace(reply, to_user=i.requester)
-        else:
-            reply = replace(reply, to_conversation="triage")
-        self.send_out_of_band(reply, key=f"slack:relay:{event_id}")
 
     # -- slash command, shortcuts, buttons
 
@@ -1057,7 +944,7 @@ class SlackAdapter:
                 shown = [r for r in replies if r not in forms and not (r.to_user or r.to_conversation)]
                 if shown:
                     self.client.views_push(trigger_id=body.get("trigger_id"),
-                                           view=info_view(shown, title=shown[0].data.get("title") or "이음",
+                                           view=info_view(shown, title=shown[0].data.get("title") or self.texts["adapter_title"],
                                                           texts=self.texts))
                 self.deliver([r for r in replies if r not in shown], ctx)
                 continue

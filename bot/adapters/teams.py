@@ -21,6 +21,8 @@ Protocol duties handled here:
   continues the conversation from a stored conversation reference (proactive message), creating the
   personal chat when only the user's Teams account is known. A message posted with a delivery key is
   remembered (`teams_posts`); a later reply with the same key updates it in place (`update_activity`).
+- threads: a channel message reaches the bot only when it @mentions it, so there is no relay of thread
+  replies here (Slack's `thread.reply`); a mention in a card's thread is a question like any other.
 
 Subject info (a `Field(private=True)` value) never reaches a channel and is never logged here.
 """
@@ -37,16 +39,15 @@ import urllib.request
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:  # the SDK is imported on first use: the store imports this module for its tables
     from aiohttp import web
     from microsoft_agents.activity import Activity
     from microsoft_agents.hosting.core import TurnContext
-    from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, ClaimsIdentity, JwtTokenValidator
+    from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, ClaimsIdentity
 
+from bot.adapters.base import Adapter, bundled_text, bundled_texts
 from bot.messages import Choice, Field, Form, Incoming, Reply
 from bot.store import migration
 
@@ -55,18 +56,6 @@ log = logging.getLogger(__name__)
 SURFACE = "teams"
 CHANNEL_ID = "msteams"
 ROUTE = "/api/messages"
-def teams_key():
-    """The web app's key for the adapter (`bot.server.TEAMS_KEY`, next to Slack's); also `TEAMS_KEY` here."""
-    from bot.server import TEAMS_KEY
-
-    return TEAMS_KEY
-
-
-def __getattr__(name: str):
-    if name == "TEAMS_KEY":
-        return teams_key()
-    raise AttributeError(name)
-
 ENV_ANONYMOUS = "IEUM_TEAMS_ANONYMOUS"
 ENV_METADATA = "IEUM_TEAMS_OPENID_METADATA"
 ENV_TRIAGE = ("TEAMS_TRIAGE_CHANNEL", "IEUM_TEAMS_TRIAGE_CHANNEL")
@@ -83,18 +72,9 @@ FORM_KEY = "ieum_form"  # data of a form's submit action: {"ieum_form": action, 
 ACTION_KEY = "ieum"  # data of a button: {"ieum": action, "v": value}
 OPEN_INQUIRY = "inquiry.open"
 
-_TEXTS = {
-    "teams_welcome": ("안녕하세요, 희망이음 전환 도우미 *이음*입니다.\n"
-                      "궁금한 점을 그대로 입력하시면 답변해 드립니다. 채널에서는 @이음 으로 멘션해 주세요.\n"
-                      "• 질의하기 : 헬프데스크에 질의를 등록합니다.\n• 내 질의 : 등록한 질의와 진행 상태를 봅니다."),
-    "teams_error": "일시적인 오류로 처리하지 못했습니다. 잠시 후 다시 시도해 주세요.",
-    "teams_private_mark": "(비공개)",
-    "teams_private_hint": "비공개: 본인과 담당자만 볼 수 있으며 채널에는 게시되지 않습니다.",
-    "teams_files_note": "첨부 파일은 Teams 카드에서 올릴 수 없습니다. 접수 후 담당자에게 개인 채팅으로 보내 주세요.",
-    "teams_sent_private": "개인 채팅으로 보냈습니다.",
-    "teams_done": "처리했습니다.",
-    "teams_form_fix": "입력 내용을 확인해 주세요.",
-}
+# The adapter's fixed phrases (knowledge/templates/NAME.j2); `adapter_*` are shared with Slack.
+TEXTS = ("teams_welcome", "teams_private_hint", "teams_files_note", "teams_done", "teams_form_fix",
+         "adapter_error", "adapter_private_mark", "adapter_title")
 
 
 class _SDK:
@@ -280,7 +260,7 @@ def reply_activity(reply: Reply) -> Activity:
     if not reply.choices:
         return sdk.MessageFactory.text(markdown(reply.text) or " ")
     activity = sdk.MessageFactory.attachment(sdk.Attachment(content_type=CARD, content=reply_card(reply)))
-    activity.summary = _cut(reply.text.splitlines()[0] if reply.text.strip() else "이음", 200)
+    activity.summary = _cut(reply.text.splitlines()[0] if reply.text.strip() else bundled_text("adapter_title"), 200)
     return activity
 
 
@@ -291,7 +271,7 @@ def _initial_text(f: Field, *, channel: bool) -> str:
 
 
 def field_elements(f: Field, form: Form, texts: dict, *, channel: bool) -> list[dict]:
-    label = f.label + (f" {texts['teams_private_mark']}" if f.private else "")
+    label = f.label + (f" {texts['adapter_private_mark']}" if f.private else "")
     out: list[dict] = []
     if f.kind in ("text", "textarea"):
         el: dict[str, Any] = {"type": "Input.Text", "id": f.name, "label": label, "isRequired": f.required,
@@ -333,7 +313,7 @@ def field_elements(f: Field, form: Form, texts: dict, *, channel: bool) -> list[
 
 def form_card(form: Form, *, intro: str = "", texts: dict | None = None, channel: bool = False) -> dict:
     """A Form as an Adaptive Card with inputs and one `Action.Execute` submit (verb = the form's action)."""
-    texts = texts or _TEXTS
+    texts = texts or bundled_texts(TEXTS)
     body: list[dict] = [{"type": "TextBlock", "text": _cut(form.title, 200), "weight": "Bolder", "size": "Medium",
                          "wrap": True}]
     body += text_blocks(intro)[:3]
@@ -479,12 +459,14 @@ def _thread_id(conversation_id: str) -> str | None:
 # ---- the adapter -------------------------------------------------------------------------------
 
 
-class TeamsAdapter:
+class TeamsAdapter(Adapter):
     """Owns the SDK's CloudAdapter, the agent (`on_turn`) and the outbox sender for surface "teams"."""
 
+    SURFACE = SURFACE
+    TEXTS = TEXTS
+
     def __init__(self, services, *, settings=None, connections=None, workers: int = 8):
-        self.services = services
-        self.settings = settings or services.settings
+        super().__init__(services, settings=settings)
         env = _env(self.settings)
         self.anonymous = anonymous(self.settings)
         if not enabled(self.settings):
@@ -512,44 +494,14 @@ class TeamsAdapter:
         self.cloud.on_turn_error = self._on_turn_error
         self.state = TeamsState(services.store)
         self.triage_channel = triage_channel(self.settings)
+        self.prune_seen("teams_seen")
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="teams-turn")
-        self._texts: dict[str, str] = {}
-        self.outbox = self._outbox()
-        if self.outbox is not None:
-            self.outbox.register_sender(SURFACE, self.send)
-
-    # -- services
-
-    def _outbox(self):
-        outbox = getattr(self.services, "outbox", None)
-        if outbox is None:
-            try:
-                from bot import outbox as outbox_mod
-            except ModuleNotFoundError:
-                return None
-            outbox_mod.setup(self.services)
-            outbox = self.services.outbox
-        return outbox
-
-    def text(self, name: str, **data) -> str:
-        try:
-            return self.services.templates.render(name, **data)
-        except Exception:
-            return _TEXTS.get(name, "")
-
-    @property
-    def texts(self) -> dict[str, str]:
-        if not self._texts:
-            self._texts = {k: self.text(k) or v for k, v in _TEXTS.items()}
-        return self._texts
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=False)
+        self.attach_outbox()
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         log.error("teams: turn failed: %s", type(error).__name__, exc_info=(type(error), error, error.__traceback__))
         try:
-            await context.send_activity(sdk.MessageFactory.text(self.texts["teams_error"]))
+            await context.send_activity(sdk.MessageFactory.text(self.texts["adapter_error"]))
         except Exception:
             pass
 
@@ -641,11 +593,6 @@ class TeamsAdapter:
         return Turn(user=self._user_id(activity), conversation=activity.conversation.id,
                     personal=self._personal(activity), invoke=invoke, key=activity.id or "")
 
-    def dispatch(self, incoming: Incoming) -> list[Reply]:
-        from handlers.router import dispatch
-
-        return dispatch(incoming, self.services)
-
     async def run(self, incoming: Incoming) -> list[Reply]:
         """The router (sync, sqlite) off the event loop."""
         loop = asyncio.get_running_loop()
@@ -653,7 +600,7 @@ class TeamsAdapter:
             return await loop.run_in_executor(self.executor, self.dispatch, incoming)
         except Exception:
             log.exception("teams: handler failed for action=%s", incoming.action)
-            return [Reply(self.texts["teams_error"], kind="error", private=True)]
+            return [Reply(self.texts["adapter_error"], kind="error", private=True)]
 
     async def on_message(self, context: TurnContext) -> None:
         activity = context.activity
@@ -769,23 +716,6 @@ class TeamsAdapter:
     def _out_of_band(self, items: list[tuple[int, Reply]], turn: Turn) -> None:
         for i, reply in items:
             self.send_out_of_band(reply, key=reply.key or f"teams:{turn.key or time.time()}:{i}", default_user=turn.user)
-
-    def send_out_of_band(self, reply: Reply, *, key: str, default_user: str = "") -> None:
-        if reply.to_user or not reply.to_conversation:
-            target = f"user:{reply.to_user or default_user}"
-        else:
-            target = f"channel:{reply.to_conversation}"
-        if self.outbox is None:
-            try:
-                self.send(target, reply)
-            except Exception as e:
-                log.warning("teams: out-of-band delivery %s failed: %s", key, type(e).__name__)
-            return
-        self.outbox.enqueue(reply, key=key, surface=SURFACE, target=target)
-        try:
-            self.outbox.drain()
-        except Exception as e:
-            log.warning("teams: outbox drain failed: %s", type(e).__name__)
 
     def render(self, reply: Reply, *, channel: bool) -> Activity:
         if reply.kind == "form" and reply.form is not None:
@@ -925,19 +855,12 @@ class TeamsAdapter:
         return ref
 
     def triage_card_json(self, receipt: str, update: Reply | None) -> dict | None:
-        inquiries = getattr(self.services, "inquiries", None)
-        if inquiries is None:
+        if getattr(self.services, "inquiries", None) is None:
             return None
         try:
-            from handlers.triage import agent_choices, triage_card
+            from handlers.threads import refreshed_card
 
-            i = inquiries.get(receipt)
-            card_reply = triage_card(self.services, i)
-            latest = update.text.strip().splitlines()[0] if update is not None and update.text.strip() else ""
-            text = card_reply.text + (f"\n\n{latest}" if latest else "")
-            choices = [c for c in agent_choices(i, "") if c.action != "triage.answer" or i.status != "조치완료"]
-            choices += [c for c in card_reply.choices if c.action == "inquiry.view"]
-            return reply_card(replace(card_reply, text=text, choices=choices))
+            return reply_card(refreshed_card(self.services, receipt, update))
         except Exception as e:
             log.warning("teams: rendering the triage card failed: %s", type(e).__name__)
             return None
@@ -966,7 +889,9 @@ def mount(web_app: web.Application, services, *, adapter: TeamsAdapter | None = 
         if not enabled(services.settings):
             return None
         adapter = TeamsAdapter(services, connections=connections)
-    web_app[teams_key()] = adapter
+    from bot.server import TEAMS_KEY
+
+    web_app[TEAMS_KEY] = adapter
     web_app.router.add_post(ROUTE, adapter.handle_http)
     if adapter.anonymous:
         log.warning("teams: 익명 모드(IEUM_TEAMS_ANONYMOUS=1) — 로컬 개발에서만 사용하세요.")

@@ -1,0 +1,100 @@
+"""The conversation around an inquiry, and the user's home: decisions the surfaces only carry out.
+
+- `thread.reply`: a message written in one of an inquiry's threads (`Incoming.value` = the receipt). Under
+  the triage card (`Incoming.conversation == "triage"`, the adapter's name for its triage channel) it goes
+  to the requester's DM; in the requester's DM thread it goes to the card's thread. Personal data is masked
+  before the message is kept on the inquiry or sent anywhere.
+- `refreshed_card(services, receipt, update)`: the triage card as it stands after a status change, for the
+  adapters that update it in place.
+- `home.open`: the user's home (Slack's App Home): their inquiries and the next deadlines, as replies.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from bot.inquiries import DONE, InquiryError
+from bot.messages import Incoming, Reply
+from bot.privacy import find_personal_data, mask
+from bot.templates import dday
+
+from .inquiries import mine, render
+from .router import action
+from .triage import TRIAGE, agent_choices, triage_card
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 4000  # characters of a relayed message kept on the inquiry
+HOME_DEADLINES = 5
+
+
+@action("thread.reply")
+def thread_reply(incoming: Incoming, services) -> list[Reply]:
+    """Relay a reply between the triage card's thread (agents) and the requester's DM thread."""
+    inquiries = getattr(services, "inquiries", None)
+    if inquiries is None:
+        return []
+    try:
+        i = inquiries.get(incoming.value or "")
+    except InquiryError:
+        return []
+    from_triage = incoming.conversation == TRIAGE
+    if not from_triage and incoming.user != i.requester:
+        return []
+    findings = find_personal_data(incoming.text)
+    text = mask(incoming.text, findings=findings)  # nothing below sees the raw text
+    if findings:
+        log.info("thread reply on inquiry %s: personal data masked before relaying", i.receipt)
+    try:
+        with services.store.transaction():
+            # services.inquiries has no public call for a conversation message; its event log is the place
+            inquiries._event(i.id, incoming.user, "message",
+                             {"from": "agent" if from_triage else "requester", "text": text[:MAX_MESSAGE],
+                              "surface": incoming.surface})
+    except Exception as e:
+        log.info("thread reply: keeping the message on the inquiry failed: %s", type(e).__name__)
+    words = render(services, "adapter_relay", receipt=i.receipt, author=incoming.user_name or incoming.user,
+                   text=text, from_triage=from_triage)
+    reply = Reply(words, kind="notice", data={"receipt": i.receipt})
+    if from_triage:
+        return [replace(reply, to_user=i.requester)]
+    return [replace(reply, to_conversation=TRIAGE)]
+
+
+def refreshed_card(services, receipt: str, update: Reply | None = None) -> Reply:
+    """The inquiry's triage card now: the first line of `update` under it, the next triage steps and 보기."""
+    i = services.inquiries.get(receipt)
+    card = triage_card(services, i)
+    latest = update.text.strip().splitlines()[0] if update is not None and update.text.strip() else ""
+    text = card.text + (f"\n\n{latest}" if latest else "")
+    choices = [c for c in agent_choices(i, "") if c.action != "triage.answer" or i.status != DONE]
+    choices += [c for c in card.choices if c.action == "inquiry.view"]
+    return replace(card, text=text, choices=choices)
+
+
+def upcoming_milestones(services, limit: int = HOME_DEADLINES) -> list[dict]:
+    """The next milestones (not yet over), soonest first: name, when, moment, dday."""
+    now = services.clock.now()
+    upcoming = sorted((m for m in services.kb.milestones.values() if m.moment and (m.end or m.moment) >= now),
+                      key=lambda m: m.moment)[:limit]
+    return [{"name": m.name, "when": m.when, "moment": m.moment, "dday": dday(m.moment, now)} for m in upcoming]
+
+
+@action("home.open")
+def home(incoming: Incoming, services) -> list[Reply]:
+    """The user's home: their inquiries (with 보기 buttons), then the next deadlines."""
+    replies: list[Reply] = []
+    try:
+        replies = [r for r in mine(replace(incoming, action="inquiry.mine", value=""), services)
+                   if r.kind not in ("answer", "decline")]
+    except Exception as e:  # the deadlines are still worth showing
+        log.info("home: inquiries unavailable: %s", type(e).__name__)
+    try:
+        milestones = upcoming_milestones(services)
+    except Exception as e:
+        log.info("home: deadlines unavailable: %s", type(e).__name__)
+        milestones = []
+    if milestones:
+        replies.append(Reply(render(services, "adapter_home_deadlines", milestones=milestones), kind="notice",
+                             data={"milestones": milestones}))
+    return replies
