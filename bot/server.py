@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +37,8 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
             return None
         from bot.adapters.slack import SlackAdapter
 
-        adapter = SlackAdapter(services)
+        # the route below checks every request's signature before bolt sees it: bolt need not check again
+        adapter = SlackAdapter(services, verify_requests=False)
     web_app[SLACK_KEY] = adapter
     closers = [adapter.close]
     use_socket = bool(settings.slack_app_token) if socket_mode is None else socket_mode
@@ -53,6 +53,7 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
     if settings.slack_signing_secret:
         executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="slack-ack")
         closers.append(lambda: executor.shutdown(wait=False))
+        from slack_bolt.adapter.aiohttp import to_aiohttp_response
         from slack_bolt.request import BoltRequest
         from slack_sdk.signature import SignatureVerifier
 
@@ -61,8 +62,10 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
         async def slack_events(request: web.Request) -> web.Response:
             body = await request.text()
             headers = {k.lower(): v for k, v in request.headers.items()}
-            # Verify the signature first (bolt checks it again): forged, stale or garbled requests are
-            # refused with 401 before any parsing, and a missing or non-numeric timestamp is not a 500.
+            # Verify the signature first: forged, stale (more than 5 minutes off) or garbled requests are
+            # refused with 401 before any parsing, and a missing or non-numeric timestamp is not a 500. This
+            # is the check bolt's RequestVerification makes (SignatureVerifier.is_valid on the same body,
+            # timestamp and signature), so the adapter is built without it.
             try:
                 signed = verifier.is_valid(body, headers.get("x-slack-request-timestamp", ""),
                                            headers.get("x-slack-signature", ""))
@@ -74,26 +77,27 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
                 bolt_req = BoltRequest(body=body, query=request.query_string, headers=headers)
             except Exception:  # a signed body bolt cannot parse (e.g. JSON `null`)
                 return web.Response(status=400, text="invalid request")
-            if request.content_type == "application/json":
-                # Events API: bolt acks before any listener runs, so dispatch is short; run it inline
-                # (no thread hop: the ack stays fast while listeners are busy).
-                resp = adapter.app.dispatch(bolt_req)
-            else:
-                # commands and interactivity wait for the listener's ack() (a form submission runs its
-                # handler first): a worker thread, so the event loop never blocks.
-                loop = asyncio.get_running_loop()
-                resp = await loop.run_in_executor(executor, adapter.app.dispatch, bolt_req)
+            try:
+                if request.content_type == "application/json" and adapter.authorized:
+                    # Events API: bolt acks before any listener runs, so dispatch is short; run it inline
+                    # (no thread hop: the ack stays fast while listeners are busy). Only once bolt has the
+                    # auth.test result: otherwise it would call Slack (with retries) right here, on the loop.
+                    resp = adapter.app.dispatch(bolt_req)
+                else:
+                    # commands and interactivity wait for the listener's ack() (a form submission runs its
+                    # handler first): a worker thread, so the event loop never blocks.
+                    loop = asyncio.get_running_loop()
+                    resp = await loop.run_in_executor(executor, adapter.app.dispatch, bolt_req)
+            except Exception as e:
+                # bolt's own error path can fail on a signed but malformed payload (e.g. `"actions": ""`)
+                log.warning("slack: malformed request refused (bolt raised %s)", type(e).__name__)
+                return web.Response(status=400, text="invalid request")
             if resp.status >= 500:
                 # Our listeners ack before any work, so a 500 from bolt means its own parsing of a signed
                 # but malformed payload failed (e.g. `"view": ""`): the request was bad, not the server.
                 log.warning("slack: malformed request refused (bolt answered %s)", resp.status)
                 return web.Response(status=400, text="invalid request")
-            headers = resp.first_headers_without_set_cookie()
-            content_type = headers.pop("content-type", None) or (
-                "application/json" if resp.body.startswith("{") else "text/plain")
-            content_type = re.sub(r";\s*charset=utf-8", "", content_type)
-            return web.Response(status=resp.status, body=resp.body.encode("utf-8"), headers=headers,
-                                content_type=content_type, charset="utf-8")
+            return await to_aiohttp_response(resp)
 
         web_app.router.add_post("/slack/events", slack_events)
 
@@ -139,7 +143,8 @@ def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Applica
 
 
 async def _drain_outbox(services, every: float) -> None:
-    # Out-of-band messages that failed are retried here (and by the scheduler, when it runs).
+    # `ServerThread(drain_every=…)` only (tests, embedding without the scheduler): under `serve` the
+    # scheduler's tick drains the outbox.
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(every)
@@ -241,9 +246,7 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
 
     async def make() -> web.Application:
         web_app = build_web_app(services)
-        task = asyncio.get_running_loop().create_task(_drain_outbox(services, 15.0))
-        web_app.on_cleanup.insert(0, lambda app: _cancel(task))
-        # reminders and inquiry warnings fire under `serve` too (before, only the terminal chat ran them)
+        # reminders and inquiry warnings fire under `serve` too, and the same tick drains the outbox
         from .scheduler import TICK_SECONDS, start as start_scheduler
 
         tick = float(settings.extra.get("IEUM_TICK_SECONDS") or TICK_SECONDS)
