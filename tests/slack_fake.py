@@ -4,8 +4,6 @@ exactly like Slack's (events, slash commands, interactivity payloads)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import itertools
 import json
 import threading
@@ -16,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
 
 SECRET = "test-signing-secret"
 BOT_USER = "UBOT"
@@ -243,8 +242,7 @@ class FakeSlack:
 
 
 def signature(body: str, timestamp: int | str, secret: str = SECRET) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return SignatureVerifier(secret).generate_signature(timestamp=str(timestamp), body=body)
 
 
 def signed_headers(body: str, *, content_type: str, secret: str = SECRET, timestamp: int | None = None,

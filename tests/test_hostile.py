@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, click, settings_for, submission,  # noqa: E402
                      table_counts)
-from slack_fake import SECRET, FakeSlack, event_body, message_event, payload_body, post, signature  # noqa: E402
+from slack_fake import FakeSlack, event_body, message_event, payload_body, post, signature  # noqa: E402
 
 from bot.messages import Incoming, Reply  # noqa: E402
 from bot.server import ServerThread, mount_slack  # noqa: E402

@@ -9,7 +9,6 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import replace
 from io import StringIO
 from pathlib import Path
 
