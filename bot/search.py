@@ -47,6 +47,7 @@ from .text import (
     question_root,
     strip_all,
     strip_oov_particle,
+    strip_wish,
 )
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,14 @@ class Engine:
 
     def _words(self, text: str) -> list[str]:
         text = self.synonyms.apply(normalize(text[:MAX_QUERY_CHARS]))
-        # '언제까지', '어디서요' → '언제', '어디': one spelling per question word, on both sides.
-        return [question_root(w) or w for w in text.split() if not is_function_word(w)]
+        out = []
+        for w in text.split():
+            w = strip_wish(w)  # '신청하고싶어요' → '신청하'; '보고싶어' → '보', dropped below
+            if len(w) < 2 and not w.isalnum() or is_function_word(w) or w in ("보", "하", "되"):
+                continue
+            # '언제까지', '어디서요' → '언제', '어디': one spelling per question word, on both sides.
+            out.append(question_root(w) or w)
+        return out
 
     def _learn_words(self, entries: list[Entry]) -> None:
         # Stems are trusted only when the bare word occurs somewhere: collect every raw word first.
@@ -464,8 +471,8 @@ class Engine:
         parts = self._segment(stem)
         if parts:
             return [self._make_term(p, {p: 1.0}) for p in parts]
-        found = self._split(word, query=True)
-        if found and found[1] and found[0] >= 0.3 * len(word):
+        found = self._split(word, query=True) if len(word) >= 4 else None
+        if found and found[1] and found[0] >= 0.4 * len(word):
             # A sentence typed without spaces: keep the words we know; what stays unexplained weighs
             # as unknown in proportion, so an unknown topic still declines.
             covered, parts = found

@@ -101,7 +101,7 @@ QUESTION_WORDS = frozenset({"언제", "언제까지", "언제부터", "어디", 
                             "완전히", "대충", "일단", "우선", "아마", "제발", "혹시나", "도대체", "대체",
                             # who is asking, not what: "저희 요양원인데요 …"
                             "요양원", "어린이집", "복지관", "센터", "지역아동센터", "시설", "기관", "저희기관",
-                            "우리기관", "우리시설", "저희시설"})
+                            "우리기관", "우리시설", "저희시설", "다른", "사람", "사람들"})
 
 
 def compose(text: str) -> str:
@@ -181,6 +181,14 @@ def strip_all(word: str, known: set[str] | frozenset[str], depth: int = 3) -> st
     if verb != word:
         return verb
     return strip_particle(word, frozenset())
+
+
+_WISH = re.compile(r"고\s?싶.*$")
+
+
+def strip_wish(word: str) -> str:
+    """'신청하고싶어요' → '신청하' (then a light-verb tail comes off); '보고싶어' → '보' (nothing left)."""
+    return _WISH.sub("", word) if len(word) > 3 else word
 
 
 def strip_light_verb(word: str, known=frozenset()) -> str:
