@@ -8,6 +8,7 @@ keeps only `/healthz`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import threading
@@ -229,6 +230,27 @@ async def _stop_scheduler(scheduler) -> None:
     scheduler.shutdown(wait=False)
 
 
+def _warm_up(services) -> None:
+    """Do the lazy first-use work (handler imports, template compilation) before traffic arrives, so the
+    first burst of requests does not wait for it."""
+    from handlers.answers import result_text
+    from handlers.router import load_handlers
+
+    load_handlers()
+    for question in ("희망이음 개통일", "점심 메뉴"):
+        result_text(services.engine.answer(question), services.templates)
+    for entry in services.kb.entries:
+        services.templates.render_answer(entry)
+    # The scheduler's first tick builds the holiday calendars (~50 ms): do it now, not mid-traffic.
+    from .scheduler import tick
+
+    tick(services)
+    # Everything built so far lives as long as the process: keep the cycle collector from walking it
+    # again and again (a full collection is a ~30 ms pause every ack would wait for).
+    gc.collect()
+    gc.freeze()
+
+
 def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
     """Run the server until interrupted."""
     from .config import Settings
@@ -241,6 +263,7 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
 
     setup_logging(settings.log_level)  # replaces the CLI's WARNING-only handler (JSON off a terminal)
     services = build(settings)
+    _warm_up(services)
     if not settings.slack_enabled:
         log.warning("Slack 토큰(SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET 또는 SLACK_APP_TOKEN)이 없어 /healthz만 제공합니다.")
 
