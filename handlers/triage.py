@@ -7,6 +7,7 @@ Subject info never appears here: the assignee opens it privately with `inquiry.s
 """
 from __future__ import annotations
 
+import functools
 import logging
 
 from bot.inquiries import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
@@ -70,17 +71,33 @@ def notify_requester(services, i, event: str) -> Reply:
                  data={"receipt": i.receipt, "event": event, "status": i.status})
 
 
-def _agent_only(incoming: Incoming, services) -> list[Reply] | None:
-    if not services.inquiries.is_agent(incoming.user):
-        return error_reply(services, "헬프데스크 담당자만 할 수 있습니다.")
-    return None
+def agents_only(handler):
+    """Refuse the handler to anyone who is not a helpdesk agent."""
+
+    @functools.wraps(handler)
+    def guarded(incoming: Incoming, services) -> list[Reply]:
+        if not services.inquiries.is_agent(incoming.user):
+            return error_reply(services, "헬프데스크 담당자만 할 수 있습니다.")
+        return handler(incoming, services)
+
+    return guarded
+
+
+def _announce(services, i, event: str, user: str, *, agent: str | None = None, **extra) -> list[Reply]:
+    """One triage step told three ways: to the agent (with the next steps), in the triage channel, and to
+    the requester."""
+    data = {"receipt": i.receipt, **({"agent": agent} if agent else {}), **extra}
+    return [
+        Reply(render(services, "triage_update", event=event, **data), kind="notice", private=True,
+              choices=agent_choices(i, user)),
+        triage_update(services, event, **data),
+        notify_requester(services, i, event),
+    ]
 
 
 @action("triage.assign")
+@agents_only
 def assign(incoming: Incoming, services) -> list[Reply]:
-    denied = _agent_only(incoming, services)
-    if denied:
-        return denied
     try:
         before = services.inquiries.get(incoming.value or "")
         i = services.inquiries.assign(before.receipt, incoming.user)
@@ -91,37 +108,26 @@ def assign(incoming: Incoming, services) -> list[Reply]:
     if before.assignee == incoming.user:
         return [Reply(render(services, "inquiry_error", message=f"이미 맡고 있는 질의입니다 ({i.receipt})."),
                       kind="notice", private=True, choices=agent_choices(i, incoming.user))]
-    return [
-        Reply(render(services, "triage_update", event="assigned", receipt=i.receipt, agent=incoming.user),
-              kind="notice", private=True, choices=agent_choices(i, incoming.user)),
-        triage_update(services, "assigned", receipt=i.receipt, agent=incoming.user),
-        notify_requester(services, i, "assigned"),
-    ]
+    return _announce(services, i, "assigned", incoming.user, agent=incoming.user)
 
 
 @action("triage.start")
+@agents_only
 def start(incoming: Incoming, services) -> list[Reply]:
-    denied = _agent_only(incoming, services)
-    if denied:
-        return denied
     try:
         before = services.inquiries.get(incoming.value or "")
         i = services.inquiries.start(before.receipt, incoming.user)
     except InquiryError as e:
         return error_reply(services, str(e))
-    replies = [Reply(render(services, "triage_update", event="started", receipt=i.receipt, agent=incoming.user),
-                     kind="notice", private=True, choices=agent_choices(i, incoming.user))]
+    replies = _announce(services, i, "started", incoming.user, agent=incoming.user)
     if before.status == WAITING and i.status == IN_PROGRESS:
-        replies += [triage_update(services, "started", receipt=i.receipt, agent=incoming.user),
-                    notify_requester(services, i, "started")]
-    return replies
+        return replies
+    return replies[:1]  # already started: only the agent hears it again
 
 
 @action("triage.answer")
+@agents_only
 def answer_form(incoming: Incoming, services) -> list[Reply]:
-    denied = _agent_only(incoming, services)
-    if denied:
-        return denied
     try:
         i = services.inquiries.get(incoming.value or "")
     except InquiryError as e:
@@ -142,12 +148,10 @@ def _answer_form(i, *, values: dict | None = None, errors: dict | None = None) -
 
 
 @action("triage.answer.submit")
+@agents_only
 def answer_submit(incoming: Incoming, services) -> list[Reply]:
     from bot.inquiries import _as_bool
 
-    denied = _agent_only(incoming, services)
-    if denied:
-        return denied
     values = dict(incoming.form or {})
     try:
         before = services.inquiries.get(incoming.value or "")
@@ -158,20 +162,12 @@ def answer_submit(incoming: Incoming, services) -> list[Reply]:
                       form=_answer_form(before, values=values, errors=e.errors))]
     except InquiryError as e:
         return error_reply(services, str(e))
-    done = i.status == DONE
-    return [
-        Reply(render(services, "triage_update", event="answered", receipt=i.receipt, agent=incoming.user, done=done),
-              kind="notice", private=True, choices=agent_choices(i, incoming.user)),
-        triage_update(services, "answered", receipt=i.receipt, agent=incoming.user, done=done),
-        notify_requester(services, i, "answered"),
-    ]
+    return _announce(services, i, "answered", incoming.user, agent=incoming.user, done=i.status == DONE)
 
 
 @action("triage.complete")
+@agents_only
 def complete(incoming: Incoming, services) -> list[Reply]:
-    denied = _agent_only(incoming, services)
-    if denied:
-        return denied
     try:
         before = services.inquiries.get(incoming.value or "")
         i = services.inquiries.complete(before.receipt, incoming.user)
@@ -179,19 +175,12 @@ def complete(incoming: Incoming, services) -> list[Reply]:
         return error_reply(services, str(e))
     if before.status == DONE:
         return error_reply(services, f"질의 {i.receipt}는 이미 조치완료되었습니다.")
-    return [
-        Reply(render(services, "triage_update", event="completed", receipt=i.receipt), kind="notice", private=True,
-              choices=agent_choices(i, incoming.user)),
-        triage_update(services, "completed", receipt=i.receipt),
-        notify_requester(services, i, "completed"),
-    ]
+    return _announce(services, i, "completed", incoming.user)
 
 
 @action("triage.promote")
+@agents_only
 def promote_form(incoming: Incoming, services) -> list[Reply]:
-    denied = _agent_only(incoming, services)
-    if denied:
-        return denied
     try:
         i = services.inquiries.get(incoming.value or "")
     except InquiryError as e:
@@ -213,10 +202,8 @@ def _promote_form(i, *, values: dict | None = None, errors: dict | None = None) 
 
 
 @action("triage.promote.submit")
+@agents_only
 def promote_submit(incoming: Incoming, services) -> list[Reply]:
-    denied = _agent_only(incoming, services)
-    if denied:
-        return denied
     values = dict(incoming.form or {})
     try:
         i = services.inquiries.get(incoming.value or "")
@@ -238,11 +225,9 @@ def promote_submit(incoming: Incoming, services) -> list[Reply]:
 
 
 @command("질의 목록", "접수 목록", "대기 질의")
+@agents_only
 def queue(incoming: Incoming, services) -> list[Reply]:
     """For agents: the open inquiries, urgent and oldest first in the seed's list order (newest first)."""
-    denied = _agent_only(incoming, services)
-    if denied:
-        return denied
     inq = services.inquiries
     page = inq.list(status=[WAITING, IN_PROGRESS], per_page=15)
     now = services.clock.now()
