@@ -27,6 +27,47 @@ def clock():
     return FixedClock(datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL))
 
 
+# A small knowledge base for the adapter tests: the shipped schedule, taxonomy and templates with three
+# entries of its own, so that what a test expects does not move when knowledge/ is edited.
+SMALL_ENTRIES = """
+- id: outage-period
+  title: 시스템 중단 기간
+  questions:
+    - 시스템 중단 기간이 언제예요
+    - 시스템 중단 기간
+  answer: |
+    시스템 중단 기간에는 W4C를 사용할 수 없습니다.
+- id: login
+  title: 희망이음 접속 방법
+  questions:
+    - 희망이음 접속 방법
+    - 희망이음 로그인은 어떻게 해요
+  answer: |
+    희망이음은 인증서로 로그인합니다.
+- id: login-error
+  title: 희망이음 접속 오류
+  questions:
+    - 희망이음 접속 오류
+    - 희망이음 접속이 안돼요
+  answer: |
+    브라우저 캐시를 지우고 다시 접속해 보세요.
+"""
+
+
+@pytest.fixture
+def knowledge(tmp_path):
+    """A knowledge directory holding SMALL_ENTRIES."""
+    import shutil
+
+    from bot.config import DEFAULT_KNOWLEDGE
+
+    root = tmp_path / "knowledge"
+    shutil.copytree(DEFAULT_KNOWLEDGE, root, ignore=shutil.ignore_patterns("entries", "synonyms.yaml"))
+    (root / "entries").mkdir()
+    (root / "entries" / "test.yaml").write_text(SMALL_ENTRIES, encoding="utf-8")
+    return root
+
+
 @pytest.fixture
 def fresh_db(tmp_path):
     store = Store(tmp_path / "ieum.db")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 import sys
 import time
 from io import StringIO
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.adapters import teams
-from bot.config import DEFAULT_KNOWLEDGE, Settings
+from bot.config import Settings
 from bot.console import Console
 from bot.server import ServerThread
 from bot.services import build
@@ -24,22 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import slack_fake  # noqa: E402
 import teams_fake  # noqa: E402
 
-ENTRIES = """
-- id: outage-period
-  title: 시스템 중단 기간
-  questions:
-    - 시스템 중단 기간이 언제예요
-    - 시스템 중단 기간
-  answer: |
-    시스템 중단 기간에는 W4C를 사용할 수 없습니다.
-- id: login
-  title: 희망이음 접속 방법
-  questions:
-    - 희망이음 접속 방법
-    - 희망이음 로그인은 어떻게 해요
-  answer: |
-    희망이음은 인증서로 로그인합니다.
-"""
 
 DECLINED = "급여 명세서 출력 메뉴가 어디에 있나요"
 # (question, expected entry id or None for a decline)
@@ -237,14 +220,6 @@ def fakes():
     s.stop()
     t.stop()
 
-
-@pytest.fixture()
-def knowledge(tmp_path) -> Path:
-    root = tmp_path / "knowledge"
-    shutil.copytree(DEFAULT_KNOWLEDGE, root, ignore=shutil.ignore_patterns("entries", "synonyms.yaml"))
-    (root / "entries").mkdir()
-    (root / "entries" / "test.yaml").write_text(ENTRIES, encoding="utf-8")
-    return root
 
 
 def stored(surface) -> dict:

@@ -3,7 +3,6 @@ requests signed exactly like Slack's."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from dataclasses import replace
@@ -11,36 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_KNOWLEDGE, Settings
+from bot.config import Settings
 from bot.server import SLACK_KEY, ServerThread
 from bot.services import build
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from slack_fake import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
                               payload_body, post, signed_headers)
 
-ENTRIES = """
-- id: outage-period
-  title: 시스템 중단 기간
-  questions:
-    - 시스템 중단 기간이 언제예요
-    - 시스템 중단 기간
-  answer: |
-    시스템 중단 기간에는 W4C를 사용할 수 없습니다.
-- id: login
-  title: 희망이음 접속 방법
-  questions:
-    - 희망이음 접속 방법
-    - 희망이음 로그인은 어떻게 해요
-  answer: |
-    희망이음은 인증서로 로그인합니다.
-- id: login-error
-  title: 희망이음 접속 오류
-  questions:
-    - 희망이음 접속 오류
-    - 희망이음 접속이 안돼요
-  answer: |
-    브라우저 캐시를 지우고 다시 접속해 보세요.
-"""
 
 TRIAGE = "CTRIAGE"
 
@@ -51,14 +27,6 @@ def fake():
     yield f
     f.stop()
 
-
-@pytest.fixture()
-def knowledge(tmp_path) -> Path:
-    root = tmp_path / "knowledge"
-    shutil.copytree(DEFAULT_KNOWLEDGE, root, ignore=shutil.ignore_patterns("entries", "synonyms.yaml"))
-    (root / "entries").mkdir()
-    (root / "entries" / "test.yaml").write_text(ENTRIES, encoding="utf-8")
-    return root
 
 
 class Bot:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.adapters import teams
-from bot.config import DEFAULT_KNOWLEDGE, Settings
+from bot.config import Settings
 from bot.messages import Choice, Reply
 from bot.server import TEAMS_KEY, ServerThread
 from bot.services import build
@@ -24,22 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from teams_fake import (APP_ID, ISSUER, KID, OUTBOUND_TOKEN, FakeConnections, FakeTeams, card_action,
                         find_action, inputs, installed, mention, message, post)
 
-ENTRIES = """
-- id: outage-period
-  title: 시스템 중단 기간
-  questions:
-    - 시스템 중단 기간이 언제예요
-    - 시스템 중단 기간
-  answer: |
-    시스템 중단 기간에는 W4C를 사용할 수 없습니다.
-- id: login
-  title: 희망이음 접속 방법
-  questions:
-    - 희망이음 접속 방법
-    - 희망이음 로그인은 어떻게 해요
-  answer: |
-    희망이음은 인증서로 로그인합니다.
-"""
 
 TRIAGE = "19:triage@thread.tacv2"
 DM = "a:dm-u1"
@@ -54,14 +37,6 @@ def fake():
     yield f
     f.stop()
 
-
-@pytest.fixture()
-def knowledge(tmp_path) -> Path:
-    root = tmp_path / "knowledge"
-    shutil.copytree(DEFAULT_KNOWLEDGE, root, ignore=shutil.ignore_patterns("entries", "synonyms.yaml"))
-    (root / "entries").mkdir()
-    (root / "entries" / "test.yaml").write_text(ENTRIES, encoding="utf-8")
-    return root
 
 
 def teams_settings(tmp_path, knowledge, fake, **extra) -> Settings:
