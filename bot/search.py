@@ -27,6 +27,7 @@ import re
 import threading
 from collections import Counter, defaultdict
 from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -245,14 +246,7 @@ class Engine:
 
     def _words(self, text: str) -> list[str]:
         text = self.synonyms.apply(normalize(text[:MAX_QUERY_CHARS]))
-        out = []
-        for w in text.split():
-            w = strip_wish(w)  # '신청하고싶어요' → '신청하'; '보고싶어' → '보', dropped below
-            if len(w) < 2 and not w.isalnum() or is_function_word(w) or w in ("보", "하", "되"):
-                continue
-            # '언제까지', '어디서요' → '언제', '어디': one spelling per question word, on both sides.
-            out.append(question_root(w) or w)
-        return out
+        return [c for c in map(_clean_word, text.split()) if c]
 
     def _learn_words(self, entries: list[Entry]) -> None:
         # Stems are trusted only when the bare word occurs somewhere: collect every raw word first.
@@ -619,6 +613,16 @@ class Engine:
         if not ok:
             return Result(query, False, None, matches, reason=small or _unknown_reason(text))
         return Result(query, True, best, matches[1:])
+
+
+@lru_cache(maxsize=500_000)
+def _clean_word(w: str) -> str:
+    """One normalised word as the index sees it, or "" when it carries no topic (cached: words repeat)."""
+    w = strip_wish(w)  # '신청하고싶어요' → '신청하'; '보고싶어' → '보', dropped below
+    if len(w) < 2 and not w.isalnum() or is_function_word(w) or w in ("보", "하", "되"):
+        return ""
+    # '언제까지', '어디서요' → '언제', '어디': one spelling per question word, on both sides.
+    return question_root(w) or w
 
 
 @contextmanager

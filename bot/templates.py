@@ -97,6 +97,8 @@ class Templates:
         return {"ms": self.kb.milestones, "now": now, "dday": lambda t: dday(t, now)}
 
     def render_answer(self, entry: "Entry", *, strict: bool = False, **extra) -> str:
+        if "{" not in entry.answer:
+            return entry.answer.strip()  # plain text (most imported FAQs): nothing to compile
         key = (entry.answer, strict)
         tpl = self._cache.get(key)
         try:
