@@ -516,14 +516,14 @@ class Engine:
             merged.append(words[i])
             i += 1
         out: list[Term] = []
+        seen: set[str] = set()
         for w in merged:
-            terms = self._term(w)
+            terms = [t for t in self._term(w) if t.surface not in seen]  # 'ERP 인사회계시스템' is one word
+            seen.update(t.surface for t in terms)
             if _PREDICATE.search(w):
-                # A verb or adjective nobody taught us ('찾아', '남는거죠') says less about the topic
-                # than an unknown noun does.
+                # A verb or adjective ('찾아', '만들어야하는데') says less about the topic than a noun.
                 for t in terms:
-                    if not t.expansions:
-                        t.weight *= PREDICATE_WEIGHT
+                    t.weight *= PREDICATE_WEIGHT
             out.extend(terms)
         # A long, chatty question brings many words the knowledge base never saw ('저희 요양원인데요 …');
         # together they may weigh no more than a few unknown nouns, so the topic words still count.
