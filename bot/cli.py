@@ -90,7 +90,7 @@ def cmd_chat(args) -> int:
     try:
         return run_console(services, stdin=sys.stdin, stdout=sys.stdout)
     finally:
-        scheduler.shutdown()
+        scheduler.shutdown(wait=True)  # let a running tick finish before the store closes
         services.close()
 
 

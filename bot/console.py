@@ -61,6 +61,7 @@ class Console:
 
     def _plain(self, text: str) -> str:
         # Slack-style *bold* → terminal bold (or plain text when piped).
+        text = re.sub(r"(?<!\w)_([^_\n]+)_(?!\w)", r"\1", text)  # Slack-style _italic_: plain here
         if self.input.tty:
             return re.sub(r"\*([^*\n]+)\*", "\033[1m\\1\033[0m", text)
         return re.sub(r"\*([^*\n]+)\*", r"\1", text)

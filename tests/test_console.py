@@ -66,6 +66,7 @@ def test_piped_chat_answers_and_exits_at_end_of_input(tmp_path):
     r = subprocess.run([*IEUM, "chat"], input="희망이음 주소 알려줘\n안녕하세요\n", capture_output=True, text=True,
                        cwd=ROOT, env=env(tmp_path), timeout=60)
     assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "ERROR" not in r.stderr  # e.g. a tick racing the store's close
     assert "ssis.go.kr" in r.stdout
     assert "안녕하세요! 희망이음 전환 도우미" in r.stdout
     assert "[1] 예" in r.stdout
