@@ -227,7 +227,8 @@ async def _cancel(task: asyncio.Task) -> None:
 
 
 async def _stop_scheduler(scheduler) -> None:
-    scheduler.shutdown(wait=False)
+    # A tick may be running in a worker thread: let it finish before the store is closed.
+    await asyncio.get_running_loop().run_in_executor(None, lambda: scheduler.shutdown(wait=True))
 
 
 def _warm_up(services) -> None:
