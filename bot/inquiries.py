@@ -171,6 +171,16 @@ def _m003(db) -> None:
         pass
 
 
+@migration("inquiries_004_submission_id")
+def _m004(db) -> None:
+    # The chat surface's id of the form a user submitted (Slack view id, Teams card activity): the same form
+    # submitted again (a retry after a crash, a double click) finds its inquiry instead of filing another.
+    c = db.conn
+    c.execute("ALTER TABLE inquiries ADD COLUMN submission_id TEXT")
+    c.execute("CREATE UNIQUE INDEX idx_inquiries_submission ON inquiries (submission_id) "
+              "WHERE submission_id IS NOT NULL")
+
+
 # ---- the inquiry ------------------------------------------------------------------------------------
 
 
@@ -481,8 +491,17 @@ class Inquiries:
              public: Any = True, guideline: Any = False, requester_name: str = "", organization: str = "",
              position: str = "", content: str = "", subject_info: str = "", attachments: Iterable[dict] = (),
              question: str = "", parent_id: int | None = None, source: str = "chat",
-             _subject_token: str | None = None) -> Inquiry:
-        """Validate and store a new inquiry with its subject info, attachments and first event."""
+             submission_id: str | None = None, _subject_token: str | None = None) -> Inquiry:
+        """Validate and store a new inquiry with its subject info, attachments and first event.
+
+        `submission_id` names the form instance this comes from (`Incoming.submission`): filing is then
+        idempotent, a repeat by the same requester returning the inquiry already filed (checked and stored in
+        the one transaction; a UNIQUE index backs it). Another requester's id is refused (`Forbidden`)."""
+        submission_id = str(submission_id)[:300] if submission_id else None
+        if submission_id:
+            done = self._submitted(submission_id, requester)
+            if done is not None:
+                return done
         attachments = list(attachments or [])
         errors = self.validate(title=title, category=category, type=type, content=content,
                                subject_info=subject_info, attachments=attachments, requester=requester)
@@ -504,9 +523,14 @@ class Inquiries:
             "question": mask(str(question or ""))[:1000], "status": WAITING,
             "created_at": _now_text(now), "updated_at": _now_text(now), "due_at": _now_text(due),
             "parent_id": parent_id, "has_subject": int(bool(token)), "source": source,
+            "submission_id": submission_id,
         }
         with self.store.transaction():
             c = self.store.conn
+            if submission_id:  # under the write lock: of two identical submissions at once, one files
+                done = self._submitted(submission_id, requester)
+                if done is not None:
+                    return done
             c.execute("UPDATE inquiry_counter SET value = value + 1 WHERE name = 'receipt'")
             number = c.execute("SELECT value FROM inquiry_counter WHERE name = 'receipt'").fetchone()[0]
             row["id"] = number
@@ -530,6 +554,17 @@ class Inquiries:
         if inquiry.public and self._similar is not None:
             self._similar.add(self._similar_entry(inquiry))
         return inquiry
+
+    def _submitted(self, submission_id: str, requester: str) -> Inquiry | None:
+        """The inquiry already filed from this form instance, or None."""
+        rows = self._read("SELECT id, requester FROM inquiries WHERE submission_id = ?", [submission_id])
+        if not rows:
+            return None
+        number, owner = rows[0]
+        if owner != str(requester).strip():
+            raise Forbidden("이미 다른 사용자가 제출한 양식입니다. 질의하기를 다시 열어 주세요.")
+        log.info("inquiry %s: the same form submitted again; nothing new filed", receipt(number))
+        return self.get(number)
 
     def _event(self, number: int, actor: str, kind: str, detail: dict | None = None, now: datetime | None = None) -> None:
         self.store.conn.execute(
@@ -767,7 +802,7 @@ class Inquiries:
         return self.get(n)
 
     def reinquire(self, number: str | int, user: str, *, content: str, title: str | None = None,
-                  subject_info: str | None = None) -> Inquiry:
+                  subject_info: str | None = None, submission_id: str | None = None) -> Inquiry:
         """재질의: a completed inquiry is reopened as a new inquiry linked to it (same requester only).
 
         The new inquiry keeps its parent's chat surface (`source`), so its notices and deadline warnings go
@@ -783,11 +818,16 @@ class Inquiries:
             rows = self._read("SELECT token FROM inquiry_subjects WHERE inquiry_id = ?", [parent.id])
             token = rows[0][0] if rows else None
         with self.store.transaction():
+            if submission_id:  # the same re-inquiry form again: the child already filed, nothing new
+                done = self._submitted(str(submission_id)[:300], user)
+                if done is not None:
+                    return done
             child = self.file(title=title, category=parent.category, type=parent.type, requester=parent.requester,
                               urgent=parent.urgent, public=parent.public, guideline=parent.guideline,
                               requester_name=parent.requester_name, organization=parent.organization,
                               position=parent.position, content=content, subject_info=subject_info or "",
-                              parent_id=parent.id, source=parent.source, _subject_token=token)
+                              parent_id=parent.id, source=parent.source, submission_id=submission_id,
+                              _subject_token=token)
             self._event(parent.id, user, "reinquired", {"child": child.receipt})
         return child
 

@@ -25,6 +25,11 @@ class Incoming:
     direct: bool = True  # a DM / personal chat, as opposed to a mention in a shared channel
     files: tuple[dict, ...] = ()
     form: dict[str, Any] | None = None  # submitted form values (modal / Adaptive Card / terminal walk)
+    # With `form`: a stable id of the form instance the user submitted, the same when that very form is
+    # submitted again (a retry after an error, a double click), so a handler can make the submission
+    # idempotent. Slack: "slack:<view id>"; Teams: "teams:card:<nonce>" (rendered into the card's data), else
+    # "teams:<conversation>:<replyToId>" (the card activity); terminal: None (nothing to submit twice).
+    submission: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,8 @@ class Field:
 
 @dataclass
 class Form:
-    """A form to open; its submission comes back as `Incoming(action=form.action, form={name: value})`."""
+    """A form to open; its submission comes back as `Incoming(action=form.action, form={name: value},
+    value=form.state, submission=<the surface's id of this form instance>)`."""
 
     action: str
     title: str

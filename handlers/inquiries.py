@@ -160,10 +160,14 @@ def submit(incoming: Incoming, services) -> list[Reply]:
                      requester_name=incoming.user_name, organization=values["organization"] or incoming.organization,
                      position=values["position"] or incoming.position, content=values["content"],
                      subject_info=values["subject_info"], attachments=values["files"], question=question,
-                     source=incoming.surface)
+                     source=incoming.surface, submission_id=incoming.submission)
     except Invalid as e:
         form = build_form(services, incoming, values=values, question=question, errors=e.errors)
         return _form_reply(services, incoming, form, question)
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    # The same form submitted again (`incoming.submission`) gets the inquiry filed the first time: the same
+    # receipt, and a triage card whose delivery key (per receipt) the outbox has already, so it goes out once.
     return filed_replies(services, incoming, i)
 
 
@@ -186,7 +190,8 @@ def _submit_reinquiry(incoming: Incoming, services, parent: str, values: dict) -
     try:
         child = services.inquiries.reinquire(parent, incoming.user, content=values["content"],
                                              title=values["title"] or None,
-                                             subject_info=values["subject_info"] or None)
+                                             subject_info=values["subject_info"] or None,
+                                             submission_id=incoming.submission)
     except Invalid as e:
         form = build_form(services, incoming, values=values, errors=e.errors, parent=parent)
         return _form_reply(services, incoming, form)

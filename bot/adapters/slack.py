@@ -13,6 +13,8 @@ Protocol duties handled here:
   per actions block, 100 options per select (option groups for the category tree), 75-char labels.
 - delivery: a Web API client with retry handlers for 429 (Retry-After) and 5xx; out-of-band replies (DMs,
   triage cards) go through the outbox with surface "slack", so a post that still fails is kept and retried.
+- forms submitted twice: a `view_submission` carries `Incoming.submission = "slack:<view id>"`, the same
+  for a re-submission of the same modal, so the handler files once (see `Inquiries.file`).
 - in place: a message posted with a delivery key is remembered (`slack_posts`); a later reply with the same
   key updates it (`chat.update`), e.g. the triage card as the inquiry's status changes. Threads are named
   neutrally by the key of their first message, so a reply in a card's thread or in a DM thread comes back
@@ -766,8 +768,11 @@ class SlackAdapter(Adapter):
         ctx = Context(user=user, channel=meta.get("c"), thread=meta.get("t"), key=f"view:{view.get('id', '')}",
                       dm_only=True)
         values = view_values(view)
+        # the view id names this modal: Slack sends it again when the user re-submits the same modal (after
+        # an error, or after a crash that left the first submission unacknowledged)
         incoming = self.incoming(ctx, action=meta.get("a"), form=values, value=meta.get("s", ""),
-                                 thread=ctx.thread, files=tuple(f for v in values.values() if isinstance(v, list) for f in v))
+                                 thread=ctx.thread, files=tuple(f for v in values.values() if isinstance(v, list) for f in v),
+                                 submission=f"slack:{view['id']}" if view.get("id") else None)
         try:
             replies = self.dispatch(incoming)
         except Exception:

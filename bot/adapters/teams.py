@@ -17,6 +17,9 @@ Protocol duties handled here:
 - forms: a `Form` is an Adaptive Card with inputs and an `Action.Execute`; the submission comes back as
   an invoke, and a form returned with errors is the invoke's response (the card refreshes in place, the
   values kept and the errors under their fields). Forms always go to the user's personal chat.
+- forms submitted twice: a form card's submission carries `Incoming.submission`, a nonce rendered into the
+  card's data (else the card activity, `replyToId`, with the conversation), so a second click on the same
+  card is handled once (see `Inquiries.file`).
 - out of band: DMs, triage cards and reminders go through the outbox with surface "teams"; the sender
   continues the conversation from a stored conversation reference (proactive message), creating the
   personal chat when only the user's Teams account is known. A message posted with a delivery key is
@@ -36,6 +39,7 @@ import re
 import threading
 import time
 import urllib.request
+import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -68,7 +72,8 @@ INVOKE_MESSAGE = "application/vnd.microsoft.activity.message"
 MAX_TEXT = 20000  # Teams takes ~28 KB per message; leave room for the card JSON
 MAX_ACTIONS_PER_SET = 5
 MAX_TITLE = 60
-FORM_KEY = "ieum_form"  # data of a form's submit action: {"ieum_form": action, "s": state, "k": kinds}
+FORM_KEY = "ieum_form"  # data of a form's submit action: {"ieum_form": action, "s": state, "k": kinds, "n": nonce}
+NONCE_KEY = "n"  # a random id per rendered form card: names the submission when Teams sends no replyToId
 ACTION_KEY = "ieum"  # data of a button: {"ieum": action, "v": value}
 OPEN_INQUIRY = "inquiry.open"
 
@@ -321,7 +326,8 @@ def form_card(form: Form, *, intro: str = "", texts: dict | None = None, channel
         body.append({"type": "TextBlock", "text": texts["teams_form_fix"], "color": "Attention", "wrap": True})
     for f in form.fields:
         body += field_elements(f, form, texts, channel=channel)
-    data = {FORM_KEY: form.action, "s": form.state, "k": {f.name: f.kind for f in form.fields}}
+    data = {FORM_KEY: form.action, "s": form.state, "k": {f.name: f.kind for f in form.fields},
+            NONCE_KEY: uuid.uuid4().hex}
     submit = {"type": "Action.Execute", "title": _cut(form.submit_label, MAX_TITLE), "verb": form.action,
               "data": data, "style": "positive"}
     return card(body, [submit])
@@ -350,6 +356,18 @@ def form_values(data: dict) -> dict[str, Any]:
         else:
             out[name] = "" if v is None else str(v)
     return out
+
+
+def submission_id(activity: Activity, data: dict) -> str | None:
+    """The id of the form card being submitted (`Incoming.submission`), the same for a second click on it:
+    the nonce the card was rendered with (whatever the client sends), else the card activity (`replyToId`)
+    in its conversation (cards rendered before the nonce existed), else None."""
+    nonce = data.get(NONCE_KEY)
+    if isinstance(nonce, str) and 8 <= len(nonce) <= 64:
+        return f"teams:card:{nonce}"
+    if activity.reply_to_id and activity.conversation and activity.conversation.id:
+        return f"teams:{_base_conversation(activity.conversation.id)}:{activity.reply_to_id}"
+    return None
 
 
 def invoke_card(card_json: dict) -> dict:
@@ -665,7 +683,7 @@ class TeamsAdapter(Adapter):
         """A card's button or form submission through the router; a form returned to its author comes apart."""
         if data.get(FORM_KEY):
             incoming = self.incoming(activity, action=str(data[FORM_KEY]), value=str(data.get("s") or ""),
-                                     form=form_values(data))
+                                     form=form_values(data), submission=submission_id(activity, data))
         else:
             incoming = self.incoming(activity, action=str(data.get(ACTION_KEY) or ""), value=str(data.get("v") or ""))
         replies = await self.run(incoming)
