@@ -72,6 +72,37 @@ def test_receipt_numbers_are_never_reused(services):
     assert file(services).receipt == "0000000002"
 
 
+def test_the_same_submission_files_once(services):
+    inq = services.inquiries
+    a = file(services, subject_info="대상자 홍길동", submission_id="slack:V1")
+    again = file(services, subject_info="대상자 홍길동", submission_id="slack:V1")
+    assert again.receipt == a.receipt and again.title == a.title
+    # even with the fields changed in between (the form re-sent as the client kept it): the first filing stands
+    assert file(services, title="다른 제목", submission_id="slack:V1").receipt == a.receipt
+    # another form instance, or none at all, files anew
+    assert file(services, submission_id="slack:V2").receipt == "0000000002"
+    assert file(services).receipt == "0000000003" and file(services).receipt == "0000000004"
+    # someone else cannot reuse (or read back) a submission id
+    with pytest.raises(Forbidden):
+        file(services, requester="u2", submission_id="slack:V1")
+    c = services.store.conn
+    assert c.execute("SELECT count(*) FROM inquiries WHERE submission_id = 'slack:V1'").fetchone()[0] == 1
+    assert c.execute("SELECT count(*) FROM inquiry_events WHERE kind = 'filed'").fetchone()[0] == 4
+    assert c.execute("SELECT count(*) FROM inquiry_subjects").fetchone()[0] == 1
+    assert c.execute("SELECT value FROM inquiry_counter").fetchone()[0] == 4  # no receipt number spent on a repeat
+    # the UNIQUE index holds even against a writer that skips the check
+    import sqlite3
+
+    with pytest.raises(sqlite3.IntegrityError):
+        with services.store.transaction():
+            c.execute("UPDATE inquiries SET submission_id = 'slack:V1' WHERE id = 2")
+    # a re-inquiry form submitted twice files one child
+    inq.answer(a.receipt, "agent1", "답변")
+    child = inq.reinquire(a.receipt, "u1", content="다시", submission_id="teams:a:dm:act-9")
+    assert inq.reinquire(a.receipt, "u1", content="다시", submission_id="teams:a:dm:act-9").receipt == child.receipt
+    assert [e.kind for e in inq.get(a.receipt, events=True).events].count("reinquired") == 1
+
+
 def test_category_shorthands_are_normalised(services):
     assert file(services, category="ERP/인사").category == "전체업무 > ERP > 인사"
     assert file(services, category="사회서비스 > 공통관리 > 질의하기").category == "전체업무 > 사회서비스 > 공통관리 > 질의하기"

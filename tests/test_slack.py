@@ -406,6 +406,37 @@ def test_filing_dms_the_receipt_and_posts_a_card_without_subject_info(helpdesk, 
     assert fake.violations == []
 
 
+def test_the_same_modal_submitted_twice_files_one_inquiry(helpdesk, fake):
+    """Slack shows an error when the first ack never came (e.g. the bot crashed after storing): the user
+    submits the same modal (same view id) again, and gets the inquiry already filed."""
+    opened = open_form_from_decline(helpdesk, fake)
+    values = {"title": "급여 명세서 출력 메뉴 문의", "category": "전체업무 > ERP > 급여", "type": "사용법문의",
+              "content": "급여 명세서를 출력할 메뉴를 찾지 못했습니다.", "subject_info": SUBJECT}
+    first = submit_view(helpdesk, opened, values)
+    receipt_dm = fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.get("channel") == "D100"
+                                          and "접수" in c["text"]])[0]
+    second = submit_view(helpdesk, opened, values)
+    assert first[0] == second[0] == 200
+    assert "errors" not in first[1] and "errors" not in second[1]  # the modal closes both times
+    fake.quiet(0.5)
+    inquiries = helpdesk.services.inquiries.mine("U100")
+    assert inquiries.total == 1
+    receipt = inquiries.items[0].receipt
+    assert receipt in receipt_dm["text"]
+    # the same receipt, told once; one triage card
+    dms = [c for c in fake.of("chat.postMessage") if c.get("channel") == "D100" and receipt in c["text"]]
+    assert len(dms) == 1
+    cards = [c for c in fake.of("chat.postMessage") if c.get("channel") == TRIAGE]
+    assert len(cards) == 1 and receipt in cards[0]["text"]
+    # and the handler answers the repeat with that same receipt
+    from bot.messages import Incoming
+    from handlers.router import dispatch
+
+    again = dispatch(Incoming(user="U100", action="inquiry.submit", value="{}", surface="slack", form=values,
+                              submission="slack:VSUB1"), helpdesk.services)
+    assert again[0].data["receipt"] == receipt and helpdesk.services.inquiries.mine("U100").total == 1
+
+
 def test_triage_assign_updates_card_in_place_and_tells_requester(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
     n = len(fake.calls)

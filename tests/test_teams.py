@@ -261,6 +261,32 @@ def test_filing_returns_the_receipt_and_posts_a_card_to_triage_without_subject_i
     assert i.source == "teams" and i.has_subject
 
 
+def test_the_same_form_card_submitted_twice_files_one_inquiry(bot, fake):
+    form, form_id = open_form(bot, fake)
+    submit = find_action(form, "질의 등록")
+    first = bot.click(submit, reply_to=form_id, form=VALUES)
+    second = bot.click(submit, reply_to=form_id, form=VALUES)  # a double click on the same card
+    assert first["type"] == second["type"] == teams.INVOKE_CARD
+    (i,) = bot.services.inquiries.mine("aad-u1").items
+    assert i.receipt in json.dumps(first["value"]) and i.receipt in json.dumps(second["value"])  # the same receipt
+    fake.wait_for(lambda calls: [c for c in calls if c.conversation == TRIAGE and c.method == "send"])
+    # the card's nonce names it whether or not the client sends a replyToId
+    assert bot.click(submit, form=VALUES)["value"] == second["value"]
+    assert bot.services.inquiries.mine("aad-u1").total == 1
+    # a card without the nonce (rendered by an older version): the card activity (replyToId) names it
+    old = {**submit, "data": {k: v for k, v in submit["data"].items() if k != teams.NONCE_KEY}}
+    third = bot.click(old, reply_to="act-older-card", form=VALUES)
+    fourth = bot.click(old, reply_to="act-older-card", form=VALUES)
+    assert third["value"] == fourth["value"] and third["value"] != second["value"]
+    assert bot.services.inquiries.mine("aad-u1").total == 2
+    # one triage card per inquiry, never two
+    import time
+
+    time.sleep(0.5)
+    cards = [c for c in fake.calls if c.conversation == TRIAGE and c.method == "send"]
+    assert len(cards) == 2 and len({json.dumps(c.card, ensure_ascii=False) for c in cards}) == 2
+
+
 def test_triage_in_a_channel_updates_the_card_and_tells_the_requester(bot, fake):
     file_inquiry(bot, fake)
     (card,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == TRIAGE and c.method == "send"])
