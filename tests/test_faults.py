@@ -159,6 +159,69 @@ def test_kill_during_filing_loses_nothing_acknowledged(tmp_path, fake):
     _no_personal_data_in(log)
 
 
+def test_kill_mid_filing_then_the_same_forms_resubmitted_file_once(tmp_path, fake):
+    """The bot dies with submissions in flight (some stored but never acknowledged: Slack showed the user an
+    error); after the restart every user submits the same modal (same view id) again: one inquiry each."""
+    fake.reset()
+    data, log = tmp_path / "data", tmp_path / "bot.log"
+    bot = BotProcess(data, fake, log).start()
+    client = Client(bot.url)
+    tried: list[dict] = []
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def user(k: int) -> None:
+        for n in range(300):
+            if stop.is_set():
+                return
+            title = f"재제출 시험 질의 {k}-{n}"
+            payload = submission(f"U{900 + k}", title=title, content=f"내용 {k}-{n}", subject=SUBJECT if n % 2 else "",
+                                 view_id=f"VR{k}x{n}")
+            tried.append(payload)
+            try:
+                status, body = client.interact(payload)
+            except OSError:
+                return  # the bot died under us: this submission is unacknowledged
+            if status == 200 and "errors" not in body:
+                acked.append(title)
+
+    threads = [threading.Thread(target=user, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: len(acked) >= 15, timeout=60)
+    bot.kill9()
+    stop.set()
+    for t in threads:
+        t.join(30)
+    db = data / "ieum.db"
+    stored_before = {t for (t,) in _rows(db, "SELECT title FROM inquiries")}
+    assert set(acked) <= stored_before
+    bot = BotProcess(data, fake, log).start()
+    try:
+        client = Client(bot.url)
+        for payload in tried:  # every form again, acknowledged or not, as each user would
+            status, body = client.interact(payload)
+            assert status == 200 and "errors" not in body, body
+        titles = Counter(t for (t,) in _rows(db, "SELECT title FROM inquiries"))
+        assert len(titles) == len(tried) and max(titles.values()) == 1
+        ids = Counter(v for (v,) in _rows(db, "SELECT submission_id FROM inquiries"))
+        assert set(ids) == {f"slack:{p['view']['id']}" for p in tried} and max(ids.values()) == 1
+        assert check_invariants(db, cipher=CIPHER)["problems"] == []
+        # one triage card per inquiry, however many times its form was submitted (a send the kill cut off
+        # stays leased, 'sending', until its lease runs out: never sent twice)
+        cards = dict(_rows(db, "SELECT key, status FROM outbox WHERE key LIKE 'inquiry-%-filed'"))
+        assert len(cards) == len(tried)
+        wait_until(lambda: all(s in ("sent", "sending") for (s,) in _rows(
+            db, "SELECT status FROM outbox WHERE key LIKE 'inquiry-%-filed'")), timeout=30)
+        fake.quiet(0.5)
+        posted = Counter(c["blocks"][0]["text"]["text"].split("*")[1] for c in fake.of("chat.postMessage")
+                         if c.get("channel") == TRIAGE and c.get("blocks"))
+        assert posted and max(posted.values()) == 1
+    finally:
+        bot.stop()
+    _no_personal_data_in(log)
+
+
 def _first_reminder_time():
     from bot.knowledge import load_knowledge
     from bot.reminders import all_occurrences, load_rules, rules_path
