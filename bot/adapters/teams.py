@@ -538,7 +538,11 @@ class TeamsAdapter(Adapter):
         with warnings.catch_warnings():  # the SDK reads the identity from this string key
             warnings.simplefilter("ignore")
             request["claims_identity"] = claims
-        response = await self.cloud.process(request, self)
+        try:
+            response = await self.cloud.process(request, self)
+        except ValueError as e:  # pydantic's ValidationError: JSON that is no Activity (the turn never ran)
+            log.info("teams: malformed activity refused (%s)", type(e).__name__)
+            return web.json_response({"error": "Invalid activity."}, status=400)
         return response if response is not None else web.Response(status=202)
 
     # -- the agent
