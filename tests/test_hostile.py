@@ -409,6 +409,142 @@ def test_oversized_body_is_refused_without_a_500(live):
     assert status in (401, 413)
 
 
+# ---- the Teams endpoint ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def teams_fake():
+    from teams_fake import FakeTeams
+
+    f = FakeTeams().start()
+    yield f
+    f.stop()
+
+
+def _teams_bot(data, fake, *, anonymous: bool):
+    import functools
+
+    from teams_fake import FakeConnections
+
+    from bot.adapters import teams
+    from bot.config import DEFAULT_KNOWLEDGE, Settings
+
+    if anonymous:
+        env, connections = {teams.ENV_ANONYMOUS: "1"}, None
+    else:
+        from teams_fake import APP_ID, TENANT
+
+        env = {teams.ENV_CLIENT_ID: APP_ID, "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": TENANT,
+               teams.ENV_METADATA: fake.metadata_url}
+        connections = FakeConnections()
+    services = build(Settings(data_dir=data, knowledge=DEFAULT_KNOWLEDGE, agents=(AGENT,), secret_key="k",
+                              extra={**env, "TEAMS_TRIAGE_CHANNEL": "19:triage@thread.tacv2"}))
+    server = ServerThread(services, host="127.0.0.1", port=0,
+                          mounts=[functools.partial(teams.mount, connections=connections)]).start()
+    return services, server
+
+
+@pytest.fixture(scope="module")
+def teams_live(tmp_path_factory, teams_fake):
+    made = {name: _teams_bot(tmp_path_factory.mktemp(f"teams-{name}") / "data", teams_fake, anonymous=anon)
+            for name, anon in (("anonymous", True), ("auth", False))}
+    yield made
+    for services, server in made.values():
+        server.stop()
+        services.close()
+
+
+ACTIVITY_KEYS = ["type", "id", "name", "text", "value", "from", "recipient", "conversation", "serviceUrl",
+                 "channelId", "replyToId", "entities", "channelData", "deliveryMode", "membersAdded", "attachments"]
+
+
+@st.composite
+def activities(draw, service_url: str):
+    """Activity JSON from plausible to malformed: real shapes with random fields, or random structure."""
+    from teams_fake import activity, card_action, message
+
+    kind = draw(st.integers(0, 4))
+    if kind == 0:
+        return draw(mixed_text(100))  # not JSON at all
+    if kind == 1:
+        return json.dumps(draw(st.recursive(
+            st.none() | st.booleans() | st.integers() | mixed_text(20),
+            lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(ACTIVITY_KEYS), c, max_size=5),
+            max_leaves=12)), ensure_ascii=False)
+    url = draw(st.sampled_from([service_url, "http://127.0.0.1:1/", "", "not a url"]))
+    if kind == 2:
+        body = message(draw(texts()), service_url=url, deliveryMode=draw(st.sampled_from(["expectReplies", "normal"])))
+    elif kind == 3:
+        data = draw(st.dictionaries(st.sampled_from(["ieum", "v", "ieum_form", "s", "k", "n", *FORM_KEYS]),
+                                    FORM_VALUES, max_size=6))
+        body = card_action({"verb": draw(st.one_of(st.none(), st.sampled_from(sorted(ACTIONS)), texts())),
+                            "data": data}, reply_to=draw(st.one_of(st.none(), st.text(max_size=20))), service_url=url)
+    else:
+        body = activity(draw(st.sampled_from(["message", "invoke", "conversationUpdate", "event", "typing", "", "x"])),
+                        service_url=url)
+    for key in draw(st.lists(st.sampled_from(ACTIVITY_KEYS), max_size=3)):  # then break a few fields
+        body[key] = draw(st.one_of(st.none(), st.integers(), texts(), st.lists(st.none(), max_size=2),
+                                   st.dictionaries(st.sampled_from(["id", "name", "conversationType"]),
+                                                   st.one_of(st.none(), st.text(max_size=10)), max_size=2)))
+    return json.dumps(body, ensure_ascii=False)
+
+
+def _post_raw(url: str, body: str, headers: dict) -> int:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=body.encode("utf-8", "surrogatepass"), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            resp.read()
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_teams_garbage_activities_never_cause_a_500(teams_live, teams_fake, data):
+    from bot.adapters import teams
+
+    services, server = teams_live["anonymous"]
+    body = data.draw(activities(teams_fake.url))
+    ctype = data.draw(st.sampled_from(["application/json", "text/plain", "", "application/json; charset=utf-8"]))
+    before = table_counts(services.store.path)
+    status = _post_raw(server.url + teams.ROUTE, body, {"Content-Type": ctype})
+    assert status < 500, (status, body[:300])
+    if status >= 400:  # refused: nothing of it kept
+        assert table_counts(services.store.path) == before
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_teams_requests_without_a_valid_token_are_refused_and_write_nothing(teams_live, teams_fake, data):
+    from bot.adapters import teams
+
+    services, server = teams_live["auth"]
+    body = data.draw(activities(teams_fake.url))
+    how = data.draw(st.sampled_from(["none", "garbage", "basic", "unsigned", "other-key", "expired", "wrong-aud"]))
+    headers = {"Content-Type": "application/json"}
+    if how != "none":
+        import time as _time
+
+        import jwt
+
+        now = int(_time.time())
+        token = {"garbage": "not-a-jwt", "basic": None,
+                 "unsigned": "eyJhbGciOiJub25lIn0.eyJhdWQiOiJ4In0.",  # alg "none"
+                 "other-key": jwt.encode({"aud": "x"}, "secret", algorithm="HS256"),
+                 "expired": teams_fake.token(exp=now - 3600, nbf=now - 7200),
+                 "wrong-aud": teams_fake.token(aud="someone-else")}[how]
+        headers["Authorization"] = "Basic dXNlcjpwYXNz" if how == "basic" else f"Bearer {token}"
+    before = table_counts(services.store.path)
+    assert _post_raw(server.url + teams.ROUTE, body, headers) == 401
+    assert table_counts(services.store.path) == before
+
+
 def test_zz_no_personal_data_in_any_log_record(capture_logs):
     """Runs last in this module: every record our code logged (unredacted), and every line written."""
     assert capture_logs.messages
