@@ -462,6 +462,11 @@ class Engine:
         stem = strip_oov_particle(stem)
         if stem in self.vocab:
             return [self._make_term(stem, {stem: 1.0})]
+        if len(stem) == 2 and stem[1] in "은는이가을를에의도로" and is_hangul_syllable(stem[0]):
+            # An unknown one-syllable noun with its particle ('란에', '칸에'): too short to be the topic.
+            term = self._make_term(stem[0], {})
+            term.weight *= QUESTION_WORD_WEIGHT
+            return [term]
         parts = self._segment(stem)
         if parts:
             return [self._make_term(p, {p: 1.0}) for p in parts]
