@@ -3,10 +3,8 @@ told to fail (429 with Retry-After, 500), a `response_url` endpoint, and builder
 exactly like Slack's (events, slash commands, interactivity payloads)."""
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -14,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aiohttp import web
+
+from loopback import LoopbackServer
 from slack_sdk.signature import SignatureVerifier
 
 SECRET = "test-signing-secret"
@@ -38,23 +38,19 @@ class Call:
         return json.dumps(self.args, ensure_ascii=False)
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """The Web API at `{url}/api/`; `response_url`s at `{url}/response/<id>`."""
 
+    backlog = 1024  # the bench opens 50 connections at once
+
     def __init__(self):
+        super().__init__()
         self.calls: list[Call] = []
         self.failures: dict[str, list[tuple[int, dict]]] = {}
         self.messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message, for conversations.history
         self.ws_url: str | None = None
         self.violations: list[str] = []
         self._ts = itertools.count(1)
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner = None
-        self.port = 0
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     # -- control
 
@@ -110,32 +106,10 @@ class FakeSlack:
 
     # -- server
 
-    def start(self) -> "FakeSlack":
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{rid}", self._response)
         app.router.add_get("/_calls/{method}", self._calls)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._runner.cleanup())
-        self._loop.close()
 
     async def _read_args(self, request: web.Request) -> dict:
         args: dict[str, Any] = dict(request.query)

@@ -3,11 +3,9 @@ every reply, proactive message, update and created conversation; an OpenID metad
 with keys generated here; tokens signed like the Bot Framework's; builders for real Activity JSON."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +15,8 @@ from typing import Any, Callable
 
 import jwt
 from aiohttp import web
+
+from loopback import LoopbackServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -55,22 +55,16 @@ class Call:
         return None
 
 
-class FakeTeams:
+class FakeTeams(LoopbackServer):
     """The connector at `{url}/` (v3 API), OpenID metadata at `{url}/.well-known/openid-configuration`."""
 
     def __init__(self):
+        super().__init__()
         self.calls: list[Call] = []
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.pem = self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption())
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner = None
-        self.port = 0
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     # -- control
 
@@ -110,35 +104,13 @@ class FakeTeams:
 
     # -- server
 
-    def start(self) -> "FakeTeams":
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/.well-known/openid-configuration", self._metadata)
         app.router.add_get("/keys", self._keys)
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{cid}/activities", self._send)
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._reply)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._update)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._runner.cleanup())
-        self._loop.close()
 
     def _record(self, call: Call) -> None:
         with self._cond:

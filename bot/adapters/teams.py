@@ -558,7 +558,14 @@ class TeamsAdapter(Adapter):
                 await self.on_message(context)
         elif kind == sdk.ActivityTypes.invoke:
             if activity.name == "adaptiveCard/action":
-                await self.on_card_action(context)
+                try:
+                    await self.on_card_action(context)
+                except Exception:
+                    # A malformed card action must still be answered, or the SDK reports 501 to Teams.
+                    log.exception("teams: card action failed")
+                    await context.send_activity(sdk.Activity(
+                        type=sdk.ActivityTypes.invoke_response,
+                        value={"status": 200, "body": invoke_message(self.texts["adapter_error"])}))
             else:
                 await context.send_activity(sdk.Activity(type=sdk.ActivityTypes.invoke_response, value={"status": 200}))
         elif kind == sdk.ActivityTypes.conversation_update:
