@@ -1,9 +1,16 @@
 """Shared fixtures: a fresh database, fresh services, and a fixed clock."""
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# CI reruns exactly the examples developers ran (a failure there is then reproducible by `CI=1 make test`).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 from bot.clock import SEOUL, FixedClock
 from bot.config import Settings
