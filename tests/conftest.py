@@ -75,6 +75,21 @@ def knowledge(tmp_path):
     return root
 
 
+INQUIRY_NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
+
+
+@pytest.fixture
+def make_services(inquiry_knowledge):
+    """Services over a data directory: the small inquiry knowledge base, a clock fixed at INQUIRY_NOW."""
+    from bot.services import build
+
+    def make(data_dir, *, secret: str | None = "test-secret", agents=("agent1", "agent2")):
+        settings = Settings(data_dir=data_dir, secret_key=secret, agents=agents, knowledge=inquiry_knowledge)
+        return build(settings, clock=FixedClock(INQUIRY_NOW), store=Store(data_dir / "ieum.db"))
+
+    return make
+
+
 @pytest.fixture
 def fresh_db(tmp_path):
     store = Store(tmp_path / "ieum.db")

@@ -15,33 +15,24 @@ from datetime import datetime
 import pytest
 from openpyxl import load_workbook
 
-from bot import services as services_mod
 from bot.businesshours import BusinessCalendar, Policy, remaining_label
-from bot.clock import SEOUL, FixedClock
-from bot.config import PROJECT_ROOT, Settings
+from bot.clock import SEOUL
+from bot.config import PROJECT_ROOT
 from bot.inquiries import (DONE, EXPORT_HEADINGS, IN_PROGRESS, WAITING, AlreadyDone, BadState, Forbidden,
                            Inquiries, Invalid, NotFound)
 from bot.messages import Incoming
-from bot.store import Store
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)  # a Monday
-KNOWLEDGE = None
-
-@pytest.fixture(autouse=True)
-def _small_knowledge(inquiry_knowledge):
-    # The real taxonomy and templates without the FAQ entries (see conftest.inquiry_knowledge).
-    global KNOWLEDGE
-    KNOWLEDGE = inquiry_knowledge
-
-
-def make(tmp_path, agents=("agent1", "agent2")):
-    settings = Settings(data_dir=tmp_path, secret_key="test-secret", agents=agents, knowledge=KNOWLEDGE)
-    return services_mod.build(settings, clock=FixedClock(NOW), store=Store(tmp_path / "ieum.db"))
 
 
 @pytest.fixture
-def services(tmp_path):
+def make(make_services):
+    return make_services
+
+
+@pytest.fixture
+def services(tmp_path, make):
     s = make(tmp_path)
     yield s
     s.close()
@@ -175,8 +166,8 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_killed_process_leaves_no_partial_inquiry(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), str(KNOWLEDGE)], cwd=PROJECT_ROOT,
+def test_killed_process_leaves_no_partial_inquiry(tmp_path, make, inquiry_knowledge):
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), str(inquiry_knowledge)], cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(30):
@@ -303,7 +294,7 @@ def test_reinquiry_rating_and_recommending(services):
     assert "reinquired" in [e.kind for e in inq.get(i.receipt, events=True).events]
 
 
-def test_a_reinquiry_keeps_its_parents_chat_surface(tmp_path):
+def test_a_reinquiry_keeps_its_parents_chat_surface(tmp_path, make):
     s = make(tmp_path)
     inq = s.inquiries
     i = file(s, source="slack")
@@ -338,7 +329,7 @@ def test_subject_info_access_is_checked_and_logged(services):
         [("u1", True), ("agent2", False), ("agent2", True)]
 
 
-def test_promoted_faq_is_answered_at_once_and_after_restart(tmp_path):
+def test_promoted_faq_is_answered_at_once_and_after_restart(tmp_path, make):
     s = make(tmp_path)
     i = file(s, title="희망이음 메뉴권한 확인 요청", question="메뉴권한이 안 보여요 010-1234-5678")
     with pytest.raises(BadState):

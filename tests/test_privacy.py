@@ -2,6 +2,7 @@
 that no generated personal number ever reaches a public field, an export, a channel message or the log."""
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -12,30 +13,20 @@ from datetime import datetime
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from bot import services as services_mod
-from bot.clock import SEOUL, FixedClock
-from bot.config import Settings
+from bot.clock import SEOUL
 from bot.inquiries import Invalid
 from bot.inquiries_cli import file_line
 from bot.messages import Incoming
 from bot.logs import RedactingHandlerFilter
 from bot.privacy import Cipher, KeyError_, KeyMismatch, extract, find_personal_data, load_key, mask
-from bot.store import Store
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
-KNOWLEDGE = None
-
-@pytest.fixture(autouse=True)
-def _small_knowledge(inquiry_knowledge):
-    # The real taxonomy and templates without the FAQ entries (see conftest.inquiry_knowledge).
-    global KNOWLEDGE
-    KNOWLEDGE = inquiry_knowledge
 
 
-def make(tmp_path, secret: str | None = "test-secret", agents=("agent1",)):
-    settings = Settings(data_dir=tmp_path, secret_key=secret, agents=agents, knowledge=KNOWLEDGE)
-    return services_mod.build(settings, clock=FixedClock(NOW), store=Store(tmp_path / "ieum.db"))
+@pytest.fixture
+def make(make_services):
+    return functools.partial(make_services, agents=("agent1",))
 
 
 # ---- the guard -----------------------------------------------------------------------------------
@@ -109,7 +100,7 @@ def test_secret_key_from_settings_encrypts_roundtrip():
     assert c.decrypt(token) == "900101-1234567"
 
 
-def test_subject_info_is_encrypted_at_rest(tmp_path):
+def test_subject_info_is_encrypted_at_rest(tmp_path, make):
     s = make(tmp_path)
     s.inquiries.file(title="대상자 자료 누락", category="ERP > 인사", type="자료확인", requester="u1",
                      subject_info="홍길동 900101-1234567")
@@ -129,7 +120,7 @@ def _raw_db(tmp_path) -> bytes:
 
 
 @pytest.mark.parametrize("outcome", ["sent", "expired", "failed"])
-def test_subject_info_delivered_out_of_band_never_sits_in_the_outbox_in_plain_text(tmp_path, outcome):
+def test_subject_info_delivered_out_of_band_never_sits_in_the_outbox_in_plain_text(tmp_path, outcome, make):
     from datetime import timedelta
 
     s = make(tmp_path)
@@ -164,7 +155,7 @@ def test_subject_info_delivered_out_of_band_never_sits_in_the_outbox_in_plain_te
         assert secret.encode() not in _raw_db(tmp_path)
 
 
-def test_wrong_key_refuses_to_start(tmp_path):
+def test_wrong_key_refuses_to_start(tmp_path, make):
     s = make(tmp_path, secret="first-key")
     s.inquiries.file(title="제목", category="ERP > 인사", type="자료확인", requester="u1", subject_info="비밀")
     s.close()
@@ -174,19 +165,19 @@ def test_wrong_key_refuses_to_start(tmp_path):
     make(tmp_path, secret="first-key").close()  # the right key still works
 
 
-def test_lost_key_file_refuses_to_start(tmp_path):
+def test_lost_key_file_refuses_to_start(tmp_path, make):
     make(tmp_path, secret=None).close()  # generates secret.key and a check row
     (tmp_path / "secret.key").unlink()
     with pytest.raises(KeyMismatch):
         make(tmp_path, secret=None)
 
 
-def test_cli_reports_key_mismatch_in_korean(tmp_path, monkeypatch, capsys):
+def test_cli_reports_key_mismatch_in_korean(tmp_path, monkeypatch, capsys, make, inquiry_knowledge):
     from bot.inquiries_cli import main
 
     make(tmp_path, secret="first-key").close()
     monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("IEUM_KNOWLEDGE", str(KNOWLEDGE))
+    monkeypatch.setenv("IEUM_KNOWLEDGE", str(inquiry_knowledge))
     monkeypatch.setenv("IEUM_SECRET_KEY", "other-key")
     assert main(["inquiries", "list"]) == 2
     assert "암호화 키" in capsys.readouterr().err
@@ -212,7 +203,7 @@ korean = st.text(alphabet="가나다라마바사아자차카타파하 인사카�
 
 
 @pytest.fixture
-def prop_services(tmp_path):
+def prop_services(tmp_path, make):
     s = make(tmp_path)
     yield s
     s.close()

@@ -2,37 +2,29 @@
 requester, triage-channel cards without subject info, answering, completing and promoting to FAQ."""
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import datetime
 
 import pytest
 
-from bot import services as services_mod
-from bot.clock import SEOUL, FixedClock
-from bot.config import Settings
+from bot.clock import SEOUL
 from bot.inquiries import DONE, IN_PROGRESS, AlreadyClaimed, Inquiries
 from bot.messages import Incoming
 from bot.store import Store
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
-KNOWLEDGE = None
-
-@pytest.fixture(autouse=True)
-def _small_knowledge(inquiry_knowledge):
-    # The real taxonomy and templates without the FAQ entries (see conftest.inquiry_knowledge).
-    global KNOWLEDGE
-    KNOWLEDGE = inquiry_knowledge
 AGENTS = ("agent1", "agent2")
 
 
-def make(tmp_path):
-    settings = Settings(data_dir=tmp_path, secret_key="test-secret", agents=AGENTS, knowledge=KNOWLEDGE)
-    return services_mod.build(settings, clock=FixedClock(NOW), store=Store(tmp_path / "ieum.db"))
+@pytest.fixture
+def make(make_services):
+    return functools.partial(make_services, agents=AGENTS)
 
 
 @pytest.fixture
-def services(tmp_path):
+def services(tmp_path, make):
     s = make(tmp_path)
     yield s
     s.close()
@@ -84,7 +76,7 @@ def test_assign_notifies_and_the_second_agent_is_told(services):
     assert "이미 맡고 있는" in again[0].text
 
 
-def test_concurrent_claims_one_wins(tmp_path):
+def test_concurrent_claims_one_wins(tmp_path, make):
     base = make(tmp_path)
     receipts = [file(base).receipt for _ in range(8)]
     # Two agents, each with its own connection to the same database file, claim at the same moment.
