@@ -160,8 +160,9 @@ class Engine:
         self._jamo_sorted.sort()
 
     @classmethod
-    def from_knowledge(cls, kb: KnowledgeBase, **kw) -> "Engine":
-        return cls(kb.entries, kb.synonyms, render=_renderer(kb), **kw)
+    def from_knowledge(cls, kb: KnowledgeBase, *, templates=None, **kw) -> "Engine":
+        """An engine over a knowledge base; answers are rendered with `templates` (the bot's own, if given)."""
+        return cls(kb.entries, kb.synonyms, render=_renderer(kb, templates), **kw)
 
     # ---- a saved index, so a large base starts in seconds ---------------------------------------
 
@@ -194,26 +195,27 @@ class Engine:
         os.replace(tmp, path)  # never a half-written index
 
     @classmethod
-    def cached(cls, kb: KnowledgeBase, cache_dir: Path, *, min_entries: int = 5_000, **kw) -> "Engine":
+    def cached(cls, kb: KnowledgeBase, cache_dir: Path, *, min_entries: int = 5_000, templates=None,
+               **kw) -> "Engine":
         """Load the index built for exactly this knowledge base, or build and save it.
 
         Only worth it for large bases; the file lives in the bot's own data directory.
         """
         if len(kb.entries) < min_entries:
-            return cls.from_knowledge(kb, **kw)
+            return cls.from_knowledge(kb, templates=templates, **kw)
         path = Path(cache_dir) / f"index-{cls.fingerprint(kb.entries, kb.synonyms)}.pickle"
         if path.exists():
             try:
                 with open(path, "rb") as f, _no_gc():
                     engine = pickle.load(f)
                 if isinstance(engine, cls):
-                    engine._render = _renderer(kb)
+                    engine._render = _renderer(kb, templates)
                     if "thresholds" in kw:
                         engine.thresholds = kw["thresholds"]
                     return engine
             except Exception:  # a stale or damaged file is rebuilt, never fatal
                 log.warning("search index %s unreadable; rebuilding", path.name)
-        engine = cls.from_knowledge(kb, **kw)
+        engine = cls.from_knowledge(kb, templates=templates, **kw)
         try:
             for old in Path(cache_dir).glob("index-*.pickle"):
                 old.unlink()
@@ -641,10 +643,11 @@ def _no_gc():
             gc.enable()
 
 
-def _renderer(kb: KnowledgeBase) -> Callable[[Entry], str]:
-    from .templates import Templates
+def _renderer(kb: KnowledgeBase, templates=None) -> Callable[[Entry], str]:
+    if templates is None:
+        from .templates import Templates
 
-    templates = Templates(kb)
+        templates = Templates(kb)
 
     def render(entry: Entry) -> str:
         try:

@@ -39,9 +39,9 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, store
     settings = settings or Settings.from_env()
     clock = clock or settings.clock()
     kb = kb or load_knowledge(settings.knowledge, extra=settings.extra_knowledge)
-    engine = Engine.cached(kb, settings.data_dir)
     store = store or Store(settings.db_path)
     templates = Templates(kb, clock)
+    engine = Engine.cached(kb, settings.data_dir, templates=templates)  # one template environment
     services = Services(settings=settings, clock=clock, kb=kb, engine=engine, store=store, templates=templates)
     for setup in SETUP_HOOKS:
         setup(services)
