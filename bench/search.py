@@ -43,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 from rapidfuzz import fuzz, process  # noqa: E402
 
-from bot.knowledge import Entry, load_knowledge  # noqa: E402
-from bot.search import Engine  # noqa: E402
-from bot.text import CHO, JONG, JUNG, HANGUL_BASE, is_hangul_syllable  # noqa: E402
+from bot.knowledge.base import Entry, load_knowledge  # noqa: E402
+from bot.knowledge.search import Engine  # noqa: E402
+from bot.core.text import CHO, JONG, JUNG, HANGUL_BASE, is_hangul_syllable  # noqa: E402
 
 DEFAULT_CORPORA = ROOT.parent / "shared" / "eval" / "external"
 TARGET_P99_OURS_MS = 5.0

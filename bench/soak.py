@@ -111,8 +111,8 @@ def pct(values: list[float], p: float) -> float:
 
 
 def first_reminder_burst():
-    from bot.knowledge import load_knowledge
-    from bot.reminders import all_occurrences, load_rules, rules_path
+    from bot.knowledge.base import load_knowledge
+    from bot.reminders.service import all_occurrences, load_rules, rules_path
 
     kb = load_knowledge()
     occs = all_occurrences(kb, load_rules(rules_path(kb)))
@@ -250,7 +250,7 @@ class Load:
 
 def writer_limit(seconds: float = 4.0) -> dict:
     """Inquiries filed per second on one WAL database by 1 and by 4 threads (in process, no HTTP)."""
-    from bot.config import Settings
+    from bot.core.config import Settings
     from bot.services import build
 
     out = {}
@@ -390,8 +390,8 @@ def main() -> int:
 def check(load: Load, dump: dict, data: Path, burst, metrics: str, rss, elapsed: float, health: dict) -> dict:
     import sqlite3
 
-    from bot.config import Settings
-    from bot.inquiries import Forbidden
+    from bot.core.config import Settings
+    from bot.inquiries.service import Forbidden
     from bot.services import build
 
     calls = dump["calls"]

@@ -56,7 +56,7 @@ class _DatabaseCollector:
         up.add_metric([], 1)
         yield up
         inquiries = GaugeMetricFamily("ieum_inquiries", "Inquiries stored, by status", labels=["status"])
-        from .inquiries import STATUSES
+        from bot.inquiries.service import STATUSES
 
         by_status = {s: 0 for s in STATUSES}
         by_status.update({s: n for s, n in rows["inquiries"]})
@@ -157,7 +157,7 @@ def observe(services, incoming, replies=None, *, error: bool = False) -> None:
 
 
 def _services(request: web.Request):
-    from .server import SERVICES_KEY
+    from bot.http import SERVICES_KEY
 
     return request.app[SERVICES_KEY]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .clock import Clock
-from .config import Settings
-from .knowledge import KnowledgeBase, load_knowledge
-from .search import Engine
-from .store import Store
-from .templates import Templates
+from bot.core.clock import Clock
+from bot.core.config import Settings
+from bot.knowledge.base import KnowledgeBase, load_knowledge
+from bot.knowledge.search import Engine
+from bot.infra.store import Store
+from bot.knowledge.templates import Templates
 
 
 @dataclass
@@ -54,7 +54,7 @@ def _import_hooks() -> list:
     import importlib
 
     hooks = []
-    for mod in ("bot.outbox", "bot.feedback", "bot.inquiries", "bot.reminders"):
+    for mod in ("bot.infra.outbox", "bot.knowledge.feedback", "bot.inquiries.service", "bot.reminders.service"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.inquiries import DONE, MAX_TITLE, InquiryError, Invalid, _as_bool
-from bot.messages import Choice, Field, Form, Incoming, Reply
-from bot.privacy import extract, labels, find_personal_data, mask
+from bot.inquiries.service import DONE, MAX_TITLE, InquiryError, Invalid, _as_bool
+from bot.core.messages import Choice, Field, Form, Incoming, Reply
+from bot.core.privacy import extract, labels, find_personal_data, mask
 
-from .router import action, command
+from handlers.router import action, command
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def submit(incoming: Incoming, services) -> list[Reply]:
 
 
 def filed_replies(services, incoming: Incoming, i, *, moved: str = "") -> list[Reply]:
-    from .triage import triage_card
+    from handlers.triage import triage_card
 
     inq = services.inquiries
     receipt_text = render(services, "inquiry_receipt", i=i, due=i.due, remaining=inq.remaining_label(i),
@@ -185,7 +185,7 @@ def filed_replies(services, incoming: Incoming, i, *, moved: str = "") -> list[R
 
 
 def _submit_reinquiry(incoming: Incoming, services, parent: str, values: dict) -> list[Reply]:
-    from .triage import triage_update
+    from handlers.triage import triage_update
 
     try:
         child = services.inquiries.reinquire(parent, incoming.user, content=values["content"],
@@ -201,7 +201,7 @@ def _submit_reinquiry(incoming: Incoming, services, parent: str, values: dict) -
                              parent=child.parent_receipt), kind="notice", private=True,
                      data={"receipt": child.receipt})]
     replies.append(triage_update(services, "reinquired", receipt=child.receipt, parent=child.parent_receipt))
-    from .triage import triage_card
+    from handlers.triage import triage_card
 
     replies.append(triage_card(services, child))
     return replies
@@ -233,7 +233,7 @@ def detail_choices(services, i, user: str) -> list[Choice]:
     elif i.public:
         choices.append(Choice("추천", "inquiry.recommend", i.receipt))
     if inq.is_agent(user):
-        from .triage import agent_choices
+        from handlers.triage import agent_choices
 
         choices += agent_choices(i, user)
     return choices

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from typing import Callable
 
-from bot.messages import Incoming, Reply
+from bot.core.messages import Incoming, Reply
 
 log = logging.getLogger(__name__)
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot.inquiries import DONE, InquiryError
-from bot.messages import Incoming, Reply
-from bot.privacy import find_personal_data, mask
-from bot.templates import dday
+from bot.inquiries.service import DONE, InquiryError
+from bot.core.messages import Incoming, Reply
+from bot.core.privacy import find_personal_data, mask
+from bot.knowledge.templates import dday
 
-from .inquiries import mine, render
-from .router import action
-from .triage import TRIAGE, agent_choices, triage_card
+from handlers.inquiries import mine, render
+from handlers.router import action
+from handlers.triage import TRIAGE, agent_choices, triage_card
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import logging
 
-from bot.inquiries import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
-from bot.messages import Choice, Field, Form, Incoming, Reply
+from bot.inquiries.service import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
+from bot.core.messages import Choice, Field, Form, Incoming, Reply
 
-from .inquiries import error_reply, rating_choices, render
-from .router import action, command
+from handlers.inquiries import error_reply, rating_choices, render
+from handlers.router import action, command
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def agent_choices(i, user: str) -> list[Choice]:
 
 def triage_card(services, i) -> Reply:
     """The card for a new inquiry in the triage channel (no subject info, content masked and cut)."""
-    from bot.privacy import mask
+    from bot.core.privacy import mask
 
     inq = services.inquiries
     content = mask(i.content)
@@ -150,7 +150,7 @@ def _answer_form(i, *, values: dict | None = None, errors: dict | None = None) -
 @action("triage.answer.submit")
 @agents_only
 def answer_submit(incoming: Incoming, services) -> list[Reply]:
-    from bot.inquiries import _as_bool
+    from bot.inquiries.service import _as_bool
 
     values = dict(incoming.form or {})
     try:

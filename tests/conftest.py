@@ -12,10 +12,10 @@ hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
-from bot.clock import SEOUL, FixedClock
-from bot.config import Settings
-from bot.knowledge import load_knowledge
-from bot.store import Store
+from bot.core.clock import SEOUL, FixedClock
+from bot.core.config import Settings
+from bot.knowledge.base import load_knowledge
+from bot.infra.store import Store
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +66,7 @@ def knowledge(tmp_path):
     """A knowledge directory holding SMALL_ENTRIES."""
     import shutil
 
-    from bot.config import DEFAULT_KNOWLEDGE
+    from bot.core.config import DEFAULT_KNOWLEDGE
 
     root = tmp_path / "knowledge"
     shutil.copytree(DEFAULT_KNOWLEDGE, root, ignore=shutil.ignore_patterns("entries", "synonyms.yaml"))
@@ -115,7 +115,7 @@ def services(settings, clock, fresh_kb):
 def inquiry_knowledge(tmp_path_factory):
     """The real taxonomy, schedule, synonyms, policy and templates without the FAQ entries (building the
     engine over every entry for each inquiry test would dominate their run time)."""
-    from bot.config import DEFAULT_KNOWLEDGE
+    from bot.core.config import DEFAULT_KNOWLEDGE
 
     root = tmp_path_factory.mktemp("knowledge")
     for name in ("taxonomy.yaml", "schedule.yaml", "synonyms.yaml", "policy.yaml", "templates"):

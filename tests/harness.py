@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from bot.config import DEFAULT_KNOWLEDGE, Settings
+from bot.core.config import DEFAULT_KNOWLEDGE, Settings
 from slack_fake import (SECRET, FakeSlack, command_body, event_body, message_event, payload_body, post,  # noqa: F401
                         signed_headers)
 

@@ -9,7 +9,7 @@ import time
 from io import StringIO
 from pathlib import Path
 
-from bot.console import Console
+from bot.surfaces.console.adapter import Console
 
 ROOT = Path(__file__).resolve().parent.parent
 IEUM = [sys.executable, "-m", "bot.cli"]

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, FaultySlack, check_invariants, click, env_for,  # noqa: E402
                      form_submission, settings_for, submission, wait_until)
 
-from bot.privacy import Cipher, _fernet_key  # noqa: E402
-from bot.server import SLACK_KEY, ServerThread, mount_slack  # noqa: E402
+from bot.core.privacy import Cipher, _fernet_key  # noqa: E402
+from bot.http import SLACK_KEY, ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,8 +223,8 @@ def test_kill_mid_filing_then_the_same_forms_resubmitted_file_once(tmp_path, fak
 
 
 def _first_reminder_time():
-    from bot.knowledge import load_knowledge
-    from bot.reminders import all_occurrences, load_rules, rules_path
+    from bot.knowledge.base import load_knowledge
+    from bot.reminders.service import all_occurrences, load_rules, rules_path
 
     kb = load_knowledge()
     occs = all_occurrences(kb, load_rules(rules_path(kb)))
@@ -270,7 +270,7 @@ def test_kill_during_a_reminder_send_then_the_missed_send_follows_its_rule(tmp_p
     assert sorted(sent.values()) in ([1] * len(due), [1] * (len(due) - 1) + [2])
     assert check_invariants(db)["problems"] == []
     # a reminder missed beyond its grace is recorded as skipped and never sent
-    from bot.clock import FixedClock
+    from bot.core.clock import FixedClock
 
     services = build(settings_for(tmp_path / "late", fake, extra={"IEUM_REMINDER_CHANNELS": "slack:CLATE"}),
                      clock=FixedClock(at + due[0].rule.grace + timedelta(hours=1)))

@@ -21,8 +21,8 @@ from harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, click, settings_f
                      table_counts)
 from slack_fake import FakeSlack, event_body, message_event, payload_body, post, signature  # noqa: E402
 
-from bot.messages import Incoming, Reply  # noqa: E402
-from bot.server import ServerThread, mount_slack  # noqa: E402
+from bot.core.messages import Incoming, Reply  # noqa: E402
+from bot.http import ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402
 from handlers.router import ACTIONS, COMMANDS, dispatch, load_handlers  # noqa: E402
 
@@ -55,7 +55,7 @@ def capture_logs():
     """Our own loggers unredacted at every level, and what the production log handler writes."""
     import io
 
-    from bot.logs import setup as setup_logging
+    from bot.infra.logs import setup as setup_logging
 
     root = logging.getLogger()
     old_level, old_handlers = root.level, list(root.handlers)
@@ -91,7 +91,7 @@ def live(tmp_path_factory, fake):
     services = build(settings_for(data, fake, agents=(AGENT, OTHER_AGENT)))
     server = ServerThread(services, host="127.0.0.1", port=0, mounts=[mount_slack]).start()
     from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-    from bot.server import SLACK_KEY
+    from bot.http import SLACK_KEY
 
     for h in server.web_app[SLACK_KEY].client.retry_handlers:
         if hasattr(h, "interval_calculator"):
@@ -426,8 +426,8 @@ def _teams_bot(data, fake, *, anonymous: bool):
 
     from teams_fake import FakeConnections
 
-    from bot.adapters import teams
-    from bot.config import DEFAULT_KNOWLEDGE, Settings
+    from bot.surfaces.teams import adapter as teams
+    from bot.core.config import DEFAULT_KNOWLEDGE, Settings
 
     if anonymous:
         env, connections = {teams.ENV_ANONYMOUS: "1"}, None
@@ -506,7 +506,7 @@ def _post_raw(url: str, body: str, headers: dict) -> int:
                                                                   HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_teams_garbage_activities_never_cause_a_500(teams_live, teams_fake, data):
-    from bot.adapters import teams
+    from bot.surfaces.teams import adapter as teams
 
     services, server = teams_live["anonymous"]
     body = data.draw(activities(teams_fake.url))
@@ -522,7 +522,7 @@ def test_teams_garbage_activities_never_cause_a_500(teams_live, teams_fake, data
                                                                   HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_teams_requests_without_a_valid_token_are_refused_and_write_nothing(teams_live, teams_fake, data):
-    from bot.adapters import teams
+    from bot.surfaces.teams import adapter as teams
 
     services, server = teams_live["auth"]
     body = data.draw(activities(teams_fake.url))

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.clock import SEOUL, FixedClock
-from bot.messages import Choice, Field, Form, Reply
-from bot.outbox import Outbox, from_json, to_json
-from bot.store import Store
+from bot.core.clock import SEOUL, FixedClock
+from bot.core.messages import Choice, Field, Form, Reply
+from bot.infra.outbox import Outbox, from_json, to_json
+from bot.infra.store import Store
 
 T0 = datetime(2022, 8, 29, 9, 0, tzinfo=SEOUL)
 

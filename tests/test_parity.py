@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters import teams
-from bot.config import Settings
-from bot.console import Console
-from bot.server import ServerThread
+from bot.surfaces.teams import adapter as teams
+from bot.core.config import Settings
+from bot.surfaces.console.adapter import Console
+from bot.http import ServerThread
 from bot.services import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

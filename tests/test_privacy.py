@@ -13,12 +13,12 @@ from datetime import datetime
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from bot.clock import SEOUL
-from bot.inquiries import Invalid
-from bot.inquiries_cli import file_line
-from bot.messages import Incoming
-from bot.logs import RedactingHandlerFilter
-from bot.privacy import Cipher, KeyError_, KeyMismatch, extract, find_personal_data, load_key, mask
+from bot.core.clock import SEOUL
+from bot.inquiries.service import Invalid
+from bot.cli.inquiries import file_line
+from bot.core.messages import Incoming
+from bot.infra.logs import RedactingHandlerFilter
+from bot.core.privacy import Cipher, KeyError_, KeyMismatch, extract, find_personal_data, load_key, mask
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
@@ -173,7 +173,7 @@ def test_lost_key_file_refuses_to_start(tmp_path, make):
 
 
 def test_cli_reports_key_mismatch_in_korean(tmp_path, monkeypatch, capsys, make, inquiry_knowledge):
-    from bot.inquiries_cli import main
+    from bot.cli.inquiries import main
 
     make(tmp_path, secret="first-key").close()
     monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path))

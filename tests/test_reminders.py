@@ -8,14 +8,12 @@ import holidays
 import pytest
 
 from bot import services as services_mod
-from bot.clock import SEOUL, FixedClock
-from bot.config import Settings
-from bot.messages import Incoming
-from bot.reminders import (Occurrence, ReminderError, Rule, apply_overrides, check_rules, load_rules,
-                           occurrences, parse_offset, relative_phrase, rules_path, set_milestone,
-                           shift_to_business_day)
-from bot.store import Store
-from bot.templates import kdatetime
+from bot.core.clock import SEOUL, FixedClock
+from bot.core.config import Settings
+from bot.core.messages import Incoming
+from bot.reminders.service import Occurrence, ReminderError, Rule, apply_overrides, check_rules, load_rules, occurrences, parse_offset, relative_phrase, rules_path, set_milestone, shift_to_business_day
+from bot.infra.store import Store
+from bot.knowledge.templates import kdatetime
 from handlers.router import dispatch
 
 
@@ -261,7 +259,7 @@ def test_inquiry_warnings_at_75_percent_and_overdue_in_business_hours(tmp_path):
 def test_inquiry_warnings_follow_the_inquiries_business_hours_policy(tmp_path):
     from datetime import time
 
-    from bot.businesshours import BusinessCalendar, Policy
+    from bot.infra.businesshours import BusinessCalendar, Policy
 
     s = make(tmp_path, when="2022-09-07T09:30")
     s.outbox.register_sender("slack", lambda t, r: None)
@@ -280,7 +278,7 @@ def test_inquiry_warnings_follow_the_inquiries_business_hours_policy(tmp_path):
 
 
 def test_cli_simulate_lists_the_whole_campaign(tmp_path, monkeypatch, capsys):
-    from bot.cli import main
+    from bot.cli.main import main
 
     monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("IEUM_NOW", raising=False)
@@ -309,9 +307,9 @@ def test_cli_simulate_lists_the_whole_campaign(tmp_path, monkeypatch, capsys):
 
 
 def test_template_global_without_services_for_kb_check(services):
-    from bot.knowledge import Entry
-    from bot.reminders import install_template_globals
-    from bot.templates import Templates
+    from bot.knowledge.base import Entry
+    from bot.reminders.service import install_template_globals
+    from bot.knowledge.templates import Templates
 
     templates = Templates(services.kb, FixedClock(at("2022-09-01T10:00")))
     install_template_globals(templates)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.server import SLACK_KEY, ServerThread
+from bot.core.config import Settings
+from bot.http import SLACK_KEY, ServerThread
 from bot.services import build
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from slack_fake import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
@@ -168,8 +168,8 @@ def test_user_text_is_escaped(bot, fake):
 
 
 def test_escape_unit():
-    from bot.adapters.slack import escape, message_payload
-    from bot.messages import Reply
+    from bot.surfaces.slack.adapter import escape, message_payload
+    from bot.core.messages import Reply
 
     assert escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
     p = message_payload(Reply("<!here> " + "가" * 10000))
@@ -179,8 +179,8 @@ def test_escape_unit():
 
 
 def test_limits_unit():
-    from bot.adapters.slack import form_view, message_payload, select_options
-    from bot.messages import Choice, Field, Form, Reply
+    from bot.surfaces.slack.adapter import form_view, message_payload, select_options
+    from bot.core.messages import Choice, Field, Form, Reply
 
     p = message_payload(Reply("가\n" * 200000, choices=[Choice("버튼" * 60, "x", "v" * 5000) for _ in range(60)]))
     assert len(p["blocks"]) <= 50
@@ -429,7 +429,7 @@ def test_the_same_modal_submitted_twice_files_one_inquiry(helpdesk, fake):
     cards = [c for c in fake.of("chat.postMessage") if c.get("channel") == TRIAGE]
     assert len(cards) == 1 and receipt in cards[0]["text"]
     # and the handler answers the repeat with that same receipt
-    from bot.messages import Incoming
+    from bot.core.messages import Incoming
     from handlers.router import dispatch
 
     again = dispatch(Incoming(user="U100", action="inquiry.submit", value="{}", surface="slack", form=values,
@@ -551,7 +551,7 @@ def test_first_event_makes_no_auth_test_call(bot, fake):
 
 
 def test_seen_event_ids_older_than_a_week_are_pruned_at_start_up(tmp_path, knowledge, fake):
-    from bot.adapters.slack import SlackAdapter
+    from bot.surfaces.slack.adapter import SlackAdapter
 
     services = build(_settings(tmp_path, knowledge, fake))
     try:

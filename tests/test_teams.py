@@ -13,10 +13,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.adapters import teams
-from bot.config import Settings
-from bot.messages import Choice, Reply
-from bot.server import TEAMS_KEY, ServerThread
+from bot.surfaces.teams import adapter as teams
+from bot.core.config import Settings
+from bot.core.messages import Choice, Reply
+from bot.http import TEAMS_KEY, ServerThread
 from bot.services import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -367,7 +367,7 @@ def test_unknown_user_is_kept_for_retry(bot, fake):
 
 
 def test_private_field_is_never_prefilled_in_a_channel():
-    from bot.messages import Field, Form
+    from bot.core.messages import Field, Form
 
     form = Form("x", "양식", [Field("subject_info", "대상자 정보", kind="textarea", private=True, initial=SUBJECT)])
     assert "800101" in json.dumps(teams.form_card(form), ensure_ascii=False)

@@ -5,14 +5,14 @@ import argparse
 import json
 import sys
 
-from .clock import BadTime, parse_time
+from bot.core.clock import BadTime, parse_time
 
 
 def _services(args):
     try:
-        from .cli import build_services
+        from bot.cli.main import build_services
     except ImportError:  # pragma: no cover - the lead's CLI is always there in practice
-        from .services import build
+        from bot.services import build
 
         return build()
     return build_services(args)
@@ -24,7 +24,7 @@ def _milestone_name(services, mid: str) -> str:
 
 
 def cmd_list(args) -> int:
-    from .templates import kdatetime
+    from bot.knowledge.templates import kdatetime
 
     services = _services(args)
     try:
@@ -60,7 +60,7 @@ def cmd_preview(args) -> int:
             print(f"알 수 없는 규칙입니다: {args.rule} (있는 규칙: "
                   f"{', '.join(r.id for r in reminders.rules.rules)})", file=sys.stderr)
             return 2
-        from .reminders import Occurrence, occurrences
+        from bot.reminders.service import Occurrence, occurrences
 
         occs = occurrences(rule, services.kb)
         if args.at:
@@ -109,7 +109,7 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_set(args) -> int:
-    from .reminders import ReminderError, set_milestone
+    from bot.reminders.service import ReminderError, set_milestone
 
     services = _services(args)
     try:
@@ -124,7 +124,7 @@ def cmd_set(args) -> int:
 
 
 def cmd_tick(args) -> int:
-    from .scheduler import tick
+    from bot.infra.scheduler import tick
 
     services = _services(args)
     try:

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from handlers.router import dispatch
 
-from .messages import Choice, Field, Form, Incoming, Reply
+from bot.core.messages import Choice, Field, Form, Incoming, Reply
 
 QUIT_WORDS = {"종료", "quit", "exit", "/quit", "/exit"}
 CANCEL_WORDS = {"취소", "cancel", "/cancel"}

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from .inquiries import PERIODS, STATUSES, EXPORT_HEADINGS, InquiryError, Invalid
+from bot.inquiries.service import PERIODS, STATUSES, EXPORT_HEADINGS, InquiryError, Invalid
 
 EXIT_OK, EXIT_FAIL, EXIT_REFUSED = 0, 1, 2
 
@@ -71,8 +71,8 @@ def _err(message: str) -> None:
 
 
 def run(args) -> int:
-    from .privacy import KeyMismatch
-    from .services import build
+    from bot.core.privacy import KeyMismatch
+    from bot.services import build
 
     try:
         services = build()

@@ -36,7 +36,7 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
     if adapter is None:
         if not settings.slack_enabled:
             return None
-        from bot.adapters.slack import SlackAdapter
+        from bot.surfaces.slack.adapter import SlackAdapter
 
         # the route below checks every request's signature before bolt sees it: bolt need not check again
         adapter = SlackAdapter(services, verify_requests=False)
@@ -114,7 +114,7 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
 
 def mount_teams(web_app: web.Application, services):
     """`/api/messages` when Teams is configured (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__* or IEUM_TEAMS_ANONYMOUS=1)."""
-    from bot.adapters.teams import mount
+    from bot.surfaces.teams.adapter import mount
 
     return mount(web_app, services)
 
@@ -126,7 +126,7 @@ MOUNTS: list[Mount] = [mount_slack, mount_teams]
 def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Application:
     web_app = web.Application(client_max_size=4 * 1024 * 1024)
     web_app[SERVICES_KEY] = services
-    from .metrics import install
+    from bot.metrics import install
 
     install(web_app, services)  # /healthz (database + scheduler), /metrics, ack latency
     closers = []
@@ -243,7 +243,7 @@ def _warm_up(services) -> None:
     for entry in services.kb.entries:
         services.templates.render_answer(entry)
     # The scheduler's first tick builds the holiday calendars (~50 ms): do it now, not mid-traffic.
-    from .scheduler import tick
+    from bot.infra.scheduler import tick
 
     tick(services)
     # Everything built so far lives as long as the process: keep the cycle collector from walking it
@@ -254,13 +254,13 @@ def _warm_up(services) -> None:
 
 def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
     """Run the server until interrupted."""
-    from .config import Settings
-    from .services import build
+    from bot.core.config import Settings
+    from bot.services import build
 
     settings = settings or Settings.from_env()
     # Listener threads do CPU work (search); a shorter GIL switch interval keeps acks prompt.
     sys.setswitchinterval(0.001)
-    from .logs import setup as setup_logging
+    from bot.infra.logs import setup as setup_logging
 
     setup_logging(settings.log_level)  # replaces the CLI's WARNING-only handler (JSON off a terminal)
     services = build(settings)
@@ -271,13 +271,13 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
     async def make() -> web.Application:
         web_app = build_web_app(services)
         # reminders and inquiry warnings fire under `serve` too, and the same tick drains the outbox
-        from .scheduler import TICK_SECONDS, start as start_scheduler
+        from bot.infra.scheduler import TICK_SECONDS, start as start_scheduler
 
         tick = float(settings.extra.get("IEUM_TICK_SECONDS") or TICK_SECONDS)
         scheduler = start_scheduler(services, interval=tick)
         web_app.on_cleanup.insert(0, lambda app: _stop_scheduler(scheduler))
         # crash recovery: notifications of inquiries committed just before a kill (bot/recovery.py)
-        from .recovery import run as recover
+        from handlers.recovery import run as recover
 
         settle = float(settings.extra.get("IEUM_RECOVERY_SETTLE_SECONDS") or 60)
         recovery = asyncio.get_running_loop().create_task(recover(services, settle_seconds=settle))
@@ -292,7 +292,7 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .cli import _settings
+    from bot.cli.main import _settings
 
     return main(_settings(args), host=args.host, port=args.port)
 

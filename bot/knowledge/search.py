@@ -34,22 +34,8 @@ from typing import Callable, Iterable
 
 from rapidfuzz import fuzz, process
 
-from .knowledge import Entry, KnowledgeBase
-from .text import (
-    QUESTION_WORDS,
-    Synonyms,
-    chosung,
-    ends_half_typed,
-    is_chosung_query,
-    is_function_word,
-    is_hangul_syllable,
-    jamo,
-    normalize,
-    question_root,
-    strip_all,
-    strip_oov_particle,
-    strip_wish,
-)
+from bot.knowledge.base import Entry, KnowledgeBase
+from bot.core.text import QUESTION_WORDS, Synonyms, chosung, ends_half_typed, is_chosung_query, is_function_word, is_hangul_syllable, jamo, normalize, question_root, strip_all, strip_oov_particle, strip_wish
 
 log = logging.getLogger(__name__)
 
@@ -645,7 +631,7 @@ def _no_gc():
 
 def _renderer(kb: KnowledgeBase, templates=None) -> Callable[[Entry], str]:
     if templates is None:
-        from .templates import Templates
+        from bot.knowledge.templates import Templates
 
         templates = Templates(kb)
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from .clock import SEOUL
+from bot.core.clock import SEOUL
 
 if TYPE_CHECKING:
-    from .knowledge import Entry, KnowledgeBase
+    from bot.knowledge.base import Entry, KnowledgeBase
 
 WEEKDAYS = "월화수목금토일"
 
@@ -74,14 +74,14 @@ class Templates:
         if kb.root is not None and (kb.root / "templates").is_dir():
             loader = jinja2.FileSystemLoader(str(kb.root / "templates"))
         else:
-            from .config import DEFAULT_KNOWLEDGE
+            from bot.core.config import DEFAULT_KNOWLEDGE
 
             loader = jinja2.FileSystemLoader(str(DEFAULT_KNOWLEDGE / "templates"))
         self.env = self._env(loader, undefined=jinja2.ChainableUndefined)
         self.strict_env = self._env(loader, undefined=jinja2.StrictUndefined)
         self._cache: dict[tuple[str, bool], jinja2.Template] = {}
         # Time-aware phrases ("중단까지 D-2") belong to the reminders module, which knows the rules.
-        from .reminders import install_template_globals
+        from bot.reminders.service import install_template_globals
 
         install_template_globals(self)
 

@@ -21,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from .businesshours import BusinessCalendar, Policy, is_business_day
-from .clock import SEOUL, BadTime, parse_time
-from .messages import Reply
-from .store import migration
-from .templates import dday
+from bot.infra.businesshours import BusinessCalendar, Policy, is_business_day
+from bot.core.clock import SEOUL, BadTime, parse_time
+from bot.core.messages import Reply
+from bot.infra.store import migration
+from bot.knowledge.templates import dday
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class RuleSet:
 
 
 def rules_path(kb) -> Path:
-    from .config import DEFAULT_KNOWLEDGE
+    from bot.core.config import DEFAULT_KNOWLEDGE
 
     if kb is not None and kb.root is not None and (Path(kb.root) / "reminders.yaml").exists():
         return Path(kb.root) / "reminders.yaml"
@@ -159,7 +159,7 @@ def rules_path(kb) -> Path:
 
 def load_rules(path: Path | str) -> RuleSet:
     path = Path(path)
-    from .knowledge import _LineLoader, _strip_lines
+    from bot.knowledge.base import _LineLoader, _strip_lines
 
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader) or {}
@@ -200,7 +200,7 @@ def load_rules(path: Path | str) -> RuleSet:
 
 def check_rules(kb, rules: RuleSet, *, entries: bool = True) -> list[str]:
     """Every problem with the reminder rules against the knowledge base; empty means sound."""
-    from .templates import Templates
+    from bot.knowledge.templates import Templates
 
     problems = list(rules.problems)
     seen: set[str] = set()
@@ -494,7 +494,7 @@ class Reminders:
         if isinstance(calendar, BusinessCalendar):
             return calendar
         if self._own_calendar is None:
-            from .inquiries import policy_path
+            from bot.inquiries.service import policy_path
 
             self._own_calendar = BusinessCalendar(Policy.load(policy_path(self.services.kb)))
         return self._own_calendar
@@ -686,7 +686,7 @@ def install_template_globals(templates, services=None) -> None:
 
 def setup(services) -> None:
     if "outbox" not in services.extra:
-        from . import outbox
+        from bot.infra import outbox
 
         outbox.setup(services)
     apply_overrides(services)

@@ -180,7 +180,7 @@ def restore(source: str | Path, db_path: str | Path, *, force: bool = False) -> 
 
 def key_matches(settings, db_path: Path) -> bool | None:
     """Whether the configured key decrypts the restored database's key check (None: nothing to check)."""
-    from .privacy import Cipher, KeyError_
+    from bot.core.privacy import Cipher, KeyError_
 
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
@@ -202,7 +202,7 @@ def key_matches(settings, db_path: Path) -> bool | None:
 
 
 def cmd_backup(args) -> int:
-    from .cli import _settings
+    from bot.cli.main import _settings
 
     settings = _settings(args)
     try:
@@ -217,7 +217,7 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from .cli import _settings
+    from bot.cli.main import _settings
 
     settings = _settings(args)
     try:

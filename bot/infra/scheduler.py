@@ -16,7 +16,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .clock import SEOUL
+from bot.core.clock import SEOUL
 
 log = logging.getLogger(__name__)
 

@@ -122,10 +122,10 @@ def _load_feature_modules() -> None:
 
 # Modules that register migrations, in the order their tables should be created.
 FEATURE_MODULES = [
-    "bot.outbox",
-    "bot.feedback",
-    "bot.inquiries",
-    "bot.reminders",
-    "bot.adapters.slack",
-    "bot.adapters.teams",
+    "bot.infra.outbox",
+    "bot.knowledge.feedback",
+    "bot.inquiries.service",
+    "bot.reminders.service",
+    "bot.surfaces.slack.adapter",
+    "bot.surfaces.teams.adapter",
 ]

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from .clock import SEOUL
+from bot.core.clock import SEOUL
 
 MAX_ANSWER = 600
 MAX_TITLE = 100
@@ -58,7 +58,7 @@ class Milestone:
     @property
     def when(self) -> str:
         """How to say when it happens, even when only a label ("9월 중") is known."""
-        from .templates import kdate, kdatetime
+        from bot.knowledge.templates import kdate, kdatetime
 
         if self.at:
             return kdatetime(self.at)
@@ -286,7 +286,7 @@ def load_knowledge(root: Path | None = None, *, extra: Iterable[Path] = ()) -> K
 
     `root` may itself be a plain FAQ file, in which case the bundled schedule and taxonomy are used.
     """
-    from .config import DEFAULT_KNOWLEDGE
+    from bot.core.config import DEFAULT_KNOWLEDGE
 
     root = Path(root) if root else DEFAULT_KNOWLEDGE
     files = list(extra)
@@ -330,7 +330,7 @@ def _load_dir(root: Path, *, entries: bool = True) -> KnowledgeBase:
 
 def check(kb: KnowledgeBase) -> list[str]:
     """Every problem found, each starting with file:line. Empty means the knowledge base is sound."""
-    from .templates import Templates, TemplateProblem
+    from bot.knowledge.templates import Templates, TemplateProblem
 
     problems: list[str] = []
     seen: dict[str, str] = {}

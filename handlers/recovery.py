@@ -24,11 +24,11 @@ def reconcile(services, *, settle: timedelta = SETTLE, lookback: timedelta = LOO
     counts = {"cards": 0, "receipts": 0}
     if outbox is None or inquiries is None:
         return counts
-    from bot.messages import Incoming
+    from bot.core.messages import Incoming
     from handlers.inquiries import filed_replies
     from handlers.triage import triage_card
 
-    from .inquiries import DONE, WAITING, delivery_key
+    from bot.inquiries.service import DONE, WAITING, delivery_key
 
     now = services.clock.now()
     since = (now - lookback).isoformat(timespec="seconds")

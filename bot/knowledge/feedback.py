@@ -1,8 +1,8 @@
 """What users told us about answers (도움이 되었나요?) and which questions went unanswered."""
 from __future__ import annotations
 
-from .privacy import mask
-from .store import Store, migration
+from bot.core.privacy import mask
+from bot.infra.store import Store, migration
 
 
 @migration("feedback_001")

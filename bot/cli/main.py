@@ -8,15 +8,15 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import ConfigError, Settings
-from .knowledge import KnowledgeError
+from bot.core.config import ConfigError, Settings
+from bot.knowledge.base import KnowledgeError
 
 # Modules exposing `register_cli(subparsers)`; each adds its own subcommands.
 COMMAND_MODULES = [
-    "bot.inquiries_cli",
-    "bot.reminders_cli",
-    "bot.server",
-    "bot.backup",
+    "bot.cli.inquiries",
+    "bot.cli.reminders",
+    "bot.http",
+    "bot.infra.backup",
 ]
 
 
@@ -36,7 +36,7 @@ def _replace(settings: Settings, **changes) -> Settings:
 
 def build_services(args):
     """Services for a command, honouring --knowledge."""
-    from .services import build
+    from bot.services import build
 
     return build(_settings(args))
 
@@ -52,9 +52,9 @@ def _read_lines(stream) -> "iter[str]":
 
 
 def cmd_ask(args) -> int:
-    from .knowledge import load_knowledge
-    from .search import Engine
-    from .templates import Templates
+    from bot.knowledge.base import load_knowledge
+    from bot.knowledge.search import Engine
+    from bot.knowledge.templates import Templates
     from handlers.answers import result_json, result_text
 
     settings = _settings(args)
@@ -81,8 +81,8 @@ def cmd_ask(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from .console import run_console
-    from .scheduler import start
+    from bot.surfaces.console.adapter import run_console
+    from bot.infra.scheduler import start
 
     services = build_services(args)
     # Reminders fire in the terminal too, so a rehearsal (IEUM_NOW=…) shows them arrive.
@@ -95,8 +95,8 @@ def cmd_chat(args) -> int:
 
 
 def cmd_kb(args) -> int:
-    from .knowledge import KnowledgeError, check, load_knowledge
-    from .templates import Templates
+    from bot.knowledge.base import KnowledgeError, check, load_knowledge
+    from bot.knowledge.templates import Templates
 
     settings = _settings(args)
     try:
@@ -129,7 +129,7 @@ def cmd_kb(args) -> int:
 def _extra_checks():
     # Feature modules with data in knowledge/ (reminder rules …) add their own checks.
     out = []
-    for mod in ("bot.reminders",):
+    for mod in ("bot.reminders.service",):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError:
@@ -144,7 +144,7 @@ def cmd_run(args) -> int:
     settings = _settings(args)
     if settings.slack_enabled:
         try:
-            serve = importlib.import_module("bot.server")
+            serve = importlib.import_module("bot.http")
         except ModuleNotFoundError:
             print("Slack 어댑터가 설치되지 않았습니다. 터미널 채팅으로 시작합니다.", file=sys.stderr)
         else:
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .logs import setup as setup_logging
+    from bot.infra.logs import setup as setup_logging
 
     setup_logging(logging.WARNING)  # JSON lines off a terminal, personal data masked
     if not getattr(args, "func", None):

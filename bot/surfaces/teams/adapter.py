@@ -51,9 +51,9 @@ if TYPE_CHECKING:  # the SDK is imported on first use: the store imports this mo
     from microsoft_agents.hosting.core import TurnContext
     from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, ClaimsIdentity
 
-from bot.adapters.base import Adapter, bundled_text, bundled_texts
-from bot.messages import Choice, Field, Form, Incoming, Reply
-from bot.store import migration
+from bot.surfaces.base import Adapter, bundled_text, bundled_texts
+from bot.core.messages import Choice, Field, Form, Incoming, Reply
+from bot.infra.store import migration
 
 log = logging.getLogger(__name__)
 
@@ -918,7 +918,7 @@ def mount(web_app: web.Application, services, *, adapter: TeamsAdapter | None = 
         if not enabled(services.settings):
             return None
         adapter = TeamsAdapter(services, connections=connections)
-    from bot.server import TEAMS_KEY
+    from bot.http import TEAMS_KEY
 
     web_app[TEAMS_KEY] = adapter
     web_app.router.add_post(ROUTE, adapter.handle_http)

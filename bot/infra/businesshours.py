@@ -14,7 +14,7 @@ from pathlib import Path
 import holidays as _holidays
 import yaml
 
-from .clock import SEOUL
+from bot.core.clock import SEOUL
 
 
 class PolicyError(ValueError):

@@ -20,11 +20,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .businesshours import BusinessCalendar, Policy, remaining_label
-from .clock import SEOUL
-from .knowledge import Entry
-from .privacy import Cipher, find_personal_data, labels, mask
-from .store import Store, migration
+from bot.infra.businesshours import BusinessCalendar, Policy, remaining_label
+from bot.core.clock import SEOUL
+from bot.knowledge.base import Entry
+from bot.core.privacy import Cipher, find_personal_data, labels, mask
+from bot.infra.store import Store, migration
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +364,7 @@ class Inquiries:
 
     def __init__(self, store: Store, *, kb=None, clock=None, cipher: Cipher | None = None, engine=None,
                  policy: Policy | None = None, agents: Iterable[str] = (), synonyms=()):
-        from .clock import Clock
+        from bot.core.clock import Clock
 
         self.store = store
         self.kb = kb
@@ -966,7 +966,7 @@ class Inquiries:
 
     def _similar_engine(self):
         if self._similar is None:
-            from .search import Engine
+            from bot.knowledge.search import Engine
 
             rows = self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE public = 1 ORDER BY id DESC LIMIT ?",
                               [SIMILAR_POOL])
@@ -1050,7 +1050,7 @@ def _ephemeral_key() -> bytes:
 
 
 def policy_path(kb) -> Path:
-    from .config import DEFAULT_KNOWLEDGE
+    from bot.core.config import DEFAULT_KNOWLEDGE
 
     root = getattr(kb, "root", None)
     if root is not None and (Path(root) / "policy.yaml").is_file():
@@ -1060,7 +1060,7 @@ def policy_path(kb) -> Path:
 
 def setup(services) -> None:
     """Attach `services.inquiries`; refuses to start when the key cannot decrypt stored subject info."""
-    from .privacy import service_cipher
+    from bot.core.privacy import service_cipher
 
     store = services.store
     cipher = service_cipher(services)

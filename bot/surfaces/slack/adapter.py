@@ -50,9 +50,9 @@ from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler, 
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.webhook import WebhookClient
 
-from bot.adapters.base import Adapter, bundled_texts
-from bot.messages import Choice, Field, Form, Incoming, Reply
-from bot.store import migration
+from bot.surfaces.base import Adapter, bundled_texts
+from bot.core.messages import Choice, Field, Form, Incoming, Reply
+from bot.infra.store import migration
 
 log = logging.getLogger(__name__)
 

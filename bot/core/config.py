@@ -8,9 +8,9 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from .clock import Clock, parse_time
+from bot.core.clock import Clock, parse_time
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_KNOWLEDGE = PROJECT_ROOT / "knowledge"
 
 

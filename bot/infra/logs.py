@@ -2,7 +2,7 @@
 terminal, and personal data masked in everything that is written (a last line of defence: code should
 never log it in the first place).
 
-    from bot.logs import setup
+    from bot.infra.logs import setup
     setup("INFO")            # replaces the root logger's handlers
 
 Masking uses `bot.privacy`'s detector on the final text of each record, including exception tracebacks
@@ -16,7 +16,7 @@ import sys
 import time
 from typing import IO
 
-from .privacy import find_personal_data, mask
+from bot.core.privacy import find_personal_data, mask
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and goes into the JSON.
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "taskName"}

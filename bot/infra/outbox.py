@@ -26,10 +26,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-from .clock import Clock
-from .messages import Choice, Field, Form, Reply
-from .privacy import Cipher
-from .store import Store, migration
+from bot.core.clock import Clock
+from bot.core.messages import Choice, Field, Form, Reply
+from bot.core.privacy import Cipher
+from bot.infra.store import Store, migration
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +347,7 @@ def _console_sender(target: str, reply: Reply) -> None:
 
 
 def setup(services) -> None:
-    from .privacy import service_cipher
+    from bot.core.privacy import service_cipher
 
     outbox = Outbox(services.store, services.clock, cipher=service_cipher(services))
     outbox.register_sender("console", _console_sender)

@@ -18,7 +18,7 @@ import time
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.messages import Incoming, Reply
+from bot.core.messages import Incoming, Reply
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ SEEN_DAYS = 7  # chat platforms retry an event for minutes, never for days
 
 @functools.lru_cache(maxsize=1)
 def _bundled_env() -> SandboxedEnvironment:
-    from bot.config import DEFAULT_KNOWLEDGE
+    from bot.core.config import DEFAULT_KNOWLEDGE
 
     return SandboxedEnvironment(loader=jinja2.FileSystemLoader(str(DEFAULT_KNOWLEDGE / "templates")),
                                 undefined=jinja2.ChainableUndefined, autoescape=False, trim_blocks=True,
@@ -70,7 +70,7 @@ class Adapter:
         outbox = getattr(self.services, "outbox", None)
         if outbox is None:
             try:
-                from bot import outbox as outbox_mod
+                from bot.infra import outbox as outbox_mod
             except ModuleNotFoundError:
                 outbox_mod = None
             if outbox_mod is not None:
