@@ -1,9 +1,9 @@
 """What the chat surface adapters share: the services they use, their words, the router, the outbox.
 
 Each adapter (Slack, Teams) subclasses `Adapter`; only the translation to and from its surface differs.
-- words: `text(name, **data)` renders `knowledge/templates/NAME.j2`; `texts` holds the adapter's fixed
-  phrases (its `TEXTS`), rendered once. A knowledge base with its own `templates/` directory that lacks an
-  adapter template gets the bundled one (`bundled_text`).
+- words: `text(name, **data)` renders `NAME.j2` from the knowledge base's templates, else the surfaces' own
+  (`bot/surfaces/templates/adapter_*.j2` shared, `bot/surfaces/<surface>/templates/` per surface: package data,
+  not the folder helpdesk agents edit); `texts` holds the adapter's fixed phrases (its `TEXTS`), rendered once.
 - handlers: `dispatch(incoming)` is the router, nothing else.
 - out of band: `send_out_of_band(reply, key=…)` queues a reply in the outbox for the adapter's `send`
   (DMs, the triage channel, updates in place), then drains.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from pathlib import Path
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -25,17 +26,23 @@ log = logging.getLogger(__name__)
 SEEN_DAYS = 7  # chat platforms retry an event for minutes, never for days
 
 
+SURFACES_DIR = Path(__file__).resolve().parent
+
+
+def template_dirs() -> list[str]:
+    """The surfaces' template folders: the shared one, then each surface's (names are prefixed, never clash)."""
+    return [str(SURFACES_DIR / "templates"), *sorted(str(d) for d in SURFACES_DIR.glob("*/templates"))]
+
+
 @functools.lru_cache(maxsize=1)
 def _bundled_env() -> SandboxedEnvironment:
-    from bot.core.config import DEFAULT_KNOWLEDGE
-
-    return SandboxedEnvironment(loader=jinja2.FileSystemLoader(str(DEFAULT_KNOWLEDGE / "templates")),
+    return SandboxedEnvironment(loader=jinja2.FileSystemLoader(template_dirs()),
                                 undefined=jinja2.ChainableUndefined, autoescape=False, trim_blocks=True,
                                 lstrip_blocks=True, keep_trailing_newline=False)
 
 
 def bundled_text(name: str, /, **data) -> str:
-    """Template `NAME.j2` of the bundled knowledge (the adapters' own phrases need no knowledge base)."""
+    """Template `NAME.j2` of the surfaces (the adapters' own phrases need no knowledge base)."""
     return _bundled_env().get_template(f"{name}.j2").render(**data).strip()
 
 

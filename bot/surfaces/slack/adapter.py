@@ -84,7 +84,7 @@ SHORTCUT_CALLBACK = "file_inquiry"
 TICKET, BOOK = "ticket", "book"
 TRIAGE = "triage"  # the handlers' name for the triage conversation
 
-# The adapter's fixed phrases (knowledge/templates/NAME.j2); `adapter_*` are shared with Teams.
+# The adapter's fixed phrases (templates/NAME.j2 of this package, adapter_* in bot/surfaces/templates); `adapter_*` are shared with Teams.
 TEXTS = ("slack_help", "slack_ticket", "slack_ticket_button", "slack_submit_failed", "slack_private_hint",
          "slack_cancel", "slack_close", "slack_book_button", "adapter_error", "adapter_private_mark",
          "adapter_title")

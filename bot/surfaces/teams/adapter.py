@@ -77,7 +77,7 @@ NONCE_KEY = "n"  # a random id per rendered form card: names the submission when
 ACTION_KEY = "ieum"  # data of a button: {"ieum": action, "v": value}
 OPEN_INQUIRY = "inquiry.open"
 
-# The adapter's fixed phrases (knowledge/templates/NAME.j2); `adapter_*` are shared with Slack.
+# The adapter's fixed phrases (templates/NAME.j2 of this package, adapter_* in bot/surfaces/templates); `adapter_*` are shared with Slack.
 TEXTS = ("teams_welcome", "teams_private_hint", "teams_files_note", "teams_done", "teams_form_fix",
          "adapter_error", "adapter_private_mark", "adapter_title")
 
