@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.core.config import DEFAULT_KNOWLEDGE
-from bot.knowledge.base import KnowledgeError, check, load_faq_file, load_knowledge
+from bot.knowledge.base import KnowledgeError, load_faq_file, load_knowledge
+from bot.knowledge.checking import check
 from bot.knowledge.search import Engine
 from bot.knowledge.templates import Templates, kdate, kdatetime
 

@@ -11,7 +11,8 @@ from bot import services as services_mod
 from bot.core.clock import SEOUL, FixedClock
 from bot.core.config import Settings
 from bot.core.messages import Incoming
-from bot.reminders.service import Occurrence, ReminderError, Rule, apply_overrides, check_rules, load_rules, occurrences, parse_offset, relative_phrase, rules_path, set_milestone, shift_to_business_day
+from bot.knowledge.phrases import relative_phrase, rules_path
+from bot.reminders.service import Occurrence, ReminderError, Rule, apply_overrides, check_rules, load_rules, occurrences, parse_offset, set_milestone, shift_to_business_day
 from bot.infra.store import Store
 from bot.knowledge.templates import kdatetime
 from handlers.router import dispatch
@@ -308,7 +309,7 @@ def test_cli_simulate_lists_the_whole_campaign(tmp_path, monkeypatch, capsys):
 
 def test_template_global_without_services_for_kb_check(services):
     from bot.knowledge.base import Entry
-    from bot.reminders.service import install_template_globals
+    from bot.knowledge.phrases import install_template_globals
     from bot.knowledge.templates import Templates
 
     templates = Templates(services.kb, FixedClock(at("2022-09-01T10:00")))

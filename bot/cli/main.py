@@ -95,7 +95,8 @@ def cmd_chat(args) -> int:
 
 
 def cmd_kb(args) -> int:
-    from bot.knowledge.base import KnowledgeError, check, load_knowledge
+    from bot.knowledge.base import KnowledgeError, load_knowledge
+    from bot.knowledge.checking import check
     from bot.knowledge.templates import Templates
 
     settings = _settings(args)

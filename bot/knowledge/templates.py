@@ -12,56 +12,14 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.core.clock import SEOUL
+from bot.core.dates import dday, kdate, kdatetime, kmd
 
 if TYPE_CHECKING:
     from bot.knowledge.base import Entry, KnowledgeBase
 
-WEEKDAYS = "월화수목금토일"
-
 
 class TemplateProblem(ValueError):
     """A template cannot be rendered (syntax error or unknown name)."""
-
-
-def _local(value: date | datetime) -> date | datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(SEOUL) if value.tzinfo else value
-    return value
-
-
-def kdate(value: date | datetime | None) -> str:
-    """8월 31일(수)"""
-    if value is None:
-        return ""
-    value = _local(value)
-    return f"{value.month}월 {value.day}일({WEEKDAYS[value.weekday()]})"
-
-
-def kdatetime(value: datetime | None) -> str:
-    """8월 31일(수) 18:00"""
-    if value is None:
-        return ""
-    value = _local(value)
-    return f"{kdate(value)} {value:%H:%M}"
-
-
-def kmd(value: date | datetime | None) -> str:
-    """9.6."""
-    if value is None:
-        return ""
-    value = _local(value)
-    return f"{value.month}.{value.day}."
-
-
-def dday(target: date | datetime | None, now: datetime) -> str:
-    """D-3, D-day, D+2 counted in Seoul calendar days."""
-    if target is None:
-        return ""
-    t = _local(target)
-    t = t.date() if isinstance(t, datetime) else t
-    n = now.astimezone(SEOUL).date()
-    diff = (t - n).days
-    return "D-day" if diff == 0 else (f"D-{diff}" if diff > 0 else f"D+{-diff}")
 
 
 class Templates:
@@ -80,8 +38,8 @@ class Templates:
         self.env = self._env(loader, undefined=jinja2.ChainableUndefined)
         self.strict_env = self._env(loader, undefined=jinja2.StrictUndefined)
         self._cache: dict[tuple[str, bool], jinja2.Template] = {}
-        # Time-aware phrases ("중단까지 D-2") belong to the reminders module, which knows the rules.
-        from bot.reminders.service import install_template_globals
+        # Time-aware phrases ("중단까지 D-2"): `relative()` in every template (phrases from reminders.yaml).
+        from bot.knowledge.phrases import install_template_globals
 
         install_template_globals(self)
 

@@ -5,17 +5,15 @@ An occurrence is one send of one rule at one Seoul time. Its delivery key is
 however many processes) `materialize()` runs, each reminder reaches each target once.
 
 Sends falling on a weekend or Korean public holiday move to the previous business day; `daily` rules
-simply skip those days. Time-aware phrases ("중단까지 D-2") and the admin override of open milestones
-("9월 중" → a date, persisted) live here too.
+simply skip those days. The admin override of open milestones ("9월 중" → a date, persisted) lives here
+too; the time-aware phrases ("중단까지 D-2") are the knowledge's (`bot.knowledge.phrases`).
 """
 from __future__ import annotations
 
 import logging
 import re
-import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,8 @@ from bot.infra.businesshours import BusinessCalendar, Policy, is_business_day
 from bot.core.clock import SEOUL, BadTime, parse_time
 from bot.core.messages import Reply
 from bot.infra.store import migration
-from bot.knowledge.templates import dday
+from bot.core.dates import dday
+from bot.knowledge.phrases import install_template_globals, parse_phrases, rules_path
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +148,6 @@ class RuleSet:
         return next((r for r in self.rules if r.id == rule_id), None)
 
 
-def rules_path(kb) -> Path:
-    from bot.core.config import DEFAULT_KNOWLEDGE
-
-    if kb is not None and kb.root is not None and (Path(kb.root) / "reminders.yaml").exists():
-        return Path(kb.root) / "reminders.yaml"
-    return DEFAULT_KNOWLEDGE / "reminders.yaml"
-
-
 def load_rules(path: Path | str) -> RuleSet:
     path = Path(path)
     from bot.knowledge.base import _LineLoader, _strip_lines
@@ -167,8 +158,7 @@ def load_rules(path: Path | str) -> RuleSet:
         raise ReminderError(f"{path}: 읽을 수 없습니다 ({e})") from None
     defaults = _strip_lines(raw.get("defaults") or {})
     out = RuleSet(broadcast=[str(b) for b in _strip_lines(raw.get("broadcast") or [])],
-                  phrases={str(k): {kk: str(vv) for kk, vv in (v or {}).items()}
-                           for k, v in _strip_lines(raw.get("phrases") or {}).items()})
+                  phrases=parse_phrases(raw))
     for item in raw.get("rules") or []:
         where = f"{path}:{item.get('__line__', 0) if isinstance(item, dict) else 0}"
         try:
@@ -598,87 +588,6 @@ def apply_overrides(services) -> int:
             _apply(ms, kind, parsed)
             n += 1
     return n
-
-
-# ---- time-aware phrases -----------------------------------------------------------------------
-
-
-def relative_phrase(milestone_id: str, services, now: datetime | None = None) -> str:
-    """'중단까지 D-2', '현재 중단 기간입니다 (…)', '이미 개통되었습니다' — relative to the clock."""
-    reminders = services.extra.get("reminders") if hasattr(services, "extra") else None
-    phrases = reminders.rules.phrases if reminders else _default_rules(services.kb).phrases
-    now = now or (services.clock.now() if services.clock else datetime.now(SEOUL))
-    return _phrase(services.kb, services.templates, phrases, milestone_id, now)
-
-
-def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> str:
-    ms = kb.milestones.get(milestone_id)
-    if ms is None:
-        return ""
-    own = phrases.get(milestone_id, {})
-    short = own.get("short") or ms.name
-    moment = ms.moment
-    if moment is None:
-        return f"{short}: {ms.label} 예정" if ms.label else ""
-    if ms.start and ms.end:
-        state = "before" if now < ms.start else ("during" if now < ms.end else "after")
-    else:
-        state = "before" if now < moment else "after"
-    d = dday(moment, now)
-    default = {
-        "before": f"{short}까지 {d}" if d != "D-day" else f"{short}까지 D-day (오늘 {moment.astimezone(SEOUL):%H:%M})",
-        "during": f"현재 {short} 기간입니다",
-        "after": f"{short} 일정이 지났습니다 ({ms.when})",
-    }[state]
-    tpl = own.get(state)
-    if not tpl:
-        return default
-    return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms).strip()
-
-
-# Compiled phrase templates, per jinja2 environment (phrases are few; compiling is the costly part).
-_COMPILED: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
-
-
-def _compiled(env, source: str):
-    cache = _COMPILED.get(env)
-    if cache is None:
-        cache = _COMPILED.setdefault(env, {})
-    template = cache.get(source)
-    if template is None:
-        template = cache[source] = env.from_string(source)
-    return template
-
-
-@lru_cache(maxsize=4)
-def _default_rules_cached(path: str) -> RuleSet:
-    return load_rules(path)
-
-
-def _default_rules(kb) -> RuleSet:
-    return _default_rules_cached(str(rules_path(kb)))
-
-
-class _TemplatesOnly:
-    """What `relative_phrase` needs, taken from a `Templates` alone (e.g. for `ieum kb check`)."""
-
-    def __init__(self, templates):
-        self.kb, self.clock, self.templates = templates.kb, templates.clock, templates
-
-
-def install_template_globals(templates, services=None) -> None:
-    """Make `relative('outage')` available in every answer and reply template.
-
-    With `services` the phrases follow its clock and reminder rules; without, the templates' own
-    knowledge base and clock (enough for `Templates(kb)` in `ieum kb check`).
-    """
-    source = services if services is not None else _TemplatesOnly(templates)
-
-    def relative(milestone_id: str) -> str:
-        return relative_phrase(milestone_id, source)
-
-    for env in (templates.env, templates.strict_env):
-        env.globals["relative"] = relative
 
 
 # ---- wiring -----------------------------------------------------------------------------------
