@@ -17,11 +17,13 @@ from typing import Callable
 
 from aiohttp import web
 
+from bot.metrics import SERVICES_KEY, install as install_metrics
+from bot.surfaces.teams.adapter import TEAMS_KEY, mount as mount_teams  # noqa: F401  (TEAMS_KEY for callers)
+from handlers.router import ACTIONS
+
 log = logging.getLogger(__name__)
 
-SERVICES_KEY = web.AppKey("services", object)
 SLACK_KEY = web.AppKey("slack", object)
-TEAMS_KEY = web.AppKey("teams", object)
 SLACK_SOCKET_KEY = web.AppKey("slack_socket", object)
 Mount = Callable[[web.Application, object], Callable[[], None] | None]
 
@@ -112,13 +114,6 @@ def mount_slack(web_app: web.Application, services, *, adapter=None, socket_mode
     return close
 
 
-def mount_teams(web_app: web.Application, services):
-    """`/api/messages` when Teams is configured (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__* or IEUM_TEAMS_ANONYMOUS=1)."""
-    from bot.surfaces.teams.adapter import mount
-
-    return mount(web_app, services)
-
-
 # Surfaces that add routes; another surface appends its own `mount` here.
 MOUNTS: list[Mount] = [mount_slack, mount_teams]
 
@@ -126,9 +121,7 @@ MOUNTS: list[Mount] = [mount_slack, mount_teams]
 def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Application:
     web_app = web.Application(client_max_size=4 * 1024 * 1024)
     web_app[SERVICES_KEY] = services
-    from bot.metrics import install
-
-    install(web_app, services)  # /healthz (database + scheduler), /metrics, ack latency
+    install_metrics(web_app, services, actions=ACTIONS)  # /healthz (database + scheduler), /metrics, ack latency
     closers = []
     for mount in (MOUNTS if mounts is None else mounts):
         closer = mount(web_app, services)
@@ -232,12 +225,10 @@ async def _stop_scheduler(scheduler) -> None:
 
 
 def _warm_up(services) -> None:
-    """Do the lazy first-use work (handler imports, template compilation) before traffic arrives, so the
+    """Do the lazy first-use work (template compilation, the holiday calendars) before traffic arrives, so the
     first burst of requests does not wait for it."""
     from handlers.answers import result_text
-    from handlers.router import load_handlers
 
-    load_handlers()
     for question in ("희망이음 개통일", "점심 메뉴"):
         result_text(services.engine.answer(question), services.templates)
     for entry in services.kb.entries:
@@ -289,18 +280,3 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
     finally:
         services.close()
     return 0
-
-
-def cmd_serve(args) -> int:
-    from bot.cli.main import _settings
-
-    return main(_settings(args), host=args.host, port=args.port)
-
-
-def register_cli(subparsers) -> None:
-    if "serve" in getattr(subparsers, "choices", {}):
-        return
-    serve = subparsers.add_parser("serve", help="the HTTP server: Slack /slack/events (or Socket Mode) and /healthz")
-    serve.add_argument("--port", type=int, default=3000)
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.set_defaults(func=cmd_serve)

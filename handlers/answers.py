@@ -6,7 +6,7 @@ import logging
 from bot.core.messages import Choice, Incoming, Reply
 from bot.knowledge.search import Result
 
-from handlers.router import action, command
+from handlers.registry import action, command
 
 log = logging.getLogger(__name__)
 

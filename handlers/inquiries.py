@@ -12,28 +12,14 @@ from bot.inquiries.service import DONE, MAX_TITLE, InquiryError, Invalid, _as_bo
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.core.privacy import extract, labels, find_personal_data, mask
 
-from handlers.router import action, command
+from handlers.common import error_reply, rating_choices, render  # noqa: F401  (handlers.threads uses render)
+from handlers.registry import action, command
 
 log = logging.getLogger(__name__)
 
 MAX_VALUE = 1500
 FORM_FIELDS = ("title", "category", "type", "urgent", "public", "guideline", "organization", "position",
                "content", "subject_info", "files")
-
-
-def render(services, name: str, **data) -> str:
-    """The words of template `knowledge/templates/NAME.j2` (for this module and handlers.triage)."""
-    return services.templates.render(name, **data)
-
-
-def error_reply(services, message: str, **kw) -> list[Reply]:
-    """A private refusal in the inquiry_error template."""
-    return [Reply(render(services, "inquiry_error", message=message), kind="error", private=True, **kw)]
-
-
-def rating_choices(receipt: str, label: str = "{n}점") -> list[Choice]:
-    """만족도 buttons, 5 down to 1 (`label` is formatted with n)."""
-    return [Choice(label.format(n=n), "inquiry.rate", f"{receipt}:{n}") for n in range(5, 0, -1)]
 
 
 def _state(value: str | None) -> dict:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bot.core.messages import Incoming, Reply
-from handlers.router import action, command, command_key
+from handlers.registry import action, command, command_key
 
 
 def _reminders(services):

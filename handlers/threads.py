@@ -19,7 +19,7 @@ from bot.core.privacy import find_personal_data, mask
 from bot.knowledge.templates import dday
 
 from handlers.inquiries import mine, render
-from handlers.router import action
+from handlers.registry import action
 from handlers.triage import TRIAGE, agent_choices, triage_card
 
 log = logging.getLogger(__name__)

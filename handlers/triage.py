@@ -13,8 +13,8 @@ import logging
 from bot.inquiries.service import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 
-from handlers.inquiries import error_reply, rating_choices, render
-from handlers.router import action, command
+from handlers.common import error_reply, rating_choices, render
+from handlers.registry import action, command
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,8 @@ from slack_fake import FakeSlack, event_body, message_event, payload_body, post,
 from bot.core.messages import Incoming, Reply  # noqa: E402
 from bot.http import ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402
-from handlers.router import ACTIONS, COMMANDS, dispatch, load_handlers  # noqa: E402
+from handlers.router import ACTIONS, COMMANDS, dispatch  # noqa: E402
 
-load_handlers()
 OWNER, OTHER, OTHER_AGENT = "U100", "U666", "UAGENT2"
 
 # ---- every log record of this module, unredacted, to check for personal data at the end ------------

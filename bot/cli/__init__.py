@@ -1,4 +1,1 @@
-"""The `ieum` command (top layer: imported by nothing in the bot)."""
-from bot.cli.main import main
-
-__all__ = ["main"]
+"""The `ieum` command (the top layer: nothing in the bot imports it); `bot.cli.main:main` is the entry point."""

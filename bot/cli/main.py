@@ -2,43 +2,18 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
-from pathlib import Path
 
-from bot.core.config import ConfigError, Settings
+from bot.cli import backup, inquiries, reminders, serve
+from bot.cli.common import _settings, build_services  # noqa: F401  (build_services: for callers)
+from bot.core.config import ConfigError
 from bot.knowledge.base import KnowledgeError
+from bot.reminders.service import check_knowledge as check_reminders
 
-# Modules exposing `register_cli(subparsers)`; each adds its own subcommands.
-COMMAND_MODULES = [
-    "bot.cli.inquiries",
-    "bot.cli.reminders",
-    "bot.http",
-    "bot.infra.backup",
-]
-
-
-def _settings(args) -> Settings:
-    settings = Settings.from_env()
-    if getattr(args, "knowledge", None):
-        path = Path(args.knowledge)
-        settings = _replace(settings, knowledge=path, extra_knowledge=())
-    return settings
-
-
-def _replace(settings: Settings, **changes) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)
-
-
-def build_services(args):
-    """Services for a command, honouring --knowledge."""
-    from bot.services import build
-
-    return build(_settings(args))
+# The subcommands beyond chat, ask, run and kb: each module's `register_cli(subparsers)` adds its own.
+COMMANDS = (inquiries.register_cli, reminders.register_cli, serve.register_cli, backup.register_cli)
 
 
 def _read_lines(stream) -> "iter[str]":
@@ -107,8 +82,7 @@ def cmd_kb(args) -> int:
         return 1
     if args.kb_command == "check":
         problems = check(kb)
-        for extra_check in _extra_checks():
-            problems.extend(extra_check(kb))
+        problems.extend(check_reminders(kb))  # the reminder rules are knowledge too
         for p in problems:
             print(p, file=sys.stderr)
         if problems:
@@ -127,29 +101,13 @@ def cmd_kb(args) -> int:
     return 2
 
 
-def _extra_checks():
-    # Feature modules with data in knowledge/ (reminder rules …) add their own checks.
-    out = []
-    for mod in ("bot.reminders.service",):
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError:
-            continue
-        if hasattr(m, "check_knowledge"):
-            out.append(m.check_knowledge)
-    return out
-
-
 def cmd_run(args) -> int:
     """`make run`: Slack when its tokens are set, else the terminal chat."""
     settings = _settings(args)
     if settings.slack_enabled:
-        try:
-            serve = importlib.import_module("bot.http")
-        except ModuleNotFoundError:
-            print("Slack 어댑터가 설치되지 않았습니다. 터미널 채팅으로 시작합니다.", file=sys.stderr)
-        else:
-            return serve.main(settings)
+        from bot.http import main as serve_http
+
+        return serve_http(settings)
     return cmd_chat(args)
 
 
@@ -176,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--json", action="store_true", default=True)
     kb.set_defaults(func=cmd_kb)
 
-    for mod in COMMAND_MODULES:
-        importlib.import_module(mod).register_cli(sub)
+    for register in COMMANDS:
+        register(sub)
     return p
 
 

@@ -5,16 +5,11 @@ import argparse
 import json
 import sys
 
+from bot.cli.common import build_services
 from bot.core.clock import BadTime, parse_time
 
 
 def _services(args):
-    try:
-        from bot.cli.main import build_services
-    except ImportError:  # pragma: no cover - the lead's CLI is always there in practice
-        from bot.services import build
-
-        return build()
     return build_services(args)
 
 

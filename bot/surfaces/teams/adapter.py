@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import urllib.request
@@ -45,8 +46,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
-if TYPE_CHECKING:  # the SDK is imported on first use: the store imports this module for its tables
-    from aiohttp import web
+from aiohttp import web
+
+if TYPE_CHECKING:  # the SDK is imported on first use (`sdk`), so importing this module stays cheap
     from microsoft_agents.activity import Activity
     from microsoft_agents.hosting.core import TurnContext
     from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, ClaimsIdentity
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 SURFACE = "teams"
 CHANNEL_ID = "msteams"
 ROUTE = "/api/messages"
+TEAMS_KEY = web.AppKey("teams", object)  # the adapter, on the aiohttp app it is mounted on
 ENV_ANONYMOUS = "IEUM_TEAMS_ANONYMOUS"
 ENV_METADATA = "IEUM_TEAMS_OPENID_METADATA"
 ENV_TRIAGE = ("TEAMS_TRIAGE_CHANNEL", "IEUM_TEAMS_TRIAGE_CHANNEL")
@@ -101,9 +104,12 @@ class _SDK:
     }
 
     def __getattr__(self, name: str):
-        import importlib
+        import microsoft_agents.activity
+        import microsoft_agents.hosting.aiohttp
+        import microsoft_agents.hosting.core
+        import microsoft_agents.hosting.core.authorization  # noqa: F401
 
-        value = getattr(importlib.import_module(self._modules[name]), name)
+        value = getattr(sys.modules[self._modules[name]], name)
         setattr(self, name, value)
         return value
 
@@ -918,8 +924,6 @@ def mount(web_app: web.Application, services, *, adapter: TeamsAdapter | None = 
         if not enabled(services.settings):
             return None
         adapter = TeamsAdapter(services, connections=connections)
-    from bot.http import TEAMS_KEY
-
     web_app[TEAMS_KEY] = adapter
     web_app.router.add_post(ROUTE, adapter.handle_http)
     if adapter.anonymous:

@@ -1,0 +1,47 @@
+"""`ieum backup` and `ieum restore` (the work is bot.infra.backup's)."""
+from __future__ import annotations
+
+import sys
+
+from bot.cli.common import _settings
+from bot.infra.backup import BackupError, backup, key_matches, restore
+
+
+def cmd_backup(args) -> int:
+    settings = _settings(args)
+    try:
+        result = backup(settings.db_path, args.output)
+    except BackupError as e:
+        print(f"백업 실패: {e}", file=sys.stderr)
+        return 1
+    print(f"백업 완료: {result['output']} ({result['bytes']:,} 바이트, {result['seconds']}초, "
+          f"질의 {result.get('inquiries', 0)}건)")
+    print("참고: 암호화 키(IEUM_SECRET_KEY 또는 데이터 디렉터리의 secret.key)는 백업에 들어 있지 않습니다. 따로 보관하세요.")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    settings = _settings(args)
+    try:
+        result = restore(args.input, settings.db_path, force=args.force)
+    except BackupError as e:
+        print(f"복원 실패: {e}", file=sys.stderr)
+        return 1
+    print(f"복원 완료: {result['restored']} (질의 {result.get('inquiries', 0)}건)")
+    if result["previous"]:
+        print(f"복원 전 데이터베이스는 {result['previous']}에 보관했습니다.")
+    if key_matches(settings, settings.db_path) is False:
+        print("경고: 현재 암호화 키로 복원한 데이터의 대상자 정보를 풀 수 없습니다. 백업 당시의 키를 설정하세요.",
+              file=sys.stderr)
+        return 3
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    b = subparsers.add_parser("backup", help="copy the database safely while the bot runs (SQLite backup API)")
+    b.add_argument("output", help="the backup file to write")
+    b.set_defaults(func=cmd_backup)
+    r = subparsers.add_parser("restore", help="replace the database with a backup (refuses while in use)")
+    r.add_argument("input", help="a file written by `ieum backup`")
+    r.add_argument("--force", action="store_true", help="overwrite even if the database is in use")
+    r.set_defaults(func=cmd_restore)
