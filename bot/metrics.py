@@ -148,7 +148,7 @@ def _services(request: web.Request):
 
 async def metrics_view(request: web.Request) -> web.Response:
     services = _services(request)
-    m = services.extra.get("metrics")
+    m = services.metrics
     body = await asyncio.get_running_loop().run_in_executor(None, m.render)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -173,7 +173,7 @@ def check_health(services) -> dict:
             db.setdefault("error", "read-only")
     db["ms"] = round((time.perf_counter() - t0) * 1000, 1)
     out["database"] = db
-    sched = services.extra.get("scheduler")
+    sched = services.scheduler
     if sched is None:
         out["scheduler"] = {"ok": True, "running": False, "note": "not started in this process"}
     else:
@@ -221,10 +221,10 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 
 def install(web_app: web.Application, services, *, actions: Iterable[str] = ()) -> Metrics:
     """`/metrics`, `/healthz` (replacing a plain one) and the ack-latency middleware."""
-    m = services.extra.get("metrics")
+    m = services.metrics
     if m is None:
         m = Metrics(services, actions=actions)
-        services.extra["metrics"] = m
+        services.metrics = m
     web_app[METRICS_KEY] = m
     web_app.middlewares.append(timing)
     web_app.router.add_get("/metrics", metrics_view)

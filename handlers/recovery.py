@@ -19,8 +19,8 @@ SETTLE = timedelta(seconds=60)  # younger inquiries may still be in their filing
 def reconcile(services, *, settle: timedelta = SETTLE, lookback: timedelta = LOOKBACK) -> dict[str, int]:
     """Queue the triage card (and, for Slack, the receipt DM) of inquiries whose filing was cut short, and the
     answer notice of inquiries whose answer was recorded but never announced."""
-    outbox = services.extra.get("outbox")
-    inquiries = services.extra.get("inquiries")
+    outbox = services.outbox
+    inquiries = services.inquiries
     counts = {"cards": 0, "receipts": 0}
     if outbox is None or inquiries is None:
         return counts

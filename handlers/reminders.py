@@ -6,12 +6,12 @@ from handlers.registry import action, command, command_key
 
 
 def _reminders(services):
-    reminders = services.extra.get("reminders")
+    reminders = services.reminders
     if reminders is None:
         from bot.reminders.service import setup
 
         setup(services)
-        reminders = services.extra["reminders"]
+        reminders = services.reminders
     return reminders
 
 

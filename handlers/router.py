@@ -78,7 +78,7 @@ def _route(incoming: Incoming, services) -> list[Reply]:
 def observe(services, incoming, replies=None, *, error: bool = False) -> None:
     """Count one dispatch (never raises; a process without metrics ignores it)."""
     try:
-        m = services.__dict__.get("extra", {}).get("metrics")
+        m = getattr(services, "metrics", None)
         if m is None:
             return
         if error:

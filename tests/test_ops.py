@@ -108,7 +108,7 @@ def test_healthz_checks_database_and_scheduler(live):
         sched.shutdown()
     status, body = client.get("/healthz")
     assert status == 503 and json.loads(body)["scheduler"]["ok"] is False
-    services.extra.pop("scheduler")
+    services.scheduler = None
     # the database made read-only (as root only the immutable attribute stops writes)
     db = services.store.path
     if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:

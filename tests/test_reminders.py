@@ -237,7 +237,7 @@ class _Inquiries:
 def test_inquiry_warnings_at_75_percent_and_overdue_in_business_hours(tmp_path):
     s = make(tmp_path, when="2022-09-07T09:00")
     s.outbox.register_sender("slack", lambda t, r: None)
-    s.extra["inquiries"] = _Inquiries([{
+    s.inquiries = _Inquiries([{
         "receipt": "0000000011", "assignee": "U_AGENT", "surface": "slack", "title": "권한 문의",
         "created_at": at("2022-09-07T09:00"), "due_at": at("2022-09-08T09:00"),  # 9 business hours
     }])
@@ -269,7 +269,7 @@ def test_inquiry_warnings_follow_the_inquiries_business_hours_policy(tmp_path):
         "created_at": at("2022-09-06T10:00"), "due_at": at("2022-09-07T09:00"),
     }])
     stand_in.calendar = BusinessCalendar(Policy(start=time(10, 0), end=time(17, 0)))
-    s.extra["inquiries"] = stand_in
+    s.inquiries = stand_in
     assert s.reminders.calendar() is stand_in.calendar
     assert s.reminders.inquiry_warnings() == 0  # 09:30 is before this policy's opening
     s.clock.set(at("2022-09-07T10:00"))

@@ -143,7 +143,7 @@ def test_two_scheduler_processes_on_one_database_send_once(tmp_path):
     env = {**os.environ, "IEUM_DATA_DIR": str(tmp_path), "IEUM_NOW": "2022-08-23T09:01:00+09:00",
            "IEUM_REMINDER_CHANNELS": "console:console", "PYTHONPATH": str(ROOT)}
     env.pop("SLACK_BOT_TOKEN", None)
-    Store(tmp_path / "ieum.db").close()  # schema first, so both processes start from the same state
+    Store(tmp_path / "ieum.db", migrations=services_mod.MIGRATIONS).close()  # schema first, so both processes start from the same state
     cmd = [sys.executable, "-m", "bot.cli.reminders", "schedule", "tick"]
     procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]

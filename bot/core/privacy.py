@@ -195,9 +195,9 @@ class Cipher:
 def service_cipher(services) -> Cipher:
     """The one cipher of a `Services` (subject info, sensitive outbox payloads), made on first use from
     IEUM_SECRET_KEY or the key file in the database's directory."""
-    cipher = services.extra.get("cipher")
+    cipher = services.cipher
     if cipher is None:
         store = services.store
         directory = store.path.parent if store.path is not None else None
-        cipher = services.extra["cipher"] = Cipher.from_settings(services.settings, directory=directory)
+        cipher = services.cipher = Cipher.from_settings(services.settings, directory=directory)
     return cipher

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 from bot.core.clock import Clock
 from bot.core.messages import Choice, Field, Form, Reply
 from bot.core.privacy import Cipher
-from bot.infra.store import Store, migration
+from bot.infra.store import Migrations, Store
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,10 @@ class OutboxError(RuntimeError):
     """An outbox operation cannot be carried out."""
 
 
-@migration("outbox_001_create")
+MIGRATIONS = Migrations("outbox")  # this feature's tables; bot.services lists the sets to apply
+
+
+@MIGRATIONS("outbox_001_create")
 def _create(db) -> None:
     db.execute(
         """
@@ -351,4 +354,4 @@ def setup(services) -> None:
 
     outbox = Outbox(services.store, services.clock, cipher=service_cipher(services))
     outbox.register_sender("console", _console_sender)
-    services.extra["outbox"] = outbox
+    services.outbox = outbox

@@ -33,7 +33,7 @@ JOB_DEFAULTS = {
 def tick(services) -> dict[str, int]:
     """One pass: enqueue due reminders and inquiry warnings, send what is due, prune what is long done."""
     out: dict[str, Any] = {}
-    reminders = services.extra.get("reminders")
+    reminders = services.reminders
     now = services.clock.now()
     if reminders is not None:
         try:
@@ -44,7 +44,7 @@ def tick(services) -> dict[str, int]:
             out["inquiry_warnings"] = reminders.inquiry_warnings(now)
         except Exception:
             log.exception("scheduler: inquiry warnings failed")
-    outbox = services.extra.get("outbox")
+    outbox = services.outbox
     if outbox is not None:
         try:
             out["sent"] = outbox.drain()
@@ -105,5 +105,5 @@ def start(services, *, interval: float = TICK_SECONDS) -> Scheduler:
     """Start the reminder scheduler for `services` (called by the bot's run command)."""
     s = Scheduler(services, interval=interval)
     s.start()
-    services.extra["scheduler"] = s
+    services.scheduler = s
     return s

@@ -1,7 +1,8 @@
 """The SQLite store: one file under the data directory, WAL mode, forward migrations at start-up.
 
-Feature modules own their tables; this module owns the connection, the migration runner and
-transactions. Keep SQL that handlers need behind methods of the feature modules, so a PostgreSQL
+Feature modules own their tables, each in its own `Migrations` set (as sqlite-migrate does); this
+module owns the connection, the migration runner and transactions. Which sets a store applies is
+written out in `bot.services.MIGRATIONS`. Keep SQL that handlers need behind methods of the feature modules, so a PostgreSQL
 store can replace this one without touching handlers.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import sqlite_utils
 
@@ -19,28 +20,34 @@ class StoreError(RuntimeError):
     """The database cannot be opened or written."""
 
 
-# (name, function) pairs, applied once each in this order and recorded in `_migrations`.
-# Never edit or reorder an applied migration: add a new one at the end of its section.
 Migration = Callable[[sqlite_utils.Database], None]
-MIGRATIONS: list[tuple[str, Migration]] = []
 
 
-def migration(name: str) -> Callable[[Migration], Migration]:
-    """Register a forward migration (used by feature modules at import time)."""
+class Migrations:
+    """One feature's forward migrations, applied once each in the order registered (`@MIGRATIONS("name")`).
 
-    def register(fn: Migration) -> Migration:
-        if any(n == name for n, _ in MIGRATIONS):
-            raise ValueError(f"duplicate migration {name}")
-        MIGRATIONS.append((name, fn))
-        return fn
+    Never edit or reorder an applied migration: add a new one at the end. Names are global (they are
+    recorded in `_migrations`), so prefix them with the feature.
+    """
 
-    return register
+    def __init__(self, name: str):
+        self.name = name
+        self.steps: list[tuple[str, Migration]] = []
+
+    def __call__(self, name: str) -> Callable[[Migration], Migration]:
+        def register(fn: Migration) -> Migration:
+            if any(n == name for n, _ in self.steps):
+                raise ValueError(f"duplicate migration {name}")
+            self.steps.append((name, fn))
+            return fn
+
+        return register
 
 
 class Store:
     """A sqlite-utils database with migrations applied and a re-entrant transaction helper."""
 
-    def __init__(self, path: str | Path = ":memory:", *, migrate: bool = True):
+    def __init__(self, path: str | Path = ":memory:", *, migrations: Iterable[Migrations] = (), migrate: bool = True):
         self.path = Path(path) if str(path) != ":memory:" else None
         try:
             if self.path is not None:
@@ -58,6 +65,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0
+        self.migrations: list[Migrations] = list(migrations)
         if migrate:
             self.migrate()
 
@@ -65,16 +73,18 @@ class Store:
     def conn(self) -> sqlite3.Connection:
         return self.db.conn
 
-    def migrate(self) -> list[str]:
-        """Apply the migrations not yet applied; returns their names."""
-        _load_feature_modules()
+    def migrate(self, migrations: Iterable[Migrations] = ()) -> list[str]:
+        """Apply the migrations of these sets (and of those given before) not yet applied; returns their names."""
+        for m in migrations:
+            if m not in self.migrations:
+                self.migrations.append(m)
         applied = []
         with self.transaction():
             self.conn.execute(
                 "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT DEFAULT CURRENT_TIMESTAMP)"
             )
             done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
-            for name, fn in MIGRATIONS:
+            for name, fn in (step for m in self.migrations for step in m.steps):
                 if name not in done:
                     fn(self.db)
                     self.conn.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
@@ -105,27 +115,3 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
-
-
-def _load_feature_modules() -> None:
-    # Feature modules register their migrations when imported; import them here so that opening
-    # a store always yields the full schema, whatever the caller imported first.
-    import importlib
-
-    for mod in FEATURE_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-
-
-# Modules that register migrations, in the order their tables should be created.
-FEATURE_MODULES = [
-    "bot.infra.outbox",
-    "bot.knowledge.feedback",
-    "bot.inquiries.service",
-    "bot.reminders.service",
-    "bot.surfaces.slack.adapter",
-    "bot.surfaces.teams.adapter",
-]

@@ -24,7 +24,7 @@ from bot.infra.businesshours import BusinessCalendar, Policy, remaining_label
 from bot.core.clock import SEOUL
 from bot.knowledge.base import Entry
 from bot.core.privacy import Cipher, find_personal_data, labels, mask
-from bot.infra.store import Store, migration
+from bot.infra.store import Migrations, Store
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,10 @@ class AlreadyDone(InquiryError):
 # ---- schema -----------------------------------------------------------------------------------------
 
 
-@migration("inquiries_001_tables")
+MIGRATIONS = Migrations("inquiries")  # this feature's tables; bot.services lists the sets to apply
+
+
+@MIGRATIONS("inquiries_001_tables")
 def _m001(db) -> None:
     c = db.conn
     c.execute("CREATE TABLE inquiry_counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
@@ -151,7 +154,7 @@ def _m001(db) -> None:
     c.execute("CREATE TABLE inquiry_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
-@migration("inquiries_002_list_indexes")
+@MIGRATIONS("inquiries_002_list_indexes")
 def _m002(db) -> None:
     # Covering indexes for the list screen's combined filters (counts read the index only).
     c = db.conn
@@ -160,7 +163,7 @@ def _m002(db) -> None:
     c.execute("CREATE INDEX idx_inquiries_status_created ON inquiries (status, created_at)")
 
 
-@migration("inquiries_003_reinquiry_source")
+@MIGRATIONS("inquiries_003_reinquiry_source")
 def _m003(db) -> None:
     # Re-inquiries were once filed with source 'reinquiry' and so lost their chat surface (warnings went to
     # the console, recovery skipped them): give them their parent's, level by level down a chain of them.
@@ -171,7 +174,7 @@ def _m003(db) -> None:
         pass
 
 
-@migration("inquiries_004_submission_id")
+@MIGRATIONS("inquiries_004_submission_id")
 def _m004(db) -> None:
     # The chat surface's id of the form a user submitted (Slack view id, Teams card activity): the same form
     # submitted again (a retry after a crash, a double click) finds its inquiry instead of filing another.
@@ -1068,4 +1071,4 @@ def setup(services) -> None:
                           policy=Policy.load(policy_path(services.kb)), agents=services.settings.agents)
     inquiries.verify_key()
     inquiries.load_promoted()
-    services.extra["inquiries"] = inquiries
+    services.inquiries = inquiries

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from bot.core.privacy import mask
-from bot.infra.store import Store, migration
+from bot.infra.store import Migrations, Store
 
 
-@migration("feedback_001")
+MIGRATIONS = Migrations("feedback")  # this feature's tables; bot.services lists the sets to apply
+
+
+@MIGRATIONS("feedback_001")
 def _schema(db) -> None:
     db["answer_feedback"].create({
         "id": int, "at": str, "user": str, "surface": str, "entry_id": str, "query": str, "helpful": int,
@@ -43,4 +46,4 @@ class Feedback:
 
 
 def setup(services) -> None:
-    services.extra["feedback"] = Feedback(services.store, services.clock)
+    services.feedback = Feedback(services.store, services.clock)

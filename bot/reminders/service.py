@@ -22,7 +22,7 @@ import yaml
 from bot.infra.businesshours import BusinessCalendar, Policy, is_business_day
 from bot.core.clock import SEOUL, BadTime, parse_time
 from bot.core.messages import Reply
-from bot.infra.store import migration
+from bot.infra.store import Migrations
 from bot.core.dates import dday
 from bot.knowledge.phrases import install_template_globals, parse_phrases, rules_path
 
@@ -38,7 +38,10 @@ class ReminderError(ValueError):
 # ---- tables -----------------------------------------------------------------------------------
 
 
-@migration("reminders_001_create")
+MIGRATIONS = Migrations("reminders")  # this feature's tables; bot.services lists the sets to apply
+
+
+@MIGRATIONS("reminders_001_create")
 def _create(db) -> None:
     db.execute(
         """
@@ -480,7 +483,7 @@ class Reminders:
     def calendar(self) -> BusinessCalendar:
         """The inquiries' business calendar (knowledge/policy.yaml); the same policy, loaded once, when the
         inquiries service offers none."""
-        calendar = getattr(self.services.extra.get("inquiries"), "calendar", None)
+        calendar = getattr(self.services.inquiries, "calendar", None)
         if isinstance(calendar, BusinessCalendar):
             return calendar
         if self._own_calendar is None:
@@ -496,7 +499,7 @@ class Reminders:
         dicts) with receipt/id, assignee, created_at, due_at, title, surface. Each warning is rendered
         only when its delivery key is new.
         """
-        inquiries = self.services.extra.get("inquiries")
+        inquiries = self.services.inquiries
         source = getattr(inquiries, "open_for_reminders", None)
         if source is None:
             return 0
@@ -594,10 +597,10 @@ def apply_overrides(services) -> int:
 
 
 def setup(services) -> None:
-    if "outbox" not in services.extra:
+    if services.outbox is None:
         from bot.infra import outbox
 
         outbox.setup(services)
     apply_overrides(services)
-    services.extra["reminders"] = Reminders(services)
+    services.reminders = Reminders(services)
     install_template_globals(services.templates, services)

@@ -52,7 +52,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.surfaces.base import Adapter, bundled_texts
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
-from bot.infra.store import migration
+from bot.infra.store import Migrations
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,10 @@ class SlackConfigError(ValueError):
 # ---- storage ----------------------------------------------------------------------------------
 
 
-@migration("slack_001_tables")
+MIGRATIONS = Migrations("slack")  # this surface's tables; bot.services lists the sets to apply
+
+
+@MIGRATIONS("slack_001_tables")
 def _tables(db) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS slack_seen (event_id TEXT PRIMARY KEY, seen_at REAL NOT NULL)")
     db.execute(
@@ -109,7 +112,7 @@ def _tables(db) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS slack_forms (id TEXT PRIMARY KEY, meta TEXT NOT NULL, created_at REAL NOT NULL)")
 
 
-@migration("slack_002_post_ref")
+@MIGRATIONS("slack_002_post_ref")
 def _post_ref(db) -> None:
     # the inquiry a posted message belongs to (its receipt), for thread relay and in-place card updates
     db.execute("ALTER TABLE slack_posts ADD COLUMN ref TEXT")

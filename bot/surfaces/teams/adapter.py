@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # the SDK is imported on first use (`sdk`), so importing this
 
 from bot.surfaces.base import Adapter, bundled_text, bundled_texts
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
-from bot.infra.store import migration
+from bot.infra.store import Migrations
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,10 @@ def triage_channel(settings) -> str | None:
 # ---- storage -----------------------------------------------------------------------------------
 
 
-@migration("teams_001_tables")
+MIGRATIONS = Migrations("teams")  # this surface's tables; bot.services lists the sets to apply
+
+
+@MIGRATIONS("teams_001_tables")
 def _tables(db) -> None:
     # conversation references: "user:<id>" (personal chat), "conv:<conversation id>", "account:<id>" (the
     # user's Teams account, tenant and service URL, to open a personal chat), "last" (any, for the service URL)
