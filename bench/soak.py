@@ -39,9 +39,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import aiohttp  # noqa: E402
 
-from harness import (AGENT, CATEGORY, SECRET, TRIAGE, click, event_body, form_submission,  # noqa: E402
+from fakes.harness import (AGENT, CATEGORY, SECRET, TRIAGE, click, event_body, form_submission,  # noqa: E402
                      message_event, payload_body, signed_headers, submission)
-from slack_fake import FakeSlack, command_body  # noqa: E402
+from fakes.slack import FakeSlack, command_body  # noqa: E402
 
 QUESTIONS = ["시스템 중단 기간이 언제예요", "희망이음 접속 방법", "자료 이관은 자동으로 되나요", "급여 명세서 출력",
              "보조금 정산보고 기한", "인사카드 직원정보 누락", "희망이음 로그인이 안 돼요", "김치찌개 끓이는 법"]

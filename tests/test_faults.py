@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, FaultySlack, check_invariants, click, env_for,  # noqa: E402
+from fakes.harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, FaultySlack, check_invariants, click, env_for,  # noqa: E402
                      form_submission, settings_for, submission, wait_until)
 
 from bot.core.privacy import Cipher, _fernet_key  # noqa: E402
@@ -297,7 +297,7 @@ def test_kill_during_triage_updates(tmp_path, fake):
     stop = threading.Event()
 
     def agent(part: list[str]) -> None:
-        from harness import click
+        from fakes.harness import click
 
         for r in part:
             for payload in (click(AGENT, "triage.assign", r, channel=TRIAGE), click(AGENT, "triage.start", r, channel=TRIAGE),

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, click, settings_for, submission,  # noqa: E402
+from fakes.harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, click, settings_for, submission,  # noqa: E402
                      table_counts)
-from slack_fake import FakeSlack, event_body, message_event, payload_body, post, signature  # noqa: E402
+from fakes.slack import FakeSlack, event_body, message_event, payload_body, post, signature  # noqa: E402
 
 from bot.core.messages import Incoming, Reply  # noqa: E402
 from bot.http import ServerThread, mount_slack  # noqa: E402
@@ -413,7 +413,7 @@ def test_oversized_body_is_refused_without_a_500(live):
 
 @pytest.fixture(scope="module")
 def teams_fake():
-    from teams_fake import FakeTeams
+    from fakes.teams import FakeTeams
 
     f = FakeTeams().start()
     yield f
@@ -423,7 +423,7 @@ def teams_fake():
 def _teams_bot(data, fake, *, anonymous: bool):
     import functools
 
-    from teams_fake import FakeConnections
+    from fakes.teams import FakeConnections
 
     from bot.surfaces.teams import adapter as teams
     from bot.core.config import DEFAULT_KNOWLEDGE, Settings
@@ -431,7 +431,7 @@ def _teams_bot(data, fake, *, anonymous: bool):
     if anonymous:
         env, connections = {teams.ENV_ANONYMOUS: "1"}, None
     else:
-        from teams_fake import APP_ID, TENANT
+        from fakes.teams import APP_ID, TENANT
 
         env = {teams.ENV_CLIENT_ID: APP_ID, "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": TENANT,
                teams.ENV_METADATA: fake.metadata_url}
@@ -460,7 +460,7 @@ ACTIVITY_KEYS = ["type", "id", "name", "text", "value", "from", "recipient", "co
 @st.composite
 def activities(draw, service_url: str):
     """Activity JSON from plausible to malformed: real shapes with random fields, or random structure."""
-    from teams_fake import activity, card_action, message
+    from fakes.teams import activity, card_action, message
 
     kind = draw(st.integers(0, 4))
     if kind == 0:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import PERSONAL, SUBJECT, TRIAGE, Client, check_invariants, settings_for, submission  # noqa: E402
-from slack_fake import FakeSlack  # noqa: E402
+from fakes.harness import PERSONAL, SUBJECT, TRIAGE, Client, check_invariants, settings_for, submission  # noqa: E402
+from fakes.slack import FakeSlack  # noqa: E402
 
 from bot.infra.backup import BackupError, backup, in_use, restore  # noqa: E402
 from bot.infra.logs import setup as setup_logging  # noqa: E402

@@ -14,7 +14,7 @@ from bot.core.config import Settings
 from bot.http import SLACK_KEY, ServerThread
 from bot.services import build
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from slack_fake import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
+from fakes.slack import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
                               payload_body, post, signed_headers)
 
 

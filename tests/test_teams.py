@@ -20,7 +20,7 @@ from bot.http import TEAMS_KEY, ServerThread
 from bot.services import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from teams_fake import (APP_ID, ISSUER, KID, OUTBOUND_TOKEN, FakeConnections, FakeTeams, card_action,
+from fakes.teams import (APP_ID, ISSUER, KID, OUTBOUND_TOKEN, FakeConnections, FakeTeams, card_action,
                         find_action, inputs, installed, mention, message, post)
 
 
@@ -106,7 +106,7 @@ def card_of(activity: dict) -> dict | None:
 
 
 def titles(card: dict | None) -> list[str]:
-    from teams_fake import actions
+    from fakes.teams import actions
 
     return [a.get("title") for a in actions(card)]
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.core.config import DEFAULT_KNOWLEDGE, Settings
-from slack_fake import (SECRET, FakeSlack, command_body, event_body, message_event, payload_body, post,  # noqa: F401
+from fakes.slack import (SECRET, FakeSlack, command_body, event_body, message_event, payload_body, post,  # noqa: F401
                         signed_headers)
 
 AGENT = "UAGENT"

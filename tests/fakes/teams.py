@@ -16,7 +16,7 @@ from typing import Any, Callable
 import jwt
 from aiohttp import web
 
-from loopback import LoopbackServer
+from fakes.loopback import LoopbackServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 

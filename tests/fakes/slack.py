@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from loopback import LoopbackServer
+from fakes.loopback import LoopbackServer
 from slack_sdk.signature import SignatureVerifier
 
 SECRET = "test-signing-secret"
