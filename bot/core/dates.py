@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TypeVar
 
 from bot.core.clock import SEOUL
 
 WEEKDAYS = "월화수목금토일"
 
 
-def _local(value: date | datetime) -> date | datetime:
+_D = TypeVar("_D", date, datetime)
+
+
+def _local(value: _D) -> _D:
     if isinstance(value, datetime):
         return value.astimezone(SEOUL) if value.tzinfo else value
     return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Iterable
+from typing import Container, Iterable
 
 HANGUL_BASE, HANGUL_END = 0xAC00, 0xD7A3
 CHO = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
@@ -167,7 +167,7 @@ def strip_particle(word: str, known: set[str] | frozenset[str] = frozenset()) ->
     return word
 
 
-def strip_all(word: str, known: set[str] | frozenset[str], depth: int = 3) -> str:
+def strip_all(word: str, known: Container[str], depth: int = 3) -> str:
     """Strip stacked particles and endings ('시스템에서는요' → '시스템').
 
     Prefers a path that ends on a known word; otherwise strips only unambiguous (multi-syllable) suffixes.

@@ -11,6 +11,7 @@ store (PostgreSQL) can replace it without touching them. Every multi-row change 
 """
 from __future__ import annotations
 
+import builtins  # the annotations of Inquiries, whose method `list` hides the builtin
 import csv
 import io
 import json
@@ -379,7 +380,7 @@ class Inquiries:
         self._synonyms = synonyms if synonyms else (getattr(kb, "synonyms", None) or [])
         self._similar = None  # an Engine over recent public inquiries, built on first use
         self._categories: list[str] | None = None
-        self._category_keys = None
+        self._category_keys: tuple[dict[tuple, str], dict[tuple, list[str]]] | None = None
 
     # ---- reference data -------------------------------------------------------------------------
 
@@ -551,7 +552,7 @@ class Inquiries:
                      "subject_info": bool(token)}
             if parent_id:
                 filed["parent"] = receipt(parent_id)  # a re-inquiry (재질의)
-            self._event(number, row["requester"], "filed", filed, now)
+            self._event(number, str(row["requester"]), "filed", filed, now)
         log.info("inquiry %s filed by %s", receipt(number), row["requester"])
         inquiry = self.get(number)
         if inquiry.public and self._similar is not None:
@@ -702,7 +703,7 @@ class Inquiries:
     def remaining_label(self, inq: Inquiry, now: datetime | None = None) -> str:
         return remaining_label(self.remaining(inq, now))
 
-    def open_for_reminders(self) -> list[dict]:
+    def open_for_reminders(self) -> builtins.list[dict]:
         """Assigned, open inquiries with their due times (for the reminders' 75%/overdue warnings)."""
         rows = self._read(
             "SELECT id, assignee, created_at, due_at, title, source FROM inquiries "
@@ -891,7 +892,7 @@ class Inquiries:
         rows = self._read("SELECT token FROM inquiry_subjects WHERE inquiry_id = ?", [inq.id])
         return self.cipher.decrypt(rows[0][0]) if rows else ""
 
-    def subject_reads(self, number: str | int) -> list[dict]:
+    def subject_reads(self, number: str | int) -> builtins.list[dict]:
         n = parse_receipt(number)
         return [{"reader": r, "at": at, "allowed": bool(ok)} for r, at, ok in self._read(
             "SELECT reader, at, allowed FROM inquiry_subject_reads WHERE inquiry_id = ? ORDER BY id", [n])]
@@ -948,7 +949,7 @@ class Inquiries:
         log.info("inquiry %s promoted to FAQ %s by %s", inq.receipt, entry.id, agent)
         return entry
 
-    def promoted_entries(self) -> list[Entry]:
+    def promoted_entries(self) -> builtins.list[Entry]:
         return [Entry(id=i, title=t, answer=a, questions=json.loads(q), tags=json.loads(tg), source=s,
                       origin=f"inquiry:{i.removeprefix('inquiry-')}", kind="inquiry")
                 for i, t, a, q, tg, s in self._read(
@@ -976,7 +977,7 @@ class Inquiries:
             self._similar = Engine([self._similar_entry(self._from_row(r)) for r in rows], self._synonyms)
         return self._similar
 
-    def similar(self, title: str, *, limit: int = 5, min_score: float = 50) -> list[Suggestion]:
+    def similar(self, title: str, *, limit: int = 5, min_score: float = 50) -> builtins.list[Suggestion]:
         """통합검색: public inquiries and FAQ entries like `title`, best first."""
         title = (title or "").strip()
         if not title:
@@ -1001,7 +1002,7 @@ class Inquiries:
 
     # ---- export ---------------------------------------------------------------------------------
 
-    def export_rows(self, items: Iterable[Inquiry] | None = None, **filters) -> Iterator[list]:
+    def export_rows(self, items: Iterable[Inquiry] | None = None, **filters) -> Iterator[builtins.list]:
         """The list screen's columns (EXPORT_HEADINGS) for `items`, or for every inquiry matching `filters`."""
         now = self.clock.now()
         for inq in (self.iter_all(**filters) if items is None else items):

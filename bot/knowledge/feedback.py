@@ -34,7 +34,7 @@ class Feedback:
 
     def record_feedback(self, *, user: str, entry_id: str, query: str, helpful: bool, surface: str = "") -> None:
         with self.store.transaction():
-            self.store.db["answer_feedback"].insert({
+            self.store.db.table("answer_feedback").insert({
                 "at": self.clock.now().isoformat(), "user": user, "surface": surface, "entry_id": entry_id,
                 "query": mask(query)[:1000], "helpful": int(helpful),  # stored for analysis: no personal data
             })

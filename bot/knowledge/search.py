@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from rapidfuzz import fuzz, process
 
@@ -135,7 +135,7 @@ class Engine:
         # Bulk build: texts are analysed once, the jamo list sorted once, compounds split once the
         # whole vocabulary is known.
         self._bulk = True
-        self._text_cache: dict[str, list[str]] = {}
+        self._text_cache: dict[Any, Any] = {}  # text -> words, ("answer", id) -> rendered answer
         with _no_gc():  # millions of small acyclic objects: the cycle collector only slows the build
             self._learn_words(entries)
             for e in entries:
@@ -390,11 +390,13 @@ class Engine:
         best: list[tuple[int, list[str]] | None] = [None] * (n + 1)
         best[0] = (0, [])
         for i in range(n):
-            if best[i] is None:
+            here = best[i]
+            if here is None:
                 continue
-            covered, parts = best[i]
+            covered, parts = here
             # skip one character (an unknown syllable) …
-            if best[i + 1] is None or best[i + 1][0] < covered:
+            after = best[i + 1]
+            if after is None or after[0] < covered:
                 best[i + 1] = (covered, parts)
             # … or take a known word (or, in a query, a function word) starting here
             for j in range(min(n, i + 8), i, -1):
@@ -408,13 +410,14 @@ class Engine:
                     cand = (covered + len(piece), parts + [root] if piece in QUESTION_WORDS else parts)
                 else:
                     continue
-                if best[j] is None or best[j][0] < cand[0] or (best[j][0] == cand[0] and len(best[j][1]) > len(cand[1])):
+                there = best[j]
+                if there is None or there[0] < cand[0] or (there[0] == cand[0] and len(there[1]) > len(cand[1])):
                     best[j] = cand
         return best[n]
 
     def _completions(self, prefix_jamo: str, limit: int = 5) -> list[str]:
         i = bisect.bisect_left(self._jamo_sorted, (prefix_jamo, ""))
-        out = []
+        out: list[str] = []
         while i < len(self._jamo_sorted) and self._jamo_sorted[i][0].startswith(prefix_jamo) and len(out) < 50:
             out.append(self._jamo_sorted[i][1])
             i += 1
@@ -557,7 +560,7 @@ class Engine:
         if not pre:
             return []
         cands = sorted(pre, key=pre.__getitem__, reverse=True)[:CANDIDATES]
-        qkey = _phrasing_key([max(t.expansions, key=t.expansions.get) if t.expansions else t.surface
+        qkey = _phrasing_key([max(t.expansions, key=t.expansions.__getitem__) if t.expansions else t.surface
                               for t in terms])
         out = []
         for eid in cands:
@@ -652,7 +655,7 @@ class _Without:
     def __init__(self, known: set[str], word: str):
         self.known, self.word = known, word
 
-    def __contains__(self, item: str) -> bool:
+    def __contains__(self, item: object) -> bool:
         return item != self.word and item in self.known
 
 

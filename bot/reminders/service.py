@@ -399,8 +399,7 @@ class Reminders:
             # A subscriber gets what is sent after they subscribed, not the backlog.
             subs = self.subscribers() if subscribers is None else subscribers
             out.extend((s, u) for s, u, since in subs if since <= occ.at.timestamp())
-        seen: set[tuple[str, str]] = set()
-        return [t for t in out if not (t in seen or seen.add(t))]
+        return list(dict.fromkeys(out))  # without repeats, first come first
 
     # -- schedule
 
@@ -437,7 +436,7 @@ class Reminders:
 
     def plan(self, start: datetime | None = None, end: datetime | None = None) -> list[Send]:
         """Every send between start and end, in order (no database writes)."""
-        out = []
+        out: list[Send] = []
         subscribers, broadcast = self.subscribers(), self.broadcast_targets()
         for occ in self.occurrences(start, end):
             targets = self.targets(occ, subscribers=subscribers, broadcast=broadcast)
