@@ -30,11 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CIPHER = Cipher(_fernet_key("reliability-test-key"))
 
 
-@pytest.fixture(scope="module")
-def fake():
-    f = FaultySlack().start()
-    yield f
-    f.stop()
+FAKE = FaultySlack  # the `fake` fixture of conftest.py starts one per module
 
 
 def _free_port() -> int:
@@ -96,6 +92,12 @@ def _rows(db: Path, sql: str, args=()) -> list[tuple]:
         conn.close()
 
 
+def _cards_missing(db) -> list[int]:
+    """Stored inquiries whose triage card is not in the outbox (what recovery queues after a kill)."""
+    cards = {k for (k,) in _rows(db, "SELECT key FROM outbox WHERE key LIKE 'inquiry-%-filed'")}
+    return [n for (n,) in _rows(db, "SELECT id FROM inquiries") if f"inquiry-{n:010d}-filed" not in cards]
+
+
 def _no_personal_data_in(log: Path) -> None:
     text = log.read_text(errors="replace")
     assert not any(p in text for p in PERSONAL)
@@ -145,10 +147,7 @@ def test_kill_during_filing_loses_nothing_acknowledged(tmp_path, fake):
         assert max(stored.values()) == 1
         # every stored inquiry has its triage card in the outbox (recovery queues those the kill cut off);
         # sent ones reached Slack once
-        time.sleep(3)
-        cards = dict(_rows(db, "SELECT key, status FROM outbox WHERE key LIKE 'inquiry-%-filed'"))
-        missing = [n for (n,) in _rows(db, "SELECT id FROM inquiries") if f"inquiry-{n:010d}-filed" not in cards]
-        assert missing == [], f"{len(missing)} inquiries whose triage card was never queued"
+        wait_until(lambda: not _cards_missing(db), timeout=30)  # recovery's passes
         wait_until(lambda: all(s in ("sent", "sending") for s in dict(_rows(
             db, "SELECT key, status FROM outbox WHERE key LIKE 'inquiry-%-filed'")).values()), timeout=30)
         posted = Counter(c["blocks"][0]["text"]["text"].split("*")[1] for c in fake.of("chat.postMessage")
@@ -324,7 +323,7 @@ def test_kill_during_triage_updates(tmp_path, fake):
     statuses = Counter(s for (s,) in _rows(db, "SELECT status FROM inquiries"))
     assert statuses["조치완료"] >= 10 and sum(statuses.values()) == 40
     bot = BotProcess(data, fake, log).start()
-    time.sleep(2.5)  # recovery's second pass (IEUM_RECOVERY_SETTLE_SECONDS=1)
+    wait_until(lambda: not _cards_missing(db), timeout=30)  # recovery's passes (IEUM_RECOVERY_SETTLE_SECONDS=1)
     try:
         # the agent picks up where the crash left off: every inquiry can be finished
         for r in receipts:

@@ -51,7 +51,8 @@ CAPTURE = _Capture()
 
 @pytest.fixture(scope="module", autouse=True)
 def capture_logs():
-    """Our own loggers unredacted at every level, and what the production log handler writes."""
+    """Our own loggers unredacted at every level, and what the production log handler writes; checked for
+    personal data when the module's tests are done (a leak fails the module's last test at teardown)."""
     import io
 
     from bot.infra.logs import setup as setup_logging
@@ -67,6 +68,22 @@ def capture_logs():
         logging.getLogger(name).setLevel(logging.DEBUG)
     CAPTURE.written = written
     yield CAPTURE
+    try:
+        _assert_no_personal_data(CAPTURE)
+    finally:
+        _restore_logging(root, old_level, old_handlers)
+
+
+def _assert_no_personal_data(capture) -> None:
+    """After every test of this module, whatever the order: no record and no written line holds personal data."""
+    leaked = [m for m in capture.messages if any(p in m for p in PERSONAL)]
+    assert leaked == [], [m[:200] for m in leaked[:5]]
+    lines = capture.written.getvalue().splitlines()
+    assert all(json.loads(line)["level"] for line in lines)
+    assert not any(p in line for line in lines for p in PERSONAL)
+
+
+def _restore_logging(root, old_level, old_handlers) -> None:
     for name in ("bot", "handlers"):
         logging.getLogger(name).removeHandler(CAPTURE)
         logging.getLogger(name).setLevel(logging.NOTSET)
@@ -75,13 +92,6 @@ def capture_logs():
     for h in old_handlers:
         root.addHandler(h)
     root.setLevel(old_level)
-
-
-@pytest.fixture(scope="module")
-def fake():
-    f = FakeSlack().start()
-    yield f
-    f.stop()
 
 
 @pytest.fixture(scope="module")
@@ -542,13 +552,3 @@ def test_teams_requests_without_a_valid_token_are_refused_and_write_nothing(team
     before = table_counts(services.store.path)
     assert _post_raw(server.url + teams.ROUTE, body, headers) == 401
     assert table_counts(services.store.path) == before
-
-
-def test_zz_no_personal_data_in_any_log_record(capture_logs):
-    """Runs last in this module: every record our code logged (unredacted), and every line written."""
-    assert capture_logs.messages
-    leaked = [m for m in capture_logs.messages if any(p in m for p in PERSONAL)]
-    assert leaked == [], [m[:200] for m in leaked[:5]]
-    lines = capture_logs.written.getvalue().splitlines()
-    assert lines and all(json.loads(line)["level"] for line in lines)
-    assert not any(p in line for line in lines for p in PERSONAL)

@@ -25,18 +25,6 @@ from handlers.router import dispatch
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)  # a Monday
 
 
-@pytest.fixture
-def make(make_services):
-    return make_services
-
-
-@pytest.fixture
-def services(tmp_path, make):
-    s = make(tmp_path)
-    yield s
-    s.close()
-
-
 def file(s, **kw):
     data = dict(title="인사카드 직원정보 누락", category="전체업무 > ERP > 인사", type="자료확인", requester="u1",
                 requester_name="박세나", organization="복지시설", content="인사카드에 직원정보가 보이지 않습니다.")

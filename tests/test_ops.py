@@ -28,13 +28,6 @@ from bot.services import build  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def fake():
-    f = FakeSlack().start()
-    yield f
-    f.stop()
-
-
 @pytest.fixture()
 def live(tmp_path, fake):
     fake.reset()

@@ -2,7 +2,6 @@
 that no generated personal number ever reaches a public field, an export, a channel message or the log."""
 from __future__ import annotations
 
-import functools
 import io
 import json
 import logging
@@ -24,9 +23,7 @@ from handlers.router import dispatch
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
 
 
-@pytest.fixture
-def make(make_services):
-    return functools.partial(make_services, agents=("agent1",))
+AGENTS = ("agent1",)  # the `make` fixture's agents in this module
 
 
 # ---- the guard -----------------------------------------------------------------------------------

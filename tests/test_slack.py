@@ -14,19 +14,12 @@ from bot.core.config import Settings
 from bot.http import SLACK_KEY, ServerThread
 from bot.services import build
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fakes.harness import wait_until
 from fakes.slack import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
                               payload_body, post, signed_headers)
 
 
 TRIAGE = "CTRIAGE"
-
-
-@pytest.fixture(scope="module")
-def fake():
-    f = FakeSlack().start()
-    yield f
-    f.stop()
-
 
 
 class Bot:
@@ -482,10 +475,7 @@ def test_thread_relay_between_card_and_requester(helpdesk, fake):
     # the card's ts is what the fake returned; find it through the adapter's table (by receipt)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
     # the adapter records the post after Slack's reply reaches it: wait for that, not just the call
-    deadline = time.monotonic() + 10
-    while helpdesk.adapter.state.first_post(receipt, dm=False) is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    key, channel, ts = helpdesk.adapter.state.first_post(receipt, dm=False)
+    key, channel, ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=False))
     assert channel == TRIAGE
     n = len(fake.calls)
     helpdesk.event(message_event("확인 중입니다. 어느 화면에서 막히셨나요?", user=AGENT, channel=TRIAGE, thread_ts=ts))
@@ -502,12 +492,8 @@ def test_thread_relay_between_card_and_requester(helpdesk, fake):
 def test_thread_relay_masks_personal_data_before_posting_or_keeping_it(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
-    deadline = time.monotonic() + 10
-    while (helpdesk.adapter.state.first_post(receipt, dm=False) is None
-           or helpdesk.adapter.state.first_post(receipt, dm=True) is None) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    _, _, card_ts = helpdesk.adapter.state.first_post(receipt, dm=False)
-    _, dm, dm_ts = helpdesk.adapter.state.first_post(receipt, dm=True)
+    _, _, card_ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=False))
+    _, dm, dm_ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=True))
     n = len(fake.calls)
     helpdesk.event(message_event("제 번호는 010-2345-6789, 주민번호 800101-1234567 입니다", user="U100",
                                  channel=dm, thread_ts=dm_ts))
@@ -533,10 +519,7 @@ def test_thread_relay_masks_personal_data_before_posting_or_keeping_it(helpdesk,
 def test_reply_in_a_thread_of_someone_elses_inquiry_is_not_relayed(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
-    deadline = time.monotonic() + 10
-    while helpdesk.adapter.state.first_post(receipt, dm=True) is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    _, dm, dm_ts = helpdesk.adapter.state.first_post(receipt, dm=True)
+    _, dm, dm_ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=True))
     n = len(fake.calls)
     helpdesk.event(message_event("다른 사람이 보낸 글", user="U999", channel=dm, thread_ts=dm_ts))
     fake.quiet(0.5)
@@ -617,11 +600,9 @@ def test_failed_dm_is_kept_and_retried(helpdesk, fake):
     fake.fail("chat.postMessage", 500, times=8)  # the update in the card thread and the DM: 4 attempts each
     helpdesk.click(card, "맡기", user=AGENT, channel=TRIAGE)
     outbox = helpdesk.services.outbox
-    deadline = time.monotonic() + 10
-    while len(outbox.items(status="pending")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pending = outbox.items(status="pending")
-    assert len(pending) == 2, outbox.counts()
+    # both back to pending after their failed attempt (a drain may hold one in 'sending' for a moment)
+    pending = wait_until(lambda: len(outbox.items(status="pending")) == 2 and outbox.items(status="pending"),
+                         timeout=30)
     assert not [c for c in fake.of("chat.postMessage") if c.get("channel") == "D100" and "맡" in c.everything]
     fake.reset()
     # later (the backoff has passed), the outbox delivers what was kept

@@ -20,6 +20,7 @@ from bot.http import TEAMS_KEY, ServerThread
 from bot.services import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fakes.harness import wait_until
 from fakes.teams import (APP_ID, ISSUER, KID, OUTBOUND_TOKEN, FakeConnections, FakeTeams, card_action,
                         find_action, inputs, installed, mention, message, post)
 
@@ -31,12 +32,7 @@ SUBJECT = "홍길동 800101-1234567"
 DECLINED = "급여 명세서 출력 메뉴가 어디에 있나요"
 
 
-@pytest.fixture(scope="module")
-def fake():
-    f = FakeTeams().start()
-    yield f
-    f.stop()
-
+FAKE = FakeTeams  # the `fake` fixture of conftest.py starts one per module
 
 
 def teams_settings(tmp_path, knowledge, fake, **extra) -> Settings:
@@ -279,10 +275,9 @@ def test_the_same_form_card_submitted_twice_files_one_inquiry(bot, fake):
     fourth = bot.click(old, reply_to="act-older-card", form=VALUES)
     assert third["value"] == fourth["value"] and third["value"] != second["value"]
     assert bot.services.inquiries.mine("aad-u1").total == 2
-    # one triage card per inquiry, never two
-    import time
-
-    time.sleep(0.5)
+    # one triage card per inquiry, never two: counted once the outbox has delivered everything
+    counts = bot.services.outbox.counts
+    wait_until(lambda: not counts().get("pending") and not counts().get("sending"))
     cards = [c for c in fake.calls if c.conversation == TRIAGE and c.method == "send"]
     assert len(cards) == 2 and len({json.dumps(c.card, ensure_ascii=False) for c in cards}) == 2
 

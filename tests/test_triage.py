@@ -2,7 +2,6 @@
 requester, triage-channel cards without subject info, answering, completing and promoting to FAQ."""
 from __future__ import annotations
 
-import functools
 import threading
 from datetime import datetime
 
@@ -16,18 +15,6 @@ from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
 AGENTS = ("agent1", "agent2")
-
-
-@pytest.fixture
-def make(make_services):
-    return functools.partial(make_services, agents=AGENTS)
-
-
-@pytest.fixture
-def services(tmp_path, make):
-    s = make(tmp_path)
-    yield s
-    s.close()
 
 
 def file(s, **kw):
