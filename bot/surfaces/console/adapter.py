@@ -50,7 +50,7 @@ class Console:
         self.services = services
         self.out = stdout
         self.input = _Input(stdin, stdout)
-        self.user = user or os.environ.get("IEUM_USER") or _login()
+        self.user = user or services.settings.extra.get("IEUM_USER") or _login()  # IEUM_USER, read by config
         self.choices: list[Choice] = []
 
     # ---- output ---------------------------------------------------------------------------
