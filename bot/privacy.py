@@ -293,6 +293,15 @@ class Cipher:
                 "secret.key가 처음 사용한 키와 같은지 확인해 주세요."
             ) from None
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except (InvalidToken, ValueError):
+            raise KeyMismatch("암호화 키가 저장된 첨부파일을 풀 수 없습니다. 처음 사용한 키를 설정해 주세요.") from None
+
     def can_decrypt(self, token: str) -> bool:
         try:
             self._fernet.decrypt(token.encode("ascii"))

@@ -309,3 +309,98 @@ def test_database_wal_and_backup_are_private(tmp_path):
         assert mode(tmp_path / "b" / "backup.db") == 0o600
     finally:
         s.close()
+
+
+# ---- item 14: attachments ------------------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n" + b"0" * 100
+
+
+@pytest.fixture
+def filing(tmp_path):
+    s = build(settings_for(tmp_path / "data", type("F", (), {"api_url": None})(), slack_bot_token=None,
+                           secret_key=KEY))
+    yield s
+    s.close()
+
+
+def _file_with(s, *attachments, requester="u1"):
+    return s.inquiries.file(title="첨부 확인", category=CATEGORY, type="사용법문의", requester=requester,
+                            content="첨부를 봐 주세요", attachments=list(attachments))
+
+
+def test_attachment_bytes_are_stored_encrypted_backed_up_and_shown_to_requester_and_assignee_only(tmp_path, filing):
+    from bot.backup import backup
+    from bot.inquiries import Forbidden, read_local_file
+
+    path = tmp_path / "명세서.pdf"
+    path.write_bytes(PDF + b"UNIQUE-ATTACHMENT-BYTES")
+    i = _file_with(filing, read_local_file(str(path)))
+    assert [a.name for a in filing.inquiries.get(i.receipt).attachments] == ["명세서.pdf"]
+    path.unlink()  # the client's file is gone: the inquiry keeps its own copy
+    assert filing.inquiries.read_attachment(i.receipt, 0, "u1") == ("명세서.pdf", PDF + b"UNIQUE-ATTACHMENT-BYTES")
+    with pytest.raises(Forbidden):
+        filing.inquiries.read_attachment(i.receipt, 0, "someone")
+    filing.inquiries.assign(i.receipt, AGENT)
+    assert filing.inquiries.read_attachment(i.receipt, 0, AGENT)[1].endswith(b"UNIQUE-ATTACHMENT-BYTES")
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("ieum.db*"))
+    assert b"UNIQUE-ATTACHMENT-BYTES" not in raw  # encrypted at rest
+    backup(filing.settings.db_path, tmp_path / "b.db")
+    restored = build(settings_for(tmp_path / "data2", type("F", (), {"api_url": None})(), slack_bot_token=None,
+                                  secret_key=KEY))
+    restored.close()
+    (tmp_path / "data2" / "ieum.db").write_bytes((tmp_path / "b.db").read_bytes())
+    restored = build(settings_for(tmp_path / "data2", type("F", (), {"api_url": None})(), slack_bot_token=None,
+                                  secret_key=KEY))
+    try:
+        assert restored.inquiries.read_attachment(i.receipt, 0, "u1")[1].endswith(b"UNIQUE-ATTACHMENT-BYTES")
+    finally:
+        restored.close()
+
+
+def test_attachment_names_are_sanitised_and_types_checked_by_content(tmp_path, filing):
+    from bot.inquiries import read_local_file
+
+    i = _file_with(filing, {"name": "../../etc/passwd.pdf", "data": PDF}, {"name": "a.exe\x00.pdf", "data": PDF})
+    assert [a.name for a in filing.inquiries.get(i.receipt).attachments] == ["passwd.pdf", "a.exe.pdf"]
+    for bad in ({"name": "a.exe\x00.pdf", "data": b"MZ\x90\x00" + b"0" * 100},
+                {"name": "사진.jpg", "data": PDF},
+                {"name": "문서.hwp", "data": b"plain text"}):
+        with pytest.raises(Invalid) as e:
+            _file_with(filing, bad)
+        assert "형식이 아닙니다" in e.value.errors["files"]
+    assert _file_with(filing, {"name": "사진.png", "data": b"\x89PNG\r\n\x1a\n" + b"0" * 10})
+    with pytest.raises(Exception) as e:
+        read_local_file(str(tmp_path / "없는파일.pdf"))
+    assert "찾을 수 없습니다" in str(e.value)
+    big = tmp_path / "big.pdf"
+    with open(big, "wb") as f:
+        f.write(PDF)
+        f.truncate(20 * 1024 * 1024 + 1)
+    with pytest.raises(Exception) as e:
+        read_local_file(str(big))
+    assert "20MB" in str(e.value)
+
+
+def test_the_terminal_refuses_a_path_that_does_not_exist(tmp_path):
+    data = tmp_path / "data"
+    # title, category, type, urgent, public, guideline, organisation, position, content, subject info, files
+    answers = "\n".join(["질의하기", "첨부 확인", "1", "1", "아니요", "예", "아니요", "", "", "내용입니다", "",
+                         str(tmp_path / "없는파일.pdf"), "취소"]) + "\n"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "IEUM_"))}
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "chat"], cwd=tmp_path, input=answers, text=True,
+                       capture_output=True, timeout=120,
+                       env={**base, "PYTHONPATH": str(ROOT), "IEUM_DATA_DIR": str(data), "IEUM_SECRET_KEY": KEY})
+    assert "첨부파일을 찾을 수 없습니다: 없는파일.pdf" in r.stdout, r.stdout[-2000:]
+    assert "Traceback" not in r.stderr
+
+
+def test_a_slack_file_over_20_mb_is_refused(desk):
+    services, server, fake, slack = desk
+    payload = submission("UBIGFILE", title="첨부 확인 문의", content="첨부를 봐 주세요", view_id="VBIG")
+    payload["view"]["state"]["values"]["files"] = {"files": {"type": "file_input", "files": [
+        {"id": "F1", "name": "scan.pdf", "filetype": "pdf", "size": 21 * 1024 * 1024,
+         "url_private": "https://files.slack.com/F1"}]}}
+    status, body = slack.interact(payload)
+    assert status == 200
+    assert services.inquiries.mine("UBIGFILE").total == 0
