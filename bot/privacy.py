@@ -87,7 +87,7 @@ class Finding:
 
 def normalize(text: str) -> tuple[str, list[int]]:
     """(normalised text, for each of its characters the index in `text` it came from)."""
-    if unicodedata.is_normalized("NFKC", text) and not _INVISIBLE.search(text) and text.isascii():
+    if text.isascii() and not _INVISIBLE.search(text):  # ASCII is its own NFKC form
         return text, list(range(len(text)))
     out: list[str] = []
     origin: list[int] = []
