@@ -660,6 +660,8 @@ class Inquiries:
         with self.store.transaction():
             self.store.conn.execute("UPDATE inquiries SET views = views + 1 WHERE id = ?", [inq.id])
         inq.views += 1
+        if user not in (inq.requester, inq.assignee):
+            inq.attachments = []  # a public inquiry's readers see its text, not the requester's files
         return inq
 
     def _where(self, *, status=None, category=None, type=None, urgent=None, text=None, period=None,

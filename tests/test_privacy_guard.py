@@ -404,3 +404,13 @@ def test_a_slack_file_over_20_mb_is_refused(desk):
     status, body = slack.interact(payload)
     assert status == 200
     assert services.inquiries.mine("UBIGFILE").total == 0
+
+
+def test_other_readers_of_a_public_inquiry_do_not_see_its_attachments(filing):
+    i = _file_with(filing, {"name": "명세서.pdf", "data": PDF})
+    assert [a.name for a in filing.inquiries.view(i.receipt, "u1").attachments] == ["명세서.pdf"]
+    assert filing.inquiries.view(i.receipt, "someone").attachments == []
+    (shown,) = dispatch(Incoming(user="someone", action="inquiry.view", value=i.receipt), filing)
+    assert "명세서.pdf" not in shown.text
+    (own,) = dispatch(Incoming(user="u1", action="inquiry.view", value=i.receipt), filing)
+    assert "명세서.pdf" in own.text
