@@ -19,11 +19,11 @@ How it reads text (the spellings people actually type):
 3. E-mail: an ASCII or Hangul local part, `@` (also `＠`, spaces around it, `(at)` / `[at]`), and a domain
    of at least two labels whose last label is ASCII letters, punycode or `한국`.
 
-Shapes deliberately NOT treated as personal data (tests/test_privacy.py keeps them unflagged):
+Shapes deliberately NOT treated as personal data (tests/test_privacy_guard.py keeps them unflagged):
 - Commas and colons are not separators: `1,234,567원` is an amount and `18:00` a time, and no one writes a
   resident number or a phone with them.
-- Thirteen digits whose first six are not a date (`1234567890123`), or whose seventh digit is not a
-  sex/century digit: resident and foreigner numbers always start with YYMMDD.
+- Thirteen digits whose first six are not a date (`1234567890123`): resident and foreigner numbers always
+  start with YYMMDD (every seventh digit is some sex/century code, so that digit decides nothing).
 - Six-digit birth dates alone (`900101`), eight-digit local numbers without an area code (`1234-5678`) and
   already masked numbers (`900101-1******`): they identify no one by themselves and appear in ordinary
   schedules and examples.
@@ -61,7 +61,7 @@ KINDS = {
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
                         "\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
 # What people type between digit groups (after NFKC: `－` is `-`, `～` is `~`, `ㅡ` is U+1173).
-_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−‒﹣./_~·•()\[\]\u1173\u3161]+")
+_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−﹣./_~·•()\[\]\u1173\u3161]+")
 _DIGITS = re.compile(r"[0-9]+")
 _PLUS = re.compile(r"\+[\s\-]*$")
 _EMAIL = re.compile(
@@ -122,7 +122,8 @@ def _number_kind(digits: str, plus82: bool) -> str | None:
 
 
 def _numbers(norm: str) -> list[tuple[str, int, int]]:
-    """(kind, start, end) in `norm` for every personal number: chains of digit groups, longest first."""
+    """(kind, start, end) in `norm` for every personal number: in each chain of digit groups, from left to
+    right, the longest run of groups starting at a group whose digits make a number."""
     groups = [(m.start(), m.end()) for m in _DIGITS.finditer(norm)]
     if not groups:
         return []
@@ -343,10 +344,7 @@ def key_problem(settings, db_path: Path) -> str | None:
     if token is None:
         return None
     try:
-        cipher = Cipher.from_settings(settings, directory=Path(settings.data_dir), create=False)
+        Cipher.from_settings(settings, directory=Path(settings.data_dir), create=False).decrypt(token)
     except (KeyError_, KeyMismatch) as e:
         return str(e)
-    if cipher.can_decrypt(token):
-        return None
-    return ("암호화 키가 저장된 대상자 정보를 풀 수 없습니다. IEUM_SECRET_KEY 또는 데이터 디렉터리의 secret.key를 "
-            "처음 사용한 키로 설정한 뒤 다시 실행하세요.")
+    return None

@@ -28,11 +28,13 @@ def private_dir(path: Path) -> None:
 def private_file(path: Path) -> None:
     """Make `path` an owner-only (0600) file before SQLite opens it: SQLite creates the -wal and -shm files
     with the database file's mode, so they are private too."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        try:
+            os.chmod(path, 0o600)  # a database from before this rule: tightened when it is ours
+        except PermissionError:
+            pass
 
 
 # (name, function) pairs, applied once each in this order and recorded in `_migrations`.
