@@ -96,6 +96,7 @@ class FakeTeams(LoopbackServer):
         super().__init__()
         self.calls: list[Call] = []
         self.refused: list[tuple[str, str]] = []  # (method, reason): bodies answered 400 like Microsoft's
+        self.down: set[str] = set()  # conversations whose every send is answered 500 (a broken connector)
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.pem = self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption())
@@ -115,6 +116,7 @@ class FakeTeams(LoopbackServer):
         with self._lock:
             self.calls.clear()
             self.refused.clear()
+            self.down.clear()
 
     def token(self, **claims) -> str:
         now = int(time.time())
@@ -168,7 +170,12 @@ class FakeTeams(LoopbackServer):
         self._record(Call("create", cid, body, auth=request.headers.get("Authorization")))
         return web.json_response({"id": cid, "activityId": f"act-{next(self._ids)}", "serviceUrl": self.url})
 
-    def _refuse(self, method: str, body) -> web.Response | None:
+    def _refuse(self, method: str, body, conversation: str = "") -> web.Response | None:
+        if conversation.split(";messageid=")[0] in self.down:
+            with self._cond:
+                self.refused.append((method, "down"))
+                self._cond.notify_all()
+            return web.json_response({"error": {"code": "ServiceError", "message": "down"}}, status=500)
         reason = invalid(body)
         if reason is None:
             return None
@@ -179,7 +186,7 @@ class FakeTeams(LoopbackServer):
 
     async def _send(self, request):
         body = await request.json()
-        if (refused := self._refuse("send", body)) is not None:
+        if (refused := self._refuse("send", body, request.match_info["cid"])) is not None:
             return refused
         aid = f"act-{next(self._ids)}"
         self._record(Call("send", request.match_info["cid"], body, aid, request.headers.get("Authorization")))
@@ -187,7 +194,7 @@ class FakeTeams(LoopbackServer):
 
     async def _reply(self, request):
         body = await request.json()
-        if (refused := self._refuse("reply", body)) is not None:
+        if (refused := self._refuse("reply", body, request.match_info["cid"])) is not None:
             return refused
         aid = f"act-{next(self._ids)}"
         self._record(Call("reply", request.match_info["cid"], body, aid, request.headers.get("Authorization")))
@@ -195,7 +202,7 @@ class FakeTeams(LoopbackServer):
 
     async def _update(self, request):
         body = await request.json()
-        if (refused := self._refuse("update", body)) is not None:
+        if (refused := self._refuse("update", body, request.match_info["cid"])) is not None:
             return refused
         aid = request.match_info["aid"]
         self._record(Call("update", request.match_info["cid"], body, aid, request.headers.get("Authorization")))

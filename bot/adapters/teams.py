@@ -255,7 +255,11 @@ _BULLET = re.compile(r"^\s*(?:[•·◦▪‣∙]|[-*](?=\s))\s*")
 _SPAN = re.compile(r"\*(?P<b>[^\s*](?:[^*\n]*[^\s*])?)\*"
                    r"|(?<![^\W_])_(?P<i>[^\s_](?:[^_\n]*[^\s_])?)_"
                    r"|`(?P<c>[^`\n]+)`")
-_MARKUP = re.compile(r"([\\`*_\[\]<>~#|!])")
+# What could make markup of literal text anywhere (`~~` strikes through in Teams); `#`, `>` and list markers
+# matter only at the start of a line (`_LINE_START`). Nothing more is escaped: every backslash is visible
+# wherever a client's markdown is weaker than CommonMark.
+_MARKUP = re.compile(r"([\\`*_\[\]]|~(?=~))")
+_LINE_START = re.compile(r"^(?:([#>])|([-+])(?=\s)|(\d+)([.)])(?=\s))")
 _PUNCT = re.compile(r"[^\w\s]")
 
 
@@ -264,11 +268,11 @@ def escape(text: str) -> str:
     return _MARKUP.sub(r"\\\1", text or "")
 
 
-def _emphasis(content: str, mark: str) -> str:
-    """`content` between `mark`s, valid CommonMark whatever surrounds it: a delimiter next to punctuation
-    inside and a letter outside would not count (`**(화)**부터`), so edge punctuation moves outside."""
-    lead = re.match(r"[^\w\s]*", content).group(0)
-    trail = re.search(r"[^\w\s]*$", content[len(lead):]).group(0)
+def _emphasis(content: str, mark: str, before: str = "", after: str = "") -> str:
+    """`content` between `mark`s, valid CommonMark whatever surrounds it: a delimiter between punctuation
+    inside and a letter outside would not count (`**(화)**부터`), so such edge punctuation moves outside."""
+    lead = re.match(r"[^\w\s]*", content).group(0) if re.match(r"\w", before) else ""
+    trail = re.search(r"[^\w\s]*$", content[len(lead):]).group(0) if re.match(r"\w", after) else ""
     core = content[len(lead): len(content) - len(trail)]
     if not core.strip():
         return escape(content)
@@ -284,15 +288,15 @@ def inline(line: str, *, plain_text: bool = False) -> str:
         content = m.group("b") or m.group("i") or m.group("c")
         if plain_text:
             out.append(content)
-        elif m.group("b") is not None:
-            out.append(_emphasis(content, "**"))
-        elif m.group("i") is not None:
-            out.append(_emphasis(content, "_"))
+        elif m.group("b") is not None or m.group("i") is not None:
+            around = {"before": line[m.start() - 1: m.start()], "after": line[m.end(): m.end() + 1]}
+            out.append(_emphasis(content, "**" if m.group("b") is not None else "_", **around))
         else:
             out.append(f"`{content.replace('`', '')}`")
         pos = m.end()
     out.append(line[pos:] if plain_text else escape(line[pos:]))
-    return "".join(out)
+    text = "".join(out)
+    return text if plain_text else _LINE_START.sub(lambda m: f"{m[3]}\\{m[4]}" if m[3] else f"\\{m[0]}", text)
 
 
 def blocks(text: str) -> list[str]:
@@ -767,8 +771,11 @@ class TeamsAdapter(Adapter):
             tenant = (activity.conversation.tenant_id or
                       ((activity.channel_data or {}).get("tenant") or {}).get("id") if isinstance(activity.channel_data, dict)
                       else activity.conversation.tenant_id)
+            known = self.state.ref(f"account:{user}") or {}
+            # the display name (`from.name`) is kept, so an agent is shown by name even when a later
+            # activity (some invokes) comes without it
             self.state.save_ref(f"account:{user}", {"id": who.id, "tenant": tenant, "serviceUrl": activity.service_url,
-                                                    "bot": ref.get("bot")})
+                                                    "bot": ref.get("bot"), "name": who.name or known.get("name")})
             if self._personal(activity):
                 self.state.save_ref(f"user:{user}", ref)
 
@@ -779,8 +786,14 @@ class TeamsAdapter(Adapter):
         if thread is None:
             message = _thread_id(conversation)
             thread = (self.state.key_for(message) if message else None) or message
-        return Incoming(user=self._user_id(activity), conversation=_base_conversation(conversation), surface=SURFACE,
-                        direct=self._personal(activity), user_name=(who.name if who else "") or "", thread=thread, **kw)
+        user = self._user_id(activity)
+        return Incoming(user=user, conversation=_base_conversation(conversation), surface=SURFACE,
+                        direct=self._personal(activity), user_name=(who.name if who else "") or self.display_name(user),
+                        thread=thread, **kw)
+
+    def display_name(self, user: str) -> str:
+        """The name Teams last showed for a user (`from.name`), or "" when the bot has never seen one."""
+        return ((self.state.ref(f"account:{user}") or {}).get("name") or "") if user else ""
 
     def turn(self, activity: Activity, *, invoke: bool = False) -> Turn:
         return Turn(user=self._user_id(activity), conversation=activity.conversation.id,
