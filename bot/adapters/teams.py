@@ -12,8 +12,12 @@ Protocol duties handled here:
   variables). Anonymous requests are accepted only when `IEUM_TEAMS_ANONYMOUS=1` (local development,
   the Agents Playground). `IEUM_TEAMS_OPENID_METADATA` points validation at another OpenID metadata
   document (sovereign clouds, tests); its `jwks_uri` and `issuer` are then used.
+  The token's `serviceurl` claim must name the activity's `serviceUrl` (the bot sends its token there).
 - replies: `deliveryMode: expectReplies` is honoured by the SDK (replies come back in the HTTP response);
-  otherwise they are posted to the activity's `serviceUrl`.
+  otherwise they are posted to the activity's `serviceUrl`. A reply the connector refuses is queued in the
+  outbox for the same conversation.
+- text: the handlers' mrkdwn is converted by its structure (`markdown`, `blocks`): bold/italic spans, one
+  paragraph per line, "•" lines as lists; all other text is literal (escaped), so user text never links.
 - forms: a `Form` is an Adaptive Card with inputs and an `Action.Execute`; the submission comes back as
   an invoke, and a form returned with errors is the invoke's response (the card refreshes in place, the
   values kept and the errors under their fields). Forms always go to the user's personal chat.
@@ -22,7 +26,9 @@ Protocol duties handled here:
   card is handled once (see `Inquiries.file`).
 - out of band: DMs, triage cards and reminders go through the outbox with surface "teams"; the sender
   continues the conversation from a stored conversation reference (proactive message), creating the
-  personal chat when only the user's Teams account is known. A message posted with a delivery key is
+  personal chat when only the user's Teams account is known. Proactive activities go to the connector
+  without null fields (which it refuses), and a refusal is raised to the outbox (never recorded as sent).
+  Forms and private replies are queued `sensitive` (encrypted, wiped once final). A message posted with a delivery key is
   remembered (`teams_posts`); a later reply with the same key updates it in place (`update_activity`).
 - threads: a channel message reaches the bot only when it @mentions it, so there is no relay of thread
   replies here (Slack's `thread.reply`); a mention in a card's thread is a question like any other.
@@ -260,7 +266,6 @@ _SPAN = re.compile(r"\*(?P<b>[^\s*](?:[^*\n]*[^\s*])?)\*"
 # wherever a client's markdown is weaker than CommonMark.
 _MARKUP = re.compile(r"([\\`*_\[\]]|~(?=~))")
 _LINE_START = re.compile(r"^(?:([#>])|([-+])(?=\s)|(\d+)([.)])(?=\s))")
-_PUNCT = re.compile(r"[^\w\s]")
 
 
 def escape(text: str) -> str:
