@@ -438,6 +438,16 @@ def test_a_refused_reply_in_a_turn_is_queued_not_lost(bot, fake):
     assert rows and all(r["status"] != "sent" for r in rows) and rows[0]["target"] == f"channel:{channel}"
 
 
+def test_a_form_that_cannot_reach_personal_chat_yet_is_said_in_the_channel(bot, fake):
+    fake.down.add(DM)
+    channel = "19:general@thread.tacv2;messageid=1900"
+    bot.send(mention("질의하기", user="u1", channel=channel, service_url=fake.url), expect=202)
+    (note,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == channel and c.method == "reply"])
+    assert "다시 보내" in note.text and not note.card
+    (row,) = [r for r in bot.services.outbox.items() if r["target"] == "user:aad-u1"]
+    assert row["status"] == "pending" and row["last_error"]
+
+
 def test_unset_triage_channel_is_said_once_and_skipped(tmp_path, knowledge, fake, caplog):
     caplog.set_level("WARNING", logger="bot.adapters.teams")
     b, server = start_bot(tmp_path, knowledge, fake, TEAMS_TRIAGE_CHANNEL="")

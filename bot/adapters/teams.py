@@ -84,7 +84,7 @@ ACTION_KEY = "ieum"  # data of a button: {"ieum": action, "v": value}
 OPEN_INQUIRY = "inquiry.open"
 
 # The adapter's fixed phrases (knowledge/templates/NAME.j2); `adapter_*` are shared with Slack.
-TEXTS = ("teams_welcome", "teams_private_hint", "teams_files_note", "teams_done", "teams_form_fix",
+TEXTS = ("teams_welcome", "teams_private_hint", "teams_files_note", "teams_done", "teams_form_fix", "teams_delayed",
          "adapter_error", "adapter_private_mark", "adapter_title")
 
 
@@ -827,7 +827,16 @@ class TeamsAdapter(Adapter):
         text = activity.remove_recipient_mention() if not personal else (activity.text or "")
         text = re.sub(r"<at>[^<]*</at>", "", text or "").strip()
         replies = await self.run(self.incoming(activity, text=text))
-        await self.deliver(context, replies, self.turn(activity))
+        turn = self.turn(activity)
+        if not await self.deliver(context, replies, turn) and not turn.personal:
+            await self._tell(context, self.texts["teams_delayed"])
+
+    async def _tell(self, context: TurnContext, text: str) -> None:
+        """A short note in the turn's conversation; never fatal (the outbox already holds what matters)."""
+        try:
+            await context.send_activity(sdk.MessageFactory.text(markdown(text)))
+        except Exception as e:
+            log.warning("teams: a note could not be sent: %s", type(e).__name__)
 
     async def on_submit(self, context: TurnContext, data: dict) -> None:
         replies, form_reply = await self._dispatch_card(context.activity, data)
@@ -860,7 +869,8 @@ class TeamsAdapter(Adapter):
             else:
                 rest.append(r)
         receipt = self._card_receipt(activity)
-        await self.deliver(context, rest, turn)
+        if not await self.deliver(context, rest, turn):
+            notes.append(self.texts["teams_delayed"])
         if response is None and not notes and receipt and _base_conversation(activity.conversation.id) == self.triage_channel:
             refreshed = await asyncio.get_running_loop().run_in_executor(self.executor, self.triage_card_json, receipt, None)
             if refreshed is not None:
@@ -906,8 +916,11 @@ class TeamsAdapter(Adapter):
 
     # -- delivering
 
-    async def deliver(self, context: TurnContext, replies: Iterable[Reply], turn: Turn) -> None:
+    async def deliver(self, context: TurnContext, replies: Iterable[Reply], turn: Turn) -> bool:
+        """Send the turn's replies; False when one meant for this user is still waiting in the outbox (the
+        connector refused it for now), so the caller can say so."""
         out_of_band: list[tuple[int, Reply]] = []
+        for_user: set[int] = set()
         for i, reply in enumerate(replies):
             mine = reply.to_user in (None, turn.user) and not reply.to_conversation
             private_here = reply.private or (reply.form is not None)
@@ -919,13 +932,20 @@ class TeamsAdapter(Adapter):
                     log.warning("teams: a reply was refused (%s); queued for retry", type(e).__name__)
                     where = {"to_user": turn.user} if turn.personal else {"to_conversation": turn.conversation}
                     out_of_band.append((i, _sealed(replace(reply, **where))))
+                    for_user.add(i)
             elif mine:
                 # private in a channel (forms, receipts, subject info): the user's personal chat
                 out_of_band.append((i, _sealed(replace(reply, to_user=turn.user))))
+                for_user.add(i)
             else:
                 out_of_band.append((i, _sealed(reply)))
-        if out_of_band:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self._out_of_band, out_of_band, turn)
+        if not out_of_band:
+            return True
+        keys = await asyncio.get_running_loop().run_in_executor(self.executor, self._out_of_band, out_of_band, turn)
+        if self.outbox is None:
+            return True
+        waiting = [k for i, k in keys if i in for_user and self.outbox.status(k) in ("pending", "failed")]
+        return not waiting
 
     def send_out_of_band(self, reply: Reply, *, key: str, default_user: str = "", drain: bool = True) -> None:
         if reply.to_conversation == "triage" and not self.triage_channel and self.outbox is not None:
@@ -934,9 +954,13 @@ class TeamsAdapter(Adapter):
             return
         super().send_out_of_band(reply, key=key, default_user=default_user, drain=drain)
 
-    def _out_of_band(self, items: list[tuple[int, Reply]], turn: Turn) -> None:
+    def _out_of_band(self, items: list[tuple[int, Reply]], turn: Turn) -> list[tuple[int, str]]:
+        keys = []
         for i, reply in items:
-            self.send_out_of_band(reply, key=reply.key or f"teams:{turn.key or time.time()}:{i}", default_user=turn.user)
+            key = reply.key or f"teams:{turn.key or time.time()}:{i}"
+            self.send_out_of_band(reply, key=key, default_user=turn.user)
+            keys.append((i, key))
+        return keys
 
     def render(self, reply: Reply, *, channel: bool) -> Activity:
         if reply.kind == "form" and reply.form is not None:
