@@ -45,6 +45,7 @@ net.Server.prototype.listen = function (...args) {
 };
 """
 ROOT = Path(__file__).resolve().parent.parent
+LINK = "[정부24 로그인](https://evil.example/login)"  # user text that must stay text on every card
 
 
 def _missing() -> str | None:
@@ -251,6 +252,7 @@ def test_teams_in_the_agents_playground(browser_page):
     for name in ("업무분류", "질의구분"):
         form.get_by_role("combobox", name=re.compile(name)).click()
         pg.page.get_by_role("option").first.click()
+    form.get_by_role("textbox", name=re.compile("제목")).fill(f"{LINK} 급여 명세서 메뉴")
     form.get_by_role("textbox", name=re.compile("질의내용")).fill("대상자 800101-1234567 의 급여 명세서 출력 메뉴를 찾습니다.")
     pg.shot("form-filled")
     form.get_by_role("button", name="질의 등록").click()
@@ -292,4 +294,6 @@ def test_teams_in_the_agents_playground(browser_page):
     pg.shot("triage-card")
     assert pg.page.get_by_role("button", name="맡기").count() >= 1
     assert "800101" not in pg.body()
+    pg.wait_text(re.compile(re.escape(LINK)))  # shown as typed, no backslash, not a link
+    assert pg.page.get_by_role("link", name="정부24 로그인").count() == 0
     pg.assert_no_errors()
