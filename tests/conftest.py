@@ -86,7 +86,7 @@ def make(inquiry_knowledge, request):
     the test module's AGENTS (agent1 and agent2 unless it sets its own)."""
     default_agents = getattr(request.module, "AGENTS", ("agent1", "agent2"))
 
-    def make(data_dir, *, secret: str | None = "test-secret", agents=default_agents):
+    def make(data_dir, *, secret: str | None = "dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4=", agents=default_agents):
         settings = Settings(data_dir=data_dir, secret_key=secret, agents=agents, knowledge=inquiry_knowledge)
         return build(settings, clock=FixedClock(INQUIRY_NOW), store=Store(data_dir / "ieum.db"))
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from bot.cli.common import _settings
-from bot.infra.backup import BackupError, backup, key_matches, restore
+from bot.core.privacy import key_problem
+from bot.infra.backup import BackupError, backup, restore
 
 
 def cmd_backup(args) -> int:
@@ -22,6 +24,11 @@ def cmd_backup(args) -> int:
 
 def cmd_restore(args) -> int:
     settings = _settings(args)
+    # Refuse before anything is replaced: a backup the current key cannot read would lose its subject info.
+    if Path(args.input).is_file() and (problem := key_problem(settings, Path(args.input))):
+        print("복원하지 않았습니다: 지금 키로는 백업의 대상자 정보를 풀 수 없습니다. 백업 당시의 키를 IEUM_SECRET_KEY에 "
+              "설정한 뒤 다시 실행하세요.", file=sys.stderr)
+        return 2
     try:
         result = restore(args.input, settings.db_path, force=args.force)
     except BackupError as e:
@@ -30,10 +37,6 @@ def cmd_restore(args) -> int:
     print(f"복원 완료: {result['restored']} (질의 {result.get('inquiries', 0)}건)")
     if result["previous"]:
         print(f"복원 전 데이터베이스는 {result['previous']}에 보관했습니다.")
-    if key_matches(settings, settings.db_path) is False:
-        print("경고: 현재 암호화 키로 복원한 데이터의 대상자 정보를 풀 수 없습니다. 백업 당시의 키를 설정하세요.",
-              file=sys.stderr)
-        return 3
     return 0
 
 

@@ -20,6 +20,8 @@ import struct
 import time
 from pathlib import Path
 
+from .store import private_dir, private_file
+
 # One step: the copy is a single read transaction. In WAL mode that never blocks the bot's writer, and
 # it is never restarted (a stepped backup starts over whenever another connection writes, so under
 # steady traffic it might never finish).
@@ -68,13 +70,14 @@ def backup(db_path: str | Path, output: str | Path) -> dict:
         raise BackupError(f"데이터베이스 파일이 없습니다: {db_path}")
     if output.resolve() == db_path.resolve():
         raise BackupError("백업 파일은 데이터베이스 파일과 달라야 합니다.")
-    output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     t0 = time.perf_counter()
     src = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     try:
         src.execute("PRAGMA busy_timeout = 30000")
+        private_dir(output.parent)
+        tmp.unlink(missing_ok=True)
+        private_file(tmp)  # the copy holds what the database holds: owner-only from the first byte
         dst = sqlite3.connect(tmp)
         try:
             _copy(src, dst)
@@ -155,13 +158,14 @@ def restore(source: str | Path, db_path: str | Path, *, force: bool = False) -> 
     if db_path.exists() and in_use(db_path) and not force:
         raise BackupError("데이터베이스가 사용 중입니다 (이음이 실행 중일 수 있습니다). 이음을 멈춘 뒤 다시 "
                           "실행하거나, 덮어써도 된다면 --force를 붙이세요.")
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(db_path.parent)
     kept = None
     if db_path.exists():
         kept = db_path.with_name(f"{db_path.name}.before-restore-{time.strftime('%Y%m%d-%H%M%S')}")
         backup(db_path, kept)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
+        private_file(db_path)
         dst = sqlite3.connect(db_path, timeout=30)
         try:
             dst.execute("PRAGMA busy_timeout = 30000")
@@ -175,23 +179,3 @@ def restore(source: str | Path, db_path: str | Path, *, force: bool = False) -> 
         src.close()
     _check(db_path)
     return {"restored": str(db_path), "previous": str(kept) if kept else None, **_counts(db_path)}
-
-
-def key_matches(settings, db_path: Path) -> bool | None:
-    """Whether the configured key decrypts the restored database's key check (None: nothing to check)."""
-    from bot.core.privacy import Cipher, KeyError_
-
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        row = conn.execute("SELECT value FROM inquiry_meta WHERE name = 'key_check'").fetchone()
-    except sqlite3.Error:
-        return None
-    finally:
-        conn.close()
-    if row is None:
-        return None
-    try:
-        cipher = Cipher.from_settings(settings, directory=db_path.parent)
-    except KeyError_:
-        return False
-    return cipher.can_decrypt(row[0])
