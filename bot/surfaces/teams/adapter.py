@@ -701,6 +701,9 @@ class TeamsAdapter(Adapter):
             return web.json_response({"error": "Invalid token or authentication failed."}, status=401)
         if request.headers.get("Authorization") and not await self._service_url_matches(request, claims):
             return web.json_response({"error": "serviceUrl does not match the token."}, status=401)
+        if await _invoke_without_recipient(request):
+            log.info("teams: malformed activity refused (an invoke without recipient)")
+            return web.json_response({"error": "Invalid activity."}, status=400)
         with warnings.catch_warnings():  # the SDK reads the identity from this string key
             warnings.simplefilter("ignore")
             request["claims_identity"] = claims
@@ -1134,6 +1137,16 @@ class TeamsAdapter(Adapter):
             await self.update(ref, ref["conversation"]["id"], first[1], activity)
         except Exception as e:
             log.warning("teams: refreshing the triage card failed: %s", type(e).__name__)
+
+
+async def _invoke_without_recipient(request: web.Request) -> bool:
+    """An invoke the SDK could run but never answer: its invoke response needs the activity's conversation
+    reference, which needs `recipient` (the bot; Teams always sends it), so the turn would end in a 501."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return False  # not JSON: the SDK answers 400 without running a turn
+    return isinstance(body, dict) and body.get("type") == "invoke" and not body.get("recipient")
 
 
 # ---- the HTTP route ----------------------------------------------------------------------------
