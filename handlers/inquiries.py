@@ -247,7 +247,10 @@ def view(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     data = i.public_dict()
-    text = render(services, "inquiry_detail", i=data, remaining=inq.remaining_label(i))
+    from bot.people import name_of
+
+    shown = {**data, "assignee": name_of(services, i.assignee) or None}  # a name, never a raw id
+    text = render(services, "inquiry_detail", i=shown, remaining=inq.remaining_label(i))
     return [Reply(text, choices=detail_choices(services, i, incoming.user), kind="message",
                   private=not i.public, data={"inquiry": data})]
 
