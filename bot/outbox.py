@@ -19,7 +19,8 @@ cipher (`bot.privacy`), and its payload is wiped once the row is final (sent, ex
 values nor personal data ever sit in the outbox table in plain text, at any status.
 
 A row that finally fails is logged at ERROR, counted (`ieum_outbox{status="failed"}` in /metrics) and
-reported by `/healthz` (`health()`); `on_failure` callbacks let a surface tell someone where possible.
+reported by `/healthz` (its `outbox` detail); `on_failure` callbacks tell someone where possible (the
+handlers decide whom: `handlers.triage.undelivered`).
 """
 from __future__ import annotations
 
@@ -404,20 +405,6 @@ class Outbox:
         return dict(self.store.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
 
 
-def health(store) -> dict:
-    """For /healthz: deliveries given up on (with the latest's key and error) and the backlog; never raises."""
-    try:
-        counts = dict(store.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
-        last = store.conn.execute("SELECT key, surface, last_error FROM outbox WHERE status='failed'"
-                                  " ORDER BY id DESC LIMIT 1").fetchone()
-    except Exception as e:
-        return {"error": type(e).__name__}
-    out = {"failed": counts.get(FAILED, 0), "pending": counts.get(PENDING, 0), "sending": counts.get(SENDING, 0)}
-    if last:
-        out["last_failed"] = {"key": last[0], "surface": last[1], "error": (last[2] or "")[:120]}
-    return out
-
-
 _LIVE_WORKERS: set[str] = set()  # the worker ids of this process's outboxes
 
 
@@ -452,4 +439,13 @@ def setup(services) -> None:
 
     outbox = Outbox(services.store, services.clock, cipher=service_cipher(services))
     outbox.register_sender("console", _console_sender)
+
+    def tell(row: dict, reply: Reply) -> None:
+        # the handlers decide who hears about a delivery given up on; their notices go out like any other
+        from handlers.triage import undelivered
+
+        for notice in undelivered(services, row.get("key", ""), reply):
+            outbox.enqueue(notice, key=notice.key, surface=row["surface"], target=f"user:{notice.to_user}")
+
+    outbox.on_failure.append(tell)
     services.extra["outbox"] = outbox

@@ -71,7 +71,9 @@ def build_form(services, incoming: Incoming, *, values: dict | None = None, ques
         Field("files", "첨부", kind="files", initial=v.get("files") or [],
               hint="jpg, jpeg, png, hwp, doc, docx, pdf"),
     ]
-    state = {"q": question[:MAX_VALUE]}
+    # The state travels with the form (Slack keeps it in the view, or in slack_forms when too long) and
+    # becomes the inquiry's `question`: only the question, guarded, never the personal data typed into it.
+    state = {"q": mask(question)[:MAX_VALUE]}
     if parent:
         state["parent"] = parent
     return Form(action="inquiry.submit", title="질의하기 등록", fields=fields, submit_label="질의 등록",

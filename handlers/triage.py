@@ -72,6 +72,20 @@ def notify_requester(services, i, event: str) -> Reply:
                  data={"receipt": i.receipt, "event": event, "status": i.status})
 
 
+def undelivered(services, key: str, reply: Reply) -> list[Reply]:
+    """What to say when the outbox gave up on `reply` (key `key`): a triage card that never reached the
+    helpdesk is told to its requester (a message to the requester that failed cannot be told to them)."""
+    receipt = (reply.data or {}).get("receipt")
+    if not receipt or key != delivery_key(receipt, "filed"):
+        return []
+    try:
+        i = services.inquiries.get(receipt)
+    except InquiryError:
+        return []
+    return [Reply(render(services, "inquiry_undelivered", receipt=i.receipt), kind="notice", to_user=i.requester,
+                  key=delivery_key(i.receipt, "undelivered"), data={"receipt": i.receipt})]
+
+
 def agents_only(handler):
     """Refuse the handler to anyone who is not a helpdesk agent."""
 

@@ -132,9 +132,9 @@ class FakeSlack(LoopbackServer):
         args["_token"] = auth.removeprefix("Bearer ")
         return args
 
-    def _record(self, method: str, args: dict) -> None:
+    def _record(self, method: str, args: dict, *, refused: bool = False) -> None:
         with self._cond:
-            if method == "chat.postMessage":
+            if method == "chat.postMessage" and not refused:
                 # posted the moment Slack reads the request, whether or not the caller lives to see the answer
                 ts = f"{int(time.time())}.{next(self._ts):06d}"
                 args["_ts"] = ts
@@ -177,7 +177,7 @@ class FakeSlack(LoopbackServer):
         with self._lock:
             queue = self.failures.get(method)
             failure = queue.pop(0) if queue else None
-        self._record(method, args)
+        self._record(method, args, refused=failure is not None)
         if failure:
             status, headers = failure
             return web.json_response({"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"},

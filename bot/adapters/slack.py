@@ -824,9 +824,9 @@ class SlackAdapter(Adapter):
     # -- forms
 
     def form_meta(self, form: Form, ctx: Context) -> str:
+        # only what the submission needs: the action, its state, where it was opened, live-suggestion fields
         meta = {"a": form.action, "s": form.state, "c": ctx.channel, "t": ctx.thread,
-                "g": {f.name: f.suggest_action for f in form.fields if f.suggest_action},
-                "k": {f.name: f.kind for f in form.fields}}
+                "g": {f.name: f.suggest_action for f in form.fields if f.suggest_action}}
         text = json.dumps(meta, ensure_ascii=False)
         if len(text) <= MAX_METADATA:
             return text
