@@ -13,7 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Client, FaultySlack, submission, wait_until  # noqa: E402
 from slack_fake import command_body, event_body, message_event, payload_body, post, signed_headers  # noqa: E402
-from test_slack import AGENT, SUBJECT, TRIAGE, Bot, _settings, channel_posts, fast_backoff, submit_view  # noqa: E402
+# `helpdesk`: test_slack's bot with agents, here over the FaultySlack `fake` below
+from test_slack import AGENT, SUBJECT, TRIAGE, _settings, channel_posts, helpdesk, submit_view  # noqa: E402,F401
 
 from bot.server import ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402
@@ -26,20 +27,6 @@ def fake():
     f = FaultySlack().start()
     yield f
     f.stop()
-
-
-@pytest.fixture()
-def helpdesk(tmp_path, knowledge, fake):
-    fake.reset()
-    services = build(_settings(tmp_path, knowledge, fake, agents=(AGENT,)))
-    server = ServerThread(services, host="127.0.0.1", port=0).start()
-    fast_backoff(server)
-    fake.reset()
-    b = Bot(server, services, fake)
-    yield b
-    fake.quiet(0.1)
-    server.stop()
-    services.close()
 
 
 def db_bytes(services) -> bytes:
