@@ -275,7 +275,8 @@ class Outbox:
         with self.store.transaction():
             cur = self.store.conn.execute(
                 "UPDATE outbox SET status='sending', attempts=attempts+1, claimed_by=?, lease_until=?,"
-                " tried_at=coalesce(tried_at, ?) WHERE id=? AND ((status='pending' AND next_attempt <= ?) OR (status='sending' AND lease_until < ?))"
+                " tried_at=coalesce(tried_at, ?)"
+                " WHERE id=? AND ((status='pending' AND next_attempt <= ?) OR (status='sending' AND lease_until < ?))"
                 " AND (expires_at IS NULL OR expires_at > ?)",
                 [self.worker, wall + self.lease, wall, row_id, t, wall, t],
             )

@@ -59,7 +59,8 @@ def thread_reply(incoming: Incoming, services) -> list[Reply]:
     from bot.people import name_of
 
     # labelled with its real author: the display name the surface gave (recorded by the router)
-    words = render(services, "adapter_relay", receipt=i.receipt, author=incoming.user_name or name_of(services, incoming.user),
+    author = incoming.user_name or name_of(services, incoming.user)
+    words = render(services, "adapter_relay", receipt=i.receipt, author=author,
                    text=text, from_triage=from_triage)
     reply = Reply(words, kind="notice", data={"receipt": i.receipt})
     if from_triage:

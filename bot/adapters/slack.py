@@ -426,9 +426,10 @@ def form_view(form: Form, *, meta: str, intro: str = "", texts: dict | None = No
                            "text": {"type": "mrkdwn", "text": chunk or " "}})
     for f in form.fields:
         blocks.append(field_block(f, texts))
-        if form.errors.get(f.name):
+        error = form.errors.get(f.name)
+        if error:  # shown under its field when the form comes back as a view (`update`), not as `errors`
             blocks.append({"type": "context", "block_id": f"ieum_error_{f.name}"[:255],
-                           "elements": [{"type": "mrkdwn", "text": "⚠️ " + escape(form.errors[f.name])[:MAX_SECTION - 3]}]})
+                           "elements": [{"type": "mrkdwn", "text": "⚠️ " + escape(error)[:MAX_SECTION - 3]}]})
     view = {
         "type": "modal",
         "callback_id": FORM_CALLBACK,
@@ -796,10 +797,18 @@ class SlackAdapter(Adapter):
             return True  # posted and remembered: a re-send would only update it
         channel, thread = self.where(target, reply)
         args = {"channel": channel, "include_all_metadata": True, "limit": 200, "oldest": f"{since - 60:.6f}"}
-        if thread:
-            resp = self.client.conversations_replies(ts=thread, **args)
-        else:
-            resp = self.client.conversations_history(**args)
+        try:
+            if thread:
+                resp = self.client.conversations_replies(ts=thread, **args)
+            else:
+                resp = self.client.conversations_history(**args)
+        except SlackApiError as e:
+            error = (e.response or {}).get("error")
+            if error in ("missing_scope", "not_in_channel", "channel_not_found", "thread_not_found"):
+                # the history cannot be read (an app installed without *:history): send rather than never
+                log.warning("slack: cannot check an earlier send (%s); sending again", error)
+                return False
+            raise  # Slack unwell: the outbox retries later
         for msg in resp.get("messages") or []:
             meta = msg.get("metadata") or {}
             if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key[:200]:
