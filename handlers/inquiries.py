@@ -81,9 +81,12 @@ def build_form(services, incoming: Incoming, *, values: dict | None = None, ques
 
 
 def _form_reply(services, incoming, form: Form, question: str = "") -> list[Reply]:
-    # A form may carry subject info back to its author: always private, never in a channel.
+    # A form may carry subject info back to its author: always private, never in a channel. Re-shown after a
+    # submission (`incoming.form`), it answers that submission in place (the modal, the card), wherever the
+    # form was opened: sent to the DM instead, it would lose what was typed and store it on the way.
+    here = incoming.direct or incoming.form is not None
     return [Reply(render(services, "inquiry_form_intro", question=question), kind="form", form=form,
-                  private=True, to_user=None if incoming.direct else incoming.user)]
+                  private=True, to_user=None if here else incoming.user)]
 
 
 @command("질의하기", "질의", "질의 등록")

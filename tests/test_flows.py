@@ -297,3 +297,18 @@ def test_a_triage_card_slack_refuses_for_good_is_failed_visible_and_told_to_the_
     wait_until(lambda: outbox.drain() >= 0 and outbox.status(f"inquiry-{receipt}-undelivered") == "sent", timeout=20)
     told = [c for c in channel_posts(fake, "D100") if "알리지 못했습니다" in c["text"]]
     assert len(told) == 1 and receipt in told[0]["text"]
+
+
+def test_a_re_shown_form_answers_its_submission_on_every_surface(helpdesk):
+    """The handler's side of item 1: a submission from a form opened in a channel (not `direct`) gets the
+    form back for that submission (no `to_user`), so Teams' invoke response and Slack's ack both carry it."""
+    from bot.messages import Incoming
+    from handlers.router import dispatch
+
+    for surface in ("slack", "teams"):
+        replies = dispatch(Incoming(user="U100", action="inquiry.submit", value="{}", surface=surface, direct=False,
+                                    conversation="C300", form={"title": "문의 800101-1234567", "content": "내용",
+                                                               "category": "전체업무 > ERP > 급여", "type": "사용법문의"},
+                                    submission=f"{surface}:X"), helpdesk.services)
+        (form,) = [r for r in replies if r.kind == "form"]
+        assert form.to_user is None and form.to_conversation is None and form.form.errors
