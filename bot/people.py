@@ -14,7 +14,11 @@ from .store import migration
 
 MAX_NAME = 80
 _lock = threading.Lock()
-_known: dict[tuple[int, str], str] = {}  # (id(store), user) -> name, so an unchanged name is not rewritten
+_known: dict[tuple[object, str], str] = {}  # (database, user) -> name, so an unchanged name is not rewritten
+
+
+def _db(store) -> object:
+    return str(store.path) if getattr(store, "path", None) else id(store)
 
 
 @migration("people_001_names")
@@ -29,13 +33,13 @@ def remember(services, user: str, name: str) -> None:
         return
     store = services.store
     with _lock:
-        if _known.get((id(store), user)) == name:
+        if _known.get((_db(store), user)) == name:
             return
     with store.transaction():
         store.conn.execute("INSERT INTO people (user, name, seen_at) VALUES (?, ?, ?) ON CONFLICT(user) DO UPDATE"
                            " SET name=excluded.name, seen_at=excluded.seen_at", [user, name, time.time()])
     with _lock:
-        _known[(id(store), user)] = name
+        _known[(_db(store), user)] = name
 
 
 def name_of(services, user: str | None) -> str:
@@ -44,7 +48,7 @@ def name_of(services, user: str | None) -> str:
         return ""
     store = services.store
     with _lock:
-        known = _known.get((id(store), user))
+        known = _known.get((_db(store), user))
     if known:
         return known
     row = store.conn.execute("SELECT name FROM people WHERE user=?", [user]).fetchone()
