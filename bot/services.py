@@ -6,13 +6,16 @@ line (bot.cli) and tests import this module; handlers and surfaces receive a `Se
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from bot.core.clock import Clock
 from bot.core.config import Settings
+from bot.core.messages import Reply
 from bot.core.privacy import Cipher
 from bot.infra import outbox as outbox_feature
+from bot.infra import people
 from bot.infra.outbox import Outbox
 from bot.infra.scheduler import Scheduler
 from bot.infra.store import Migrations, Store
@@ -27,6 +30,7 @@ from bot.reminders import service as reminders_feature
 from bot.reminders.service import Reminders
 from bot.surfaces.slack.adapter import MIGRATIONS as SLACK_TABLES
 from bot.surfaces.teams.adapter import MIGRATIONS as TEAMS_TABLES
+from handlers.triage import undelivered
 
 # The tables of the features below and of the surfaces (seen events, posted messages), in this order.
 MIGRATIONS: tuple[Migrations, ...] = (
@@ -34,6 +38,7 @@ MIGRATIONS: tuple[Migrations, ...] = (
     feedback_feature.MIGRATIONS,
     inquiries_feature.MIGRATIONS,
     reminders_feature.MIGRATIONS,
+    people.MIGRATIONS,
     SLACK_TABLES,
     TEAMS_TABLES,
 )
@@ -61,6 +66,12 @@ class Services:
         self.store.close()
 
 
+def _tell_undelivered(services: Services, row: dict, reply: Reply) -> None:
+    # the handlers decide who hears about a delivery given up on; their notices go out like any other
+    for notice in undelivered(services, row.get("key", ""), reply):
+        services.outbox.enqueue(notice, key=notice.key, surface=row["surface"], target=f"user:{notice.to_user}")
+
+
 def build(settings: Settings | None = None, *, clock: Clock | None = None, store: Store | None = None,
           kb: KnowledgeBase | None = None) -> Services:
     """Everything the bot needs, from settings; any piece can be handed in (tests do)."""
@@ -75,6 +86,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, store
     engine = Engine.cached(kb, settings.data_dir, templates=templates)  # one template environment
     services = Services(settings=settings, clock=clock, kb=kb, engine=engine, store=store, templates=templates)
     outbox_feature.setup(services)
+    services.outbox.on_failure.append(functools.partial(_tell_undelivered, services))
     feedback_feature.setup(services)
     inquiries_feature.setup(services)
     reminders_feature.setup(services)

@@ -12,6 +12,7 @@ from bot.core.messages import Incoming, Reply
 # the handler modules, in this order; importing them registers their actions and commands
 from handlers import answers, inquiries, triage, reminders, threads  # noqa: F401  # isort: skip
 from handlers.answers import answer_question
+from bot.infra.people import remember
 from handlers.registry import ACTIONS, COMMANDS, Handler, action, command, command_key  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,11 @@ class UnknownAction(LookupError):
 
 def dispatch(incoming: Incoming, services) -> list[Reply]:
     """The single entry point every adapter calls."""
+    if incoming.user_name:
+        try:
+            remember(services, incoming.user, incoming.user_name)
+        except Exception as e:  # a name is nice to have: never a reason not to answer
+            log.info("people: name not recorded: %s", type(e).__name__)
     try:
         replies = _route(incoming, services)
     except Exception as e:
