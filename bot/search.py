@@ -37,6 +37,7 @@ from rapidfuzz import fuzz, process
 from .knowledge import Entry, KnowledgeBase
 from .text import (
     QUESTION_WORDS,
+    English,
     Synonyms,
     chosung,
     ends_half_typed,
@@ -90,6 +91,9 @@ class Result:
     best: Match | None = None
     alternatives: list[Match] = field(default_factory=list)
     reason: str = ""  # why it declined: empty | greeting | thanks | bye | chitchat | gibberish | unknown
+    confidence: float = 0.0  # the decline model's probability that `best` answers the question
+    features: dict[str, float] = field(default_factory=dict)  # what it was computed from (bench/decline.py)
+    ambiguous: bool = False  # the next alternative is about as likely: ask which one was meant
 
 
 @dataclass
@@ -97,15 +101,14 @@ class Term:
     surface: str
     weight: float
     expansions: dict[str, float]  # vocabulary word -> credit (0..1)
+    predicate: bool = False  # a verb or adjective, not a noun
+    position: int = 0  # index of the word it came from
 
 
 @dataclass
 class Thresholds:
-    """When to answer. Calibrated on out-of-domain chat (ChatbotData) and the dev set; see README."""
+    """How words weigh. When to answer is the decline model's business (`DeclineModel`)."""
 
-    min_score: float = 45.0
-    min_coverage: float = 0.35
-    max_unknown: float = 0.6
     unknown_weight: float = 0.7  # weight of a word the knowledge base has never seen, × the highest IDF
     max_weight: float = 1.0  # no single word weighs more than this × the highest IDF
     answer_credit: float = ANSWER_WORD_CREDIT
@@ -124,16 +127,42 @@ _ONLY_SMALLTALK = re.compile(
     r"^([ㅋㅎㅠㅜㄷㅇㄱ\s.!?~^]+|ㅇㅋ|오케이|ok|okay|넵|네+|예|응+|ㅇㅇ|헐|와+|대박|굿|good|nice|test|테스트)$")
 
 
+@dataclass
+class DeclineModel:
+    """A logistic regression over `Engine.features`, trained offline by `bench/decline.py`.
+
+    Its coefficients are data (`bot/decline_model.json`); answering is one dot product. `threshold` is
+    the operating point chosen from the precision/coverage curve; `clarify_margin` is how close (in score
+    points) a second entry must be to ask which one was meant.
+    """
+
+    weights: dict[str, float]
+    bias: float
+    threshold: float = 0.5
+    clarify_margin: float = 3.0
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def bundled(cls) -> "DeclineModel":
+        data = json.loads(Path(__file__).with_name("decline_model.json").read_text(encoding="utf-8"))
+        return cls(data["weights"], data["bias"], data["threshold"], data.get("clarify_margin", 3.0))
+
+    def confidence(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(w * features.get(name, 0.0) for name, w in self.weights.items())
+        return 1 / (1 + math.exp(-max(min(z, 30.0), -30.0)))
+
+
 class Engine:
     """Finds the entry that answers a question; declines when none does."""
 
     def __init__(self, entries: Iterable[Entry] = (), synonyms: Iterable[Iterable[str]] = (), *,
-                 thresholds: Thresholds | None = None, render: Callable[[Entry], str] | None = None):
+                 thresholds: Thresholds | None = None, model: DeclineModel | None = None, render: Callable[[Entry], str] | None = None):
         self.synonyms = Synonyms(synonyms)
         # Answers are templates; their words (dates included) are learnt from the rendered text.
         self._render = render
         self._lock = threading.RLock()
         self.thresholds = thresholds or Thresholds()
+        self.model = model or DeclineModel.bundled()
         self.entries: dict[str, Entry] = {}
         self._keys: dict[str, _EntryKeys] = {}
         self._df: Counter[str] = Counter()
@@ -166,7 +195,7 @@ class Engine:
 
     # ---- a saved index, so a large base starts in seconds ---------------------------------------
 
-    INDEX_VERSION = 1
+    INDEX_VERSION = 2
 
     @staticmethod
     def fingerprint(entries: Iterable[Entry], synonyms: Iterable[Iterable[str]]) -> str:
@@ -212,6 +241,7 @@ class Engine:
                     engine._render = _renderer(kb, templates)
                     if "thresholds" in kw:
                         engine.thresholds = kw["thresholds"]
+                    engine.model = kw.get("model") or DeclineModel.bundled()
                     return engine
             except Exception:  # a stale or damaged file is rebuilt, never fatal
                 log.warning("search index %s unreadable; rebuilding", path.name)
@@ -247,7 +277,7 @@ class Engine:
         return self._words(text)
 
     def _words(self, text: str) -> list[str]:
-        text = self.synonyms.apply(normalize(text[:MAX_QUERY_CHARS]))
+        text = self.synonyms.apply(English.bundled().apply(normalize(text[:MAX_QUERY_CHARS])))
         return [c for c in map(_clean_word, text.split()) if c]
 
     def _learn_words(self, entries: list[Entry]) -> None:
@@ -524,13 +554,16 @@ class Engine:
             i += 1
         out: list[Term] = []
         seen: set[str] = set()
-        for w in merged:
+        for i, w in enumerate(merged):
             terms = [t for t in self._term(w) if t.surface not in seen]  # 'ERP 인사회계시스템' is one word
             seen.update(t.surface for t in terms)
-            if _PREDICATE.search(w):
-                # A verb or adjective ('찾아', '만들어야하는데') says less about the topic than a noun.
-                for t in terms:
+            predicate = bool(_PREDICATE.search(w))
+            for t in terms:
+                t.position = i
+                if predicate:
+                    # A verb or adjective ('찾아', '만들어야하는데') says less about the topic than a noun.
                     t.weight *= PREDICATE_WEIGHT
+                    t.predicate = True
             out.extend(terms)
         # A long, chatty question brings many words the knowledge base never saw ('저희 요양원인데요 …');
         # together they may weigh no more than a few unknown nouns, so the topic words still count.
@@ -611,15 +644,54 @@ class Engine:
         if not terms or not matches:
             return Result(query, False, None, matches, reason=small or _unknown_reason(text))
         best = matches[0]
-        total = sum(t.weight for t in terms) or 1.0
-        unknown = sum(t.weight for t in terms if not t.expansions) / total
-        th = self.thresholds
-        ok = best.score >= th.min_score and best.coverage >= th.min_coverage and unknown <= th.max_unknown
+        features = self.features(terms, matches)
+        confidence = self.model.confidence(features)
+        ok = confidence >= self.model.threshold
         if small and best.coverage < 0.9:
             ok = False
         if not ok:
-            return Result(query, False, None, matches, reason=small or _unknown_reason(text))
-        return Result(query, True, best, matches[1:])
+            return Result(query, False, None, matches, reason=small or _unknown_reason(text), confidence=confidence,
+                          features=features)
+        # Two entries about as likely: ask which one instead of guessing (the caller shows both).
+        close = [m for m in matches[1:] if best.score - m.score <= self.model.clarify_margin
+                 and self.model.confidence(self.features(terms, [m, best])) >= self.model.threshold]
+        return Result(query, True, best, matches[1:], confidence=confidence, ambiguous=bool(close),
+                      features=features)
+
+    def features(self, terms: list[Term], matches: list[Match]) -> dict[str, float]:
+        """What the decline model looks at for the best match (`matches[0]`), each roughly 0..1.
+
+        Besides how much of the question the entry covers, it asks whether the *thing asked about* is
+        there: a content noun of the question that the knowledge base never saw (유효기간, 재설정), or a
+        known one that this entry never mentions, is what a near-miss question looks like.
+        """
+        best = matches[0]
+        keys = self._keys[best.entry_id]
+        total = sum(t.weight for t in terms) or 1.0
+        max_idf = self._max_idf() or 1.0
+        content = [t for t in terms if t.surface not in QUESTION_WORDS and not _NUMBER_WORD.match(t.surface)
+                   and len(t.surface) >= 2]
+        last = max((t.position for t in terms), default=0)
+        unknown_nouns = [t for t in content if not t.expansions and not t.predicate]
+        uncovered = 0.0
+        for t in content:
+            if not t.expansions or t.predicate:
+                continue
+            credit = max((c if w in keys.q_words else c * self.thresholds.answer_credit if w in keys.a_words else 0.0)
+                         for w, c in t.expansions.items())
+            uncovered = max(uncovered, (1 - credit) * t.weight / max_idf)
+        second = matches[1].score if len(matches) > 1 else 0.0
+        return {
+            "coverage": best.coverage,
+            "similarity": best.similarity,
+            "unknown": sum(t.weight for t in terms if not t.expansions) / total,
+            "unknown_nouns": min(len(unknown_nouns), 3) / 3,
+            # the topic of a Korean question comes last; a chatty preamble comes first
+            "unknown_tail": min(sum(1 for t in unknown_nouns if t.position >= last - 2), 2) / 2,
+            "uncovered": uncovered,
+            "margin": max(best.score - second, 0.0) / 100,
+            "length": min(len(content), 12) / 12,
+        }
 
 
 @lru_cache(maxsize=500_000)

@@ -315,3 +315,39 @@ class Synonyms:
         if self._re is None:
             return text
         return " ".join(self._re.sub(lambda m: " " + self.canonical[m.group().replace(" ", "")] + " ", text).split())
+
+
+class English:
+    """English words and phrases read as the knowledge base's Korean words (`bot/english.yaml`).
+
+    Applied to normalised text, whole words only, longest phrase first; English stopwords are dropped so
+    that "What time does 희망이음 start?" leaves 몇시 희망이음 개시 and nothing unknown.
+    """
+
+    def __init__(self, words: dict[str, str], stopwords: Iterable[str]):
+        self.words = {" ".join(normalize(k).split()): v for k, v in words.items() if normalize(k)}
+        if isinstance(stopwords, str):
+            stopwords = stopwords.split()
+        self.stopwords = frozenset(w for s in stopwords for w in normalize(str(s)).split())
+        alts = sorted(self.words, key=len, reverse=True)
+        self._re = re.compile(r"(?<![0-9a-z])(" + "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in alts)
+                              + r")(?![0-9a-z])") if alts else None
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def bundled(cls) -> "English":
+        import yaml
+        from pathlib import Path
+
+        data = yaml.safe_load((Path(__file__).with_name("english.yaml")).read_text(encoding="utf-8")) or {}
+        return cls(data.get("words") or {}, data.get("stopwords") or [])
+
+    def apply(self, text: str) -> str:
+        if not _LATIN.search(text):
+            return text
+        if self._re is not None:
+            text = self._re.sub(lambda m: " " + self.words[" ".join(m.group().split())] + " ", text)
+        return " ".join(w for w in text.split() if w not in self.stopwords)
+
+
+_LATIN = re.compile(r"[a-z]")
