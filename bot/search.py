@@ -43,6 +43,7 @@ from .text import (
     ends_half_typed,
     is_chosung_query,
     is_function_word,
+    is_asker_word,
     is_hangul_syllable,
     jamo,
     normalize,
@@ -103,6 +104,7 @@ class Term:
     expansions: dict[str, float]  # vocabulary word -> credit (0..1)
     predicate: bool = False  # a verb or adjective, not a noun
     position: int = 0  # index of the word it came from
+    minor: bool = False  # a question word, a moment or who is asking: never the topic
 
 
 @dataclass
@@ -530,12 +532,13 @@ class Engine:
             weight = min(self.idf(best), self._max_idf() * self.thresholds.max_weight)
         else:
             weight = self._max_idf() * self.thresholds.unknown_weight
-        if surface in QUESTION_WORDS:
+        minor = surface in QUESTION_WORDS
+        if minor:
             weight *= QUESTION_WORD_WEIGHT
         elif _NUMBER_WORD.match(surface):
             # '2일', '8월': a date narrows an answer down but is rarely its topic.
             weight = min(weight, NUMBER_WEIGHT)
-        return Term(surface, weight, expansions)
+        return Term(surface, weight, expansions, minor=minor)
 
     def terms(self, query: str) -> list[Term]:
         words = self.words(query)
@@ -558,8 +561,12 @@ class Engine:
             terms = [t for t in self._term(w) if t.surface not in seen]  # 'ERP 인사회계시스템' is one word
             seen.update(t.surface for t in terms)
             predicate = bool(_PREDICATE.search(w))
+            asker = is_asker_word(w)
             for t in terms:
                 t.position = i
+                if asker and not t.minor:
+                    t.weight *= QUESTION_WORD_WEIGHT
+                    t.minor = True
                 if predicate:
                     # A verb or adjective ('찾아', '만들어야하는데') says less about the topic than a noun.
                     t.weight *= PREDICATE_WEIGHT
@@ -669,8 +676,7 @@ class Engine:
         keys = self._keys[best.entry_id]
         total = sum(t.weight for t in terms) or 1.0
         max_idf = self._max_idf() or 1.0
-        content = [t for t in terms if t.surface not in QUESTION_WORDS and not _NUMBER_WORD.match(t.surface)
-                   and len(t.surface) >= 2]
+        content = [t for t in terms if not t.minor and not _NUMBER_WORD.match(t.surface) and len(t.surface) >= 2]
         last = max((t.position for t in terms), default=0)
         unknown_nouns = [t for t in content if not t.expansions and not t.predicate]
         uncovered = 0.0
