@@ -654,7 +654,8 @@ class Engine:
         features = self.features(terms, matches)
         confidence = self.model.confidence(features)
         ok = confidence >= self.model.threshold
-        if small and best.coverage < 0.9:
+        if small and best.coverage < 0.9 and not (small == "greeting" and len(content) >= 3):
+            # "고마워요 덕분에 …" is small talk; "안녕하세요, 복지관 총무입니다. 급여명세서 …" is a question.
             ok = False
         if not ok:
             return Result(query, False, None, matches, reason=small or _unknown_reason(text), confidence=confidence,
