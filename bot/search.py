@@ -94,7 +94,11 @@ class Result:
     reason: str = ""  # why it declined: empty | greeting | thanks | bye | chitchat | gibberish | unknown
     confidence: float = 0.0  # the decline model's probability that `best` answers the question
     features: dict[str, float] = field(default_factory=dict)  # what it was computed from (bench/decline.py)
-    ambiguous: bool = False  # the next alternative is about as likely: ask which one was meant
+    close: list[Match] = field(default_factory=list)  # alternatives about as likely as `best`: ask which one
+
+    @property
+    def ambiguous(self) -> bool:
+        return bool(self.close)
 
 
 @dataclass
@@ -663,7 +667,7 @@ class Engine:
         # Two entries about as likely: ask which one instead of guessing (the caller shows both).
         close = [m for m in matches[1:] if best.score - m.score <= self.model.clarify_margin
                  and self.model.confidence(self.features(terms, [m, best])) >= self.model.threshold]
-        return Result(query, True, best, matches[1:], confidence=confidence, ambiguous=bool(close),
+        return Result(query, True, best, matches[1:], confidence=confidence, close=close,
                       features=features)
 
     def features(self, terms: list[Term], matches: list[Match]) -> dict[str, float]:
@@ -696,6 +700,9 @@ class Engine:
             # the topic of a Korean question comes last; a chatty preamble comes first
             "unknown_tail": min(sum(1 for t in unknown_nouns if t.position >= last - 2), 2) / 2,
             "uncovered": uncovered,
+            # an unknown verb at the end ('까먹었어요', '잠겼는데') is often what is really asked
+            "unknown_verb_tail": float(any(not t.expansions and t.predicate and t.position >= last - 1
+                                           for t in content)),
             "margin": max(best.score - second, 0.0) / 100,
             "length": min(len(content), 12) / 12,
         }
