@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import gc
 import hashlib
+import heapq
 import json
 import logging
 import math
@@ -66,7 +67,8 @@ UNKNOWN_MASS_CAP = 2.0  # × the weight of one unknown word
 _PREDICATE = re.compile(r"(어요|아요|여요|었|았|였|겠|는데|은데|ㄴ데|던데|거죠|는거|어야|아야|해야|어서|아서|"
                         r"[가-힣]죠|[가-힣]네요|[가-힣]어|[가-힣]아|는지|을지|려고|[가-힣]고싶)[?!.]*$")
 _NUMBER_WORD = re.compile(r"^[0-9]+(월|일|시|분|차|년|주|건|개)?$")
-MAX_QUERY_CHARS = 500  # longer input is cut: nobody asks a 40,000-character question
+MAX_QUERY_CHARS = 500
+_SENTENCE_END = re.compile(r"(?<=[^0-9])[.?!。？！~]+\s*|\n+|(?<=[요다])[,~]\s+")  # longer input is cut: nobody asks a 40,000-character question
 
 
 @dataclass
@@ -565,7 +567,7 @@ class Engine:
             terms = [t for t in self._term(w) if t.surface not in seen]  # 'ERP 인사회계시스템' is one word
             seen.update(t.surface for t in terms)
             predicate = bool(_PREDICATE.search(w))
-            asker = is_asker_word(w)
+            asker = w not in self.vocab and is_asker_word(w)  # '신규시설' is a topic, '노숙인시설에서' who asks
             for t in terms:
                 t.position = i
                 if asker and not t.minor:
@@ -614,7 +616,8 @@ class Engine:
                         pre[eid] += gain
         if not pre:
             return []
-        cands = sorted(pre, key=pre.__getitem__, reverse=True)[:CANDIDATES]
+        # Ties are broken by id, so an answer never depends on the order of a set (hash seeds vary per process).
+        cands = [eid for eid, _ in heapq.nsmallest(CANDIDATES, pre.items(), key=lambda kv: (-kv[1], kv[0]))]
         qkey = _phrasing_key([max(t.expansions, key=t.expansions.get) if t.expansions else t.surface
                               for t in terms])
         out = []
@@ -634,11 +637,26 @@ class Engine:
             share = self.thresholds.coverage_share
             score = 100 * (share * coverage + (1 - share) * similarity)
             out.append(Match(self.entries[eid], score, coverage, similarity))
-        out.sort(key=lambda m: -m.score)
+        out.sort(key=lambda m: (-m.score, m.entry_id))
         return out[:limit]
 
     def answer(self, query: str, *, alternatives: int = 2) -> Result:
-        text = normalize((query or "")[:MAX_QUERY_CHARS])
+        result = self._answer(query, query, alternatives)
+        if not result.answered and result.reason == "unknown":
+            # A long message puts its question last ("안녕하세요. 복지관 총무입니다. … 어떻게 하나요?"): when the
+            # whole is not confident, the last sentence or two may be, on their own.
+            parts = [p for p in _SENTENCE_END.split((query or "")[:MAX_QUERY_CHARS]) if p.strip()]
+            for n in (1, 2):
+                if len(parts) > n:
+                    tail = self._answer(query, " ".join(parts[-n:]), alternatives)
+                    # … and only for the entry the whole message points at first, so a fragment out of
+                    # context ("예산 얼마 들었어요?") does not get an answer of its own
+                    if tail.answered and result.alternatives and tail.best.entry_id == result.alternatives[0].entry_id:
+                        return tail
+        return result
+
+    def _answer(self, query: str, asked: str, alternatives: int) -> Result:
+        text = normalize((asked or "")[:MAX_QUERY_CHARS])
         if not text:
             return Result(query, False, reason="gibberish" if (query or "").strip() else "empty")
         # A greeting in front of a question is manners, not content: "안녕하세요, 주소 알려주세요".

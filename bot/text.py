@@ -113,9 +113,11 @@ QUESTION_WORDS = frozenset({"언제", "언제까지", "언제부터", "어디", 
                             "요일", "월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일", "주말", "평일",
                             # how the asker feels or stands
                             "걱정", "당황", "급함", "급하게", "처음", "혼자", "신입", "선임", "확실히", "자세히", "아예",
-                            "도무지", "갑자기"})
+                            "도무지", "갑자기",
+                            # the people a question is about, not its topic
+                            "어르신", "아이", "아이들", "분들", "이분들", "직원들", "선생님들"})
 # Who is asking, not what: job titles and facility kinds ('노인요양원 사무국장입니다', '센터장인데요').
-_ASKER = re.compile(r"^(\S*(요양원|요양시설|복지관|복지시설|보호센터|아동센터|그룹홈|자활시설|양로시설|거주시설|종복|법인)|"
+_ASKER = re.compile(r"^(\S*(요양원|시설|복지관|센터|그룹홈|종복|법인|기관)|"
                     r"\S*(사회복지사|사무원|사무국장|센터장|시설장|원장|팀장|과장|국장|총무|선생님|생활지도원|요양보호사|"
                     r"담당자|담당|직원|행정팀|회계팀|기획팀|\S+팀))(에서|인데요|인데|이에요|예요|입니다|이고|이라|이구요|이고요|임)?$")
 
@@ -369,8 +371,10 @@ class English:
         text = _LATIN_SLASH.sub(" ", text)  # 'id/pw', 'question/ticket'
         if self._re is not None:
             text = self._re.sub(lambda m: " " + self.words[" ".join(m.group().split())] + " ", text)
+        text = _MONTH_DAY.sub(r"\1월 \2일", text)  # 'Aug 30' → '8월 30' → '8월 30일'
         return " ".join(w for w in text.split() if w not in self.stopwords)
 
 
 _LATIN = re.compile(r"[a-z]")
+_MONTH_DAY = re.compile(r"(?<![0-9])(1[0-2]|[1-9])월\s+([12][0-9]|3[01]|0?[1-9])(?![0-9일])")
 _LATIN_SLASH = re.compile(r"(?<=[a-z])/|/(?=[a-z])")
