@@ -702,22 +702,42 @@ class Engine:
         content = [t for t in terms if not t.minor and not _NUMBER_WORD.match(t.surface) and len(t.surface) >= 2]
         last = max((t.position for t in terms), default=0)
         unknown_nouns = [t for t in content if not t.expansions and not t.predicate]
-        uncovered = 0.0
+        uncovered = uncovered_tail = 0.0
         for t in content:
             if not t.expansions or t.predicate:
                 continue
             credit = max((c if w in keys.q_words else c * self.thresholds.answer_credit if w in keys.a_words else 0.0)
                          for w, c in t.expansions.items())
-            uncovered = max(uncovered, (1 - credit) * t.weight / max_idf)
+            miss = (1 - credit) * t.weight / max_idf
+            uncovered = max(uncovered, miss)
+            if t.position >= last - 2:
+                uncovered_tail = max(uncovered_tail, miss)
+        nouns = [t for t in content if not t.predicate]
+        noun_weight = sum(t.weight for t in nouns)
+        noun_covered = sum(t.weight * max((c if w in keys.q_words else 0.0) for w, c in t.expansions.items())
+                           for t in nouns if t.expansions)
+        # The other way round: how much of the entry's closest phrasing the question says.
+        asked = {w for t in terms for w in t.expansions}
+        reverse = 0.0
+        for _, spaced in keys.phrasings:
+            words = spaced.split()
+            weights = [self.idf(w) for w in words]
+            if sum(weights):
+                reverse = max(reverse, sum(wt for w, wt in zip(words, weights) if w in asked) / sum(weights))
         second = matches[1].score if len(matches) > 1 else 0.0
         return {
+            "noun_coverage": noun_covered / noun_weight if noun_weight else 0.0,
+            "reverse": reverse,
             "coverage": best.coverage,
             "similarity": best.similarity,
-            "unknown": sum(t.weight for t in terms if not t.expansions) / total,
+            "unknown": sum(t.weight for t in terms if not t.expansions and not t.minor) / total,
             "unknown_nouns": min(len(unknown_nouns), 3) / 3,
+            # one unknown noun of three is the topic; one of ten is chatter
+            "unknown_noun_share": len(unknown_nouns) / len(nouns) if nouns else 0.0,
             # the topic of a Korean question comes last; a chatty preamble comes first
             "unknown_tail": min(sum(1 for t in unknown_nouns if t.position >= last - 2), 2) / 2,
             "uncovered": uncovered,
+            "uncovered_tail": uncovered_tail,  # a known noun near the end that this entry never mentions
             # an unknown verb at the end ('까먹었어요', '잠겼는데') is often what is really asked
             "unknown_verb_tail": float(any(not t.expansions and t.predicate and t.position >= last - 1
                                            for t in content)),

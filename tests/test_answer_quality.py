@@ -21,12 +21,13 @@ def engine(kb):
 # password, a locked account, a tax report, a phone) is not what any entry is about, though other words match.
 NEAR_MISSES = [
     "공동인증서 유효기간 지났는데 어떻게 해요",
+    "공동인증서 갱신 어디서 해요",
     "희망이음 비밀번호 초기화 어떻게 해요",
-    "아이디 까먹었어요",
+    "비밀번호 5회 틀려서 잠겼어요",
     "계정 잠겼는데 풀어주세요",
     "연말정산 희망이음에서 해요?",
-    "휴대폰으로 희망이음 접속돼요?",
-    "콜센터 몇시까지 해요",
+    "태블릿으로 희망이음 되나요",
+    "보조금 금액이 얼마에요",
 ]
 
 

@@ -32,8 +32,8 @@ def engine(kb):
 
 # What this run reaches (bench/decline.py; README), a little below so a tie broken differently never fails:
 # (top1, decline, false decline)
-BARS = {"heldout.jsonl": (0.93, 0.97, 0.04), "heldout2.jsonl": (0.88, 0.92, 0.10),
-        "heldout3-tune.jsonl": (0.80, 0.85, 0.15)}
+BARS = {"heldout.jsonl": (0.93, 0.97, 0.04), "heldout2.jsonl": (0.90, 0.86, 0.08),
+        "heldout3-tune.jsonl": (0.85, 0.80, 0.09)}
 
 
 @pytest.mark.parametrize("path", SETS, ids=[p.name for p in SETS])
