@@ -134,9 +134,14 @@ def curve(rows, conf):
         right = sum(r["right"] for r, c in answered)
         wrong = len(answered) - right
         missed = sum(1 for r, c in ind if c < t and r["answerable"])
+        n_ans = sum(1 for r, c in ind if r["answerable"]) or 1
+        n_out = sum(1 for r, c in ind if not r["answerable"]) or 1
         points.append({
             "threshold": float(t), "coverage": len(answered) / len(ind),
             "precision": right / len(answered) if answered else 1.0,
+            "top1": right / n_ans,
+            "decline": sum(1 for r, c in ind if c < t and not r["answerable"]) / n_out,
+            "false_decline": missed / n_ans,
             "cost": (WRONG_ANSWER_COST * wrong + missed) / len(ind),
             "chat_declined": sum(c < t for c in chat) / max(len(chat), 1),
         })
@@ -215,10 +220,11 @@ def _write_outputs(points, chosen, report, margins, clarify):
         lines.append(f"| {name} | {f['n']} | {f['n_out']} | {f['top1']:.3f} | {f['decline']:.3f} | "
                      f"{f['false_decline']:.3f} |")
     lines += ["", f"ChatbotData declined: {report['chat_declined']:.3f}", "",
-              "| threshold | coverage | precision | cost | ChatbotData declined |", "|---|---|---|---|---|"]
+              "| threshold | coverage | precision | top1 | decline | false decline | cost | ChatbotData declined |",
+             "|---|---|---|---|---|---|---|---|"]
     for pt in points[::3]:
-        lines.append(f"| {pt['threshold']:.2f} | {pt['coverage']:.3f} | {pt['precision']:.3f} | {pt['cost']:.3f} | "
-                     f"{pt['chat_declined']:.3f} |")
+        lines.append(f"| {pt['threshold']:.2f} | {pt['coverage']:.3f} | {pt['precision']:.3f} | {pt['top1']:.3f} | "
+                     f"{pt['decline']:.3f} | {pt['false_decline']:.3f} | {pt['cost']:.3f} | {pt['chat_declined']:.3f} |")
     lines += ["", "| clarify margin | answers asked | wrong first, right second caught |", "|---|---|---|"]
     for mm in margins:
         lines.append(f"| {mm['margin']:g} | {mm['asked']:.3f} | {mm['rescued']} of {mm['wrong_first']} |")
