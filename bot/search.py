@@ -10,8 +10,10 @@ Design (measured in `bench/search.py`):
 4. rapidfuzz re-ranks them: the IDF-weighted share of the query an entry covers, blended with the
    best fuzzy similarity of the query to one of the entry's phrasings (no-space ratio and
    token_sort_ratio, both immune to WRatio's saturation and token_set_ratio's subset trap).
-5. It declines when too little of the question is covered by one entry, or when most of the
-   question's weight is words the knowledge base has never seen.
+5. A logistic regression over features of the best match (`DeclineModel`, trained offline by
+   `bench/decline.py`, its coefficients data in `decline_model.json`) decides whether it answers: it
+   declines when the thing asked about is not what the entry is about (an unknown or uncovered content
+   noun, little of the question covered), and asks back when a second entry is about as likely.
 """
 from __future__ import annotations
 
@@ -67,8 +69,9 @@ UNKNOWN_MASS_CAP = 2.0  # × the weight of one unknown word
 _PREDICATE = re.compile(r"(어요|아요|여요|었|았|였|겠|는데|은데|ㄴ데|던데|거죠|는거|어야|아야|해야|어서|아서|"
                         r"[가-힣]죠|[가-힣]네요|[가-힣]어|[가-힣]아|는지|을지|려고|[가-힣]고싶)[?!.]*$")
 _NUMBER_WORD = re.compile(r"^[0-9]+(월|일|시|분|차|년|주|건|개)?$")
-MAX_QUERY_CHARS = 500
-_SENTENCE_END = re.compile(r"(?<=[^0-9])[.?!。？！~]+\s*|\n+|(?<=[요다])[,~]\s+")  # longer input is cut: nobody asks a 40,000-character question
+MAX_QUERY_CHARS = 500  # longer input is cut: nobody asks a 40,000-character question
+# Where a sentence ends: punctuation (not a decimal point), a line break, or '…요,' / '…다,' before a space.
+_SENTENCE_END = re.compile(r"(?<=[^0-9])[.?!。？！~]+\s*|\n+|(?<=[요다])[,~]\s+")
 
 
 @dataclass
@@ -164,7 +167,8 @@ class Engine:
     """Finds the entry that answers a question; declines when none does."""
 
     def __init__(self, entries: Iterable[Entry] = (), synonyms: Iterable[Iterable[str]] = (), *,
-                 thresholds: Thresholds | None = None, model: DeclineModel | None = None, render: Callable[[Entry], str] | None = None):
+                 thresholds: Thresholds | None = None, model: DeclineModel | None = None,
+                 render: Callable[[Entry], str] | None = None):
         self.synonyms = Synonyms(synonyms)
         # Answers are templates; their words (dates included) are learnt from the rendered text.
         self._render = render
