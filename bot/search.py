@@ -620,8 +620,18 @@ class Engine:
                         pre[eid] += gain
         if not pre:
             return []
-        # Ties are broken by id, so an answer never depends on the order of a set (hash seeds vary per process).
-        cands = [eid for eid, _ in heapq.nsmallest(CANDIDATES, pre.items(), key=lambda kv: (-kv[1], kv[0]))]
+        # Among equals, an entry whose questions (not just its answer) hold the words asked goes first, then
+        # one with a phrasing made mostly of them ('희망이음 뭔가요' → 희망이음이란, not every entry naming it).
+        asked = {w for t in terms for w in t.expansions}
+
+        def closeness(eid: str) -> tuple[float, float]:
+            keys = self._keys[eid]
+            in_questions = sum(t.weight for t in terms if any(w in keys.q_words for w in t.expansions))
+            focus = max((sum(w in asked for w in words) / len(words)
+                         for words in (spaced.split() for _, spaced in keys.phrasings) if words), default=0.0)
+            return in_questions, focus
+
+        cands = _top(pre, CANDIDATES, closeness)
         qkey = _phrasing_key([max(t.expansions, key=t.expansions.get) if t.expansions else t.surface
                               for t in terms])
         out = []
@@ -748,6 +758,23 @@ class Engine:
             "margin": max(best.score - second, 0.0) / 100,
             "length": min(len(content), 12) / 12,
         }
+
+
+def _top(scores: dict[str, float], n: int, tiebreak: Callable[[str], tuple] | None = None,
+         max_ties: int = 500) -> list[str]:
+    """The n best keys; ties at the cut go to the higher `tiebreak`, then the smaller key, so an answer never
+    depends on the order of a set (hash seeds vary per process). `scores` may be large: only what is at or
+    above the n-th score is sorted, and a tie of more than `max_ties` is broken by key alone."""
+    if len(scores) <= n:
+        return sorted(scores, key=lambda k: (-scores[k], k))
+    cut = heapq.nlargest(n, scores.values())[-1]
+    above = sorted((k for k, v in scores.items() if v > cut), key=lambda k: (-scores[k], k))
+    ties = [k for k, v in scores.items() if v == cut]
+    if tiebreak is not None and len(ties) <= max_ties:
+        ties.sort(key=lambda k: tuple(-x for x in tiebreak(k)) + (k,))
+    else:
+        ties.sort()
+    return above + ties[: n - len(above)]
 
 
 @lru_cache(maxsize=500_000)
