@@ -624,12 +624,12 @@ class Engine:
         # one with a phrasing made mostly of them ('희망이음 뭔가요' → 희망이음이란, not every entry naming it).
         asked = {w for t in terms for w in t.expansions}
 
-        def closeness(eid: str) -> tuple[float, float]:
+        def closeness(eid: str) -> tuple[float, float]:  # smaller is closer
             keys = self._keys[eid]
             in_questions = sum(t.weight for t in terms if any(w in keys.q_words for w in t.expansions))
             focus = max((sum(w in asked for w in words) / len(words)
                          for words in (spaced.split() for _, spaced in keys.phrasings) if words), default=0.0)
-            return in_questions, focus
+            return -in_questions, -focus
 
         cands = _top(pre, CANDIDATES, closeness)
         qkey = _phrasing_key([max(t.expansions, key=t.expansions.get) if t.expansions else t.surface
@@ -761,20 +761,28 @@ class Engine:
 
 
 def _top(scores: dict[str, float], n: int, tiebreak: Callable[[str], tuple] | None = None,
-         max_ties: int = 500) -> list[str]:
-    """The n best keys; ties at the cut go to the higher `tiebreak`, then the smaller key, so an answer never
-    depends on the order of a set (hash seeds vary per process). `scores` may be large: only what is at or
-    above the n-th score is sorted, and a tie of more than `max_ties` is broken by key alone."""
-    if len(scores) <= n:
-        return sorted(scores, key=lambda k: (-scores[k], k))
-    cut = heapq.nlargest(n, scores.values())[-1]
-    above = sorted((k for k, v in scores.items() if v > cut), key=lambda k: (-scores[k], k))
-    ties = [k for k, v in scores.items() if v == cut]
-    if tiebreak is not None and len(ties) <= max_ties:
-        ties.sort(key=lambda k: tuple(-x for x in tiebreak(k)) + (k,))
-    else:
-        ties.sort()
-    return above + ties[: n - len(above)]
+         max_ties: int = 80) -> list[str]:
+    """The n best keys; ties at the cut go to the smaller `tiebreak`, then the smaller key, so an answer never
+    depends on the order of a set (hash seeds vary per process). `scores` may hold thousands: one sort in C,
+    then only the tie at the cut is looked at (by key alone when it holds more than `max_ties`)."""
+    ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+    if len(ranked) > n:
+        cut = scores[ranked[n - 1]]
+        i, j = n - 1, n
+        while i > 0 and scores[ranked[i - 1]] == cut:
+            i -= 1
+        while j < len(ranked) and scores[ranked[j]] == cut and j - i <= max_ties:
+            j += 1
+        ties = ranked[i:j]
+        if j < len(ranked) and scores[ranked[j]] == cut:  # a tie too large to weigh: by key
+            ties = sorted(k for k, v in scores.items() if v == cut)
+        elif tiebreak is not None:
+            ties.sort(key=lambda k: (tiebreak(k), k))
+        else:
+            ties.sort()
+        ranked = ranked[:i] + ties[: n - i]
+    # equal scores above the cut: by key too
+    return sorted(ranked, key=lambda k: (-scores[k], k))
 
 
 @lru_cache(maxsize=500_000)
