@@ -70,6 +70,7 @@ _PREDICATE = re.compile(r"(어요|아요|여요|었|았|였|겠|는데|은데|�
                         r"[가-힣]죠|[가-힣]네요|[가-힣]어|[가-힣]아|는지|을지|려고|[가-힣]고싶)[?!.]*$")
 _NUMBER_WORD = re.compile(r"^[0-9]+(월|일|시|분|차|년|주|건|개)?$")
 MAX_QUERY_CHARS = 500  # longer input is cut: nobody asks a 40,000-character question
+LONG_MESSAGE = 50  # characters: a message this long may carry a greeting and a situation before its question
 # Where a sentence ends: punctuation (not a decimal point), a line break, or '…요,' / '…다,' before a space.
 _SENTENCE_END = re.compile(r"(?<=[^0-9])[.?!。？！~]+\s*|\n+|(?<=[요다])[,~]\s+")
 
@@ -656,7 +657,7 @@ class Engine:
 
     def answer(self, query: str, *, alternatives: int = 2) -> Result:
         result = self._answer(query, query, alternatives)
-        if not result.answered and result.reason == "unknown":
+        if not result.answered and result.reason == "unknown" and len(query or "") >= LONG_MESSAGE:
             # A long message puts its question last ("안녕하세요. 복지관 총무입니다. … 어떻게 하나요?"): when the
             # whole is not confident, the last sentence or two may be, on their own.
             parts = [p for p in _SENTENCE_END.split((query or "")[:MAX_QUERY_CHARS]) if p.strip()]
