@@ -25,7 +25,7 @@ from .businesshours import BusinessCalendar, Policy, is_business_day
 from .clock import SEOUL, BadTime, parse_time
 from .messages import Reply
 from .store import migration
-from .templates import dday
+from .templates import dday, left
 
 log = logging.getLogger(__name__)
 
@@ -633,7 +633,8 @@ def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> s
     tpl = own.get(state)
     if not tpl:
         return default
-    return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms).strip()
+    return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms, now=now,
+                                                left=left(ms, now)).strip()
 
 
 # Compiled phrase templates, per jinja2 environment (phrases are few; compiling is the costly part).
