@@ -93,8 +93,10 @@ def left(ms, now: datetime) -> str:
         return f"{d}, {d[2:]}일 남음"
     if not isinstance(target, datetime):
         return "D-day, 오늘까지"
-    hours = int((target - now).total_seconds() // 3600)
-    remaining = f"{hours}시간 남음" if hours else "1시간 안 남음"
+    minutes = max(round((target - now).total_seconds() / 60), 0)  # the clock runs: 9:59.9 is 10 minutes
+    hours, minutes = divmod(minutes, 60)
+    remaining = " ".join(p for p in (f"{hours}시간" if hours else "", f"{minutes}분" if minutes else "") if p)
+    remaining = f"{remaining or '1분 미만'} 남음"
     return f"D-day, 오늘 {_local(target):%H:%M}까지, {remaining}"
 
 
