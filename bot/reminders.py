@@ -149,15 +149,21 @@ class RuleSet:
         return next((r for r in self.rules if r.id == rule_id), None)
 
 
-def rules_path(kb) -> Path:
+def rules_path(kb) -> Path | None:
+    """The knowledge directory's own `reminders.yaml`. Reminders are part of a domain pack: a plain FAQ
+    file, or a directory without the file, has none (the W4C campaign never follows another FAQ)."""
     from .config import DEFAULT_KNOWLEDGE
 
-    if kb is not None and kb.root is not None and (Path(kb.root) / "reminders.yaml").exists():
+    if kb is None:
+        return DEFAULT_KNOWLEDGE / "reminders.yaml"
+    if kb.root is not None and (Path(kb.root) / "reminders.yaml").exists():
         return Path(kb.root) / "reminders.yaml"
-    return DEFAULT_KNOWLEDGE / "reminders.yaml"
+    return None
 
 
-def load_rules(path: Path | str) -> RuleSet:
+def load_rules(path: Path | str | None) -> RuleSet:
+    if path is None:
+        return RuleSet()
     path = Path(path)
     from .knowledge import _LineLoader, _strip_lines
 
@@ -657,7 +663,8 @@ def _default_rules_cached(path: str) -> RuleSet:
 
 
 def _default_rules(kb) -> RuleSet:
-    return _default_rules_cached(str(rules_path(kb)))
+    path = rules_path(kb)
+    return _default_rules_cached(str(path)) if path is not None else RuleSet()
 
 
 class _TemplatesOnly:

@@ -106,13 +106,12 @@ class Templates:
     def __init__(self, kb: "KnowledgeBase", clock=None):
         self.kb = kb
         self.clock = clock
-        loader = None
-        if kb.root is not None and (kb.root / "templates").is_dir():
-            loader = jinja2.FileSystemLoader(str(kb.root / "templates"))
-        else:
-            from .config import DEFAULT_KNOWLEDGE
+        from .config import DEFAULT_KNOWLEDGE
 
-            loader = jinja2.FileSystemLoader(str(DEFAULT_KNOWLEDGE / "templates"))
+        # A knowledge directory's own templates first; the bot's own UI templates (answer, decline, the
+        # inquiry form …) are always found, whatever knowledge is loaded.
+        dirs = [kb.root / "templates"] if kb.root is not None and (kb.root / "templates").is_dir() else []
+        loader = jinja2.FileSystemLoader([str(d) for d in (*dirs, DEFAULT_KNOWLEDGE / "templates")])
         self.env = self._env(loader, undefined=jinja2.ChainableUndefined)
         self.strict_env = self._env(loader, undefined=jinja2.StrictUndefined)
         self._cache: dict[tuple[str, bool], jinja2.Template] = {}
