@@ -80,8 +80,8 @@ def state(ms, now: datetime) -> str:
 
 
 def left(ms, now: datetime) -> str:
-    """How long until a milestone (a window's end while it runs): "D-5, 5일 남음", "오늘 18:00까지, 3시간 남음",
-    "오늘까지"; "" once it has passed or while it has no date."""
+    """How long until a milestone (a window's end while it runs): "D-5, 5일 남음", "D-1, 내일 09:00",
+    "D-day, 오늘 18:00까지, 3시간 남음", "D-day, 오늘까지"; "" once it has passed or while it has no date."""
     where = state(ms, now)
     if where not in ("before", "during"):
         return ""
