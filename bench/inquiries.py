@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as d:
         start = datetime(2021, 9, 1, 9, 0, tzinfo=SEOUL)
         clock = FixedClock(start)
-        s = services_mod.build(Settings(data_dir=Path(d), secret_key="bench", agents=("agent1",)), clock=clock,
+        s = services_mod.build(Settings(data_dir=Path(d), secret_key="YmVuY2gtc2VjcmV0LWtleS4uLi4uLi4uLi4uLi4uLi4=", agents=("agent1",)), clock=clock,
                                store=Store(Path(d) / "ieum.db"))
         inq = s.inquiries
         categories = [c for c in inq.categories if c.count(" > ") >= 2]

@@ -47,7 +47,7 @@ QUESTIONS = ["시스템 중단 기간이 언제예요", "희망이음 접속 방
              "보조금 정산보고 기한", "인사카드 직원정보 누락", "희망이음 로그인이 안 돼요", "김치찌개 끓이는 법"]
 AGENTS = [AGENT, "UAGENT2", "UAGENT3"]
 REMIND_CHANNEL = "CREMIND"
-KEY = "soak-secret-key"
+KEY = "c29hay1zZWNyZXQta2V5Li4uLi4uLi4uLi4uLi4uLi4="  # a Fernet key (ieum keygen)
 
 
 # ---- the fake Slack in its own process ---------------------------------------------------------------

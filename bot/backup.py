@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from .store import private_dir, private_file
+
 # One step: the copy is a single read transaction. In WAL mode that never blocks the bot's writer, and
 # it is never restarted (a stepped backup starts over whenever another connection writes, so under
 # steady traffic it might never finish).
@@ -69,13 +71,14 @@ def backup(db_path: str | Path, output: str | Path) -> dict:
         raise BackupError(f"데이터베이스 파일이 없습니다: {db_path}")
     if output.resolve() == db_path.resolve():
         raise BackupError("백업 파일은 데이터베이스 파일과 달라야 합니다.")
-    output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     t0 = time.perf_counter()
     src = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     try:
         src.execute("PRAGMA busy_timeout = 30000")
+        private_dir(output.parent)
+        tmp.unlink(missing_ok=True)
+        private_file(tmp)  # the copy holds what the database holds: owner-only from the first byte
         dst = sqlite3.connect(tmp)
         try:
             _copy(src, dst)
@@ -156,13 +159,14 @@ def restore(source: str | Path, db_path: str | Path, *, force: bool = False) -> 
     if db_path.exists() and in_use(db_path) and not force:
         raise BackupError("데이터베이스가 사용 중입니다 (이음이 실행 중일 수 있습니다). 이음을 멈춘 뒤 다시 "
                           "실행하거나, 덮어써도 된다면 --force를 붙이세요.")
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(db_path.parent)
     kept = None
     if db_path.exists():
         kept = db_path.with_name(f"{db_path.name}.before-restore-{time.strftime('%Y%m%d-%H%M%S')}")
         backup(db_path, kept)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
+        private_file(db_path)
         dst = sqlite3.connect(db_path, timeout=30)
         try:
             dst.execute("PRAGMA busy_timeout = 30000")
@@ -176,26 +180,6 @@ def restore(source: str | Path, db_path: str | Path, *, force: bool = False) -> 
         src.close()
     _check(db_path)
     return {"restored": str(db_path), "previous": str(kept) if kept else None, **_counts(db_path)}
-
-
-def key_matches(settings, db_path: Path) -> bool | None:
-    """Whether the configured key decrypts the restored database's key check (None: nothing to check)."""
-    from .privacy import Cipher, KeyError_
-
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        row = conn.execute("SELECT value FROM inquiry_meta WHERE name = 'key_check'").fetchone()
-    except sqlite3.Error:
-        return None
-    finally:
-        conn.close()
-    if row is None:
-        return None
-    try:
-        cipher = Cipher.from_settings(settings, directory=db_path.parent)
-    except KeyError_:
-        return False
-    return cipher.can_decrypt(row[0])
 
 
 # ---- CLI ------------------------------------------------------------------------------------------
@@ -219,7 +203,14 @@ def cmd_backup(args) -> int:
 def cmd_restore(args) -> int:
     from .cli import _settings
 
+    from .privacy import key_problem
+
     settings = _settings(args)
+    # Refuse before anything is replaced: a backup the current key cannot read would lose its subject info.
+    if Path(args.input).is_file() and (problem := key_problem(settings, Path(args.input))):
+        print("복원하지 않았습니다: 지금 키로는 백업의 대상자 정보를 풀 수 없습니다. 백업 당시의 키를 IEUM_SECRET_KEY에 "
+              "설정한 뒤 다시 실행하세요.", file=sys.stderr)
+        return 2
     try:
         result = restore(args.input, settings.db_path, force=args.force)
     except BackupError as e:
@@ -228,10 +219,6 @@ def cmd_restore(args) -> int:
     print(f"복원 완료: {result['restored']} (질의 {result.get('inquiries', 0)}건)")
     if result["previous"]:
         print(f"복원 전 데이터베이스는 {result['previous']}에 보관했습니다.")
-    if key_matches(settings, settings.db_path) is False:
-        print("경고: 현재 암호화 키로 복원한 데이터의 대상자 정보를 풀 수 없습니다. 백업 당시의 키를 설정하세요.",
-              file=sys.stderr)
-        return 3
     return 0
 
 

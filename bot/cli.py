@@ -165,6 +165,59 @@ def cmd_run(args) -> int:
     return cmd_chat(args)
 
 
+def cmd_keygen(args) -> int:
+    from .privacy import generate_key
+
+    print(generate_key())
+    print("이 키를 IEUM_SECRET_KEY로 설정하고 데이터와 따로 안전하게 보관하세요. 키를 잃으면 대상자 정보를 풀 수 없습니다.",
+          file=sys.stderr)
+    return 0
+
+
+# Commands that never open the data directory: no start-up check for them.
+NO_DATA_COMMANDS = {"ask", "kb", "keygen"}
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class StartupError(RuntimeError):
+    """The bot cannot start with this data directory or key (one Korean line: what is wrong, what to do)."""
+
+
+def startup_check(settings: Settings, *, database: bool = True) -> None:
+    """Check the data directory, the database file and the key before anything is written (no key file,
+    no database file, no WAL): a start-up failure leaves the data directory exactly as it was."""
+    import os
+    import sqlite3
+
+    from .privacy import key_problem
+
+    data = settings.data_dir
+    if data.exists() and not data.is_dir():
+        raise StartupError(f"IEUM_DATA_DIR({data})이 디렉터리가 아니라 파일입니다. 데이터 디렉터리 경로로 바꾸거나 "
+                           "그 파일을 옮긴 뒤 다시 실행하세요.")
+    if data.is_dir() and not os.access(data, os.W_OK | os.X_OK):
+        raise StartupError(f"데이터 디렉터리({data})에 쓸 수 없습니다. 이음을 실행하는 사용자에게 쓰기 권한을 주세요.")
+    db = settings.db_path
+    if not database or not db.exists():
+        return
+    if not db.is_file():
+        raise StartupError(f"데이터베이스 경로({db})가 파일이 아닙니다. 그 경로를 비운 뒤 다시 실행하세요.")
+    try:
+        with open(db, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as e:
+        raise StartupError(f"데이터베이스 파일({db})을 읽을 수 없습니다({e.strerror}). 파일 권한을 확인하세요.") from None
+    if head and head != SQLITE_MAGIC:
+        raise StartupError(f"데이터베이스 파일({db})이 SQLite 데이터베이스가 아닙니다. `ieum restore 백업파일`로 "
+                           "복원하거나 그 파일을 옮긴 뒤 다시 실행하세요.")
+    try:
+        problem = key_problem(settings, db)
+    except sqlite3.DatabaseError:
+        raise StartupError(f"데이터베이스 파일({db})이 손상되었습니다. `ieum restore 백업파일`로 복원하세요.") from None
+    if problem:
+        raise StartupError(problem)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ieum", description="이음: 희망이음 전환 헬프데스크 도우미")
     p.add_argument("--knowledge", help="knowledge directory, or a plain FAQ file (.jsonl/.csv/.xlsx)")
@@ -180,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="Slack when its tokens are set, the terminal chat otherwise")
     run.set_defaults(func=cmd_run)
+
+    keygen = sub.add_parser("keygen", help="print a new encryption key for IEUM_SECRET_KEY")
+    keygen.set_defaults(func=cmd_keygen)
 
     kb = sub.add_parser("kb", help="the knowledge base")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
@@ -203,9 +259,19 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(logging.WARNING)  # JSON lines off a terminal, personal data masked
     if not getattr(args, "func", None):
         args.func = cmd_run
+    from .privacy import KeyError_, KeyMismatch
+    from .store import StoreError
+
     try:
+        if args.command not in NO_DATA_COMMANDS:
+            # `restore` replaces the database, so only the directory is checked (the backup's key is
+            # checked by the command itself)
+            startup_check(_settings(args), database=args.command != "restore")
         # Subcommands may be given --knowledge after the subcommand name too; the parent option wins.
         return args.func(args) or 0
+    except (StartupError, StoreError, KeyError_, KeyMismatch) as e:
+        print(f"시작할 수 없습니다: {e}", file=sys.stderr)
+        return 2
     except ConfigError as e:
         print(f"설정 오류: {e}", file=sys.stderr)
         return 2

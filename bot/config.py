@@ -61,6 +61,14 @@ class Settings:
                 now = parse_time(env["IEUM_NOW"])
             except ValueError as e:
                 raise ConfigError(f"IEUM_NOW: {e}") from None
+        secret_key = env.get("IEUM_SECRET_KEY") or None
+        if secret_key:
+            from .privacy import KeyError_, check_secret
+
+            try:
+                check_secret(secret_key)
+            except KeyError_ as e:
+                raise ConfigError(str(e)) from None
         knowledge = DEFAULT_KNOWLEDGE
         extra: tuple[Path, ...] = ()
         if env.get("IEUM_KNOWLEDGE"):
@@ -73,7 +81,7 @@ class Settings:
             data_dir=Path(env.get("IEUM_DATA_DIR") or "data"),
             knowledge=knowledge,
             extra_knowledge=extra,
-            secret_key=env.get("IEUM_SECRET_KEY") or None,
+            secret_key=secret_key,
             agents=_split(env.get("IEUM_AGENTS", "")),
             now=now,
             log_level=env.get("IEUM_LOG_LEVEL", "INFO").upper(),

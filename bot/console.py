@@ -178,7 +178,13 @@ class Console:
                 self.say("  예 또는 아니요로 답해 주세요.")
                 continue
             if f.kind == "files":
-                return [_attachment(p) for p in re.split(r"\s*,\s*", line) if p]
+                from .inquiries import AttachmentError, read_local_file
+
+                try:  # the bytes are read here, on the user's own machine, once
+                    return [read_local_file(p) for p in re.split(r"\s*,\s*", line) if p]
+                except AttachmentError as e:
+                    self.say(f"  {e}")
+                    continue
             if f.max_length and len(line) > f.max_length:
                 self.say(f"  {f.max_length}자 이내로 입력하세요. (지금 {len(line)}자)")
                 continue
@@ -211,13 +217,6 @@ def _pick(line: str, options: list[tuple[str, str]]) -> str | None:
     key = line.replace(" ", "")
     hits = [v for v, label in options if label.replace(" ", "").endswith(key) or v.replace(" ", "").endswith(key)]
     return hits[0] if len(hits) == 1 else None
-
-
-def _attachment(path: str) -> dict:
-    name = os.path.basename(path)
-    size = os.path.getsize(path) if os.path.isfile(path) else 0
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return {"name": name, "type": ext, "size": size, "id": os.path.abspath(path)}
 
 
 def _login() -> str:

@@ -15,6 +15,9 @@ import csv
 import io
 import json
 import logging
+import os
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -179,6 +182,48 @@ def _m004(db) -> None:
     c.execute("ALTER TABLE inquiries ADD COLUMN submission_id TEXT")
     c.execute("CREATE UNIQUE INDEX idx_inquiries_submission ON inquiries (submission_id) "
               "WHERE submission_id IS NOT NULL")
+
+
+@migration("inquiries_005_attachment_content")
+def _m005(db) -> None:
+    # The attachment's bytes, encrypted with the subject-info cipher (a scan can hold personal data): kept in
+    # the database, so they are owner-only (0600) like it and go into every backup with it.
+    db.conn.execute("ALTER TABLE inquiry_attachments ADD COLUMN content BLOB")
+
+
+# What each allowed type starts with: a name says .pdf, the bytes must agree (HWP 5 and DOC are OLE compound
+# files, HWPX and DOCX are ZIP packages).
+_OLE, _ZIP = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"PK\x03\x04"
+MAGIC = {"jpg": (b"\xff\xd8\xff",), "jpeg": (b"\xff\xd8\xff",), "png": (b"\x89PNG\r\n\x1a\n",),
+         "pdf": (b"%PDF-",), "hwp": (_OLE, _ZIP), "doc": (_OLE,), "docx": (_ZIP,)}
+
+
+class AttachmentError(InquiryError):
+    """A file that cannot be attached (the message is Korean)."""
+
+
+def safe_name(name: Any) -> str:
+    """The file's own name: no directories (`../../etc/passwd.pdf` is `passwd.pdf`), no control characters
+    (a NUL included), no leading dots, at most 120 characters."""
+    name = unicodedata.normalize("NFC", str(name or ""))
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    return re.split(r"[\\/]", name)[-1].strip().lstrip(".").strip()[:120]
+
+
+def read_local_file(path: str) -> dict:
+    """An attachment from a path on this machine (the terminal only: never from a chat payload)."""
+    p = Path(os.path.expanduser(path.strip().strip('"').strip("'")))
+    if not p.is_file():
+        raise AttachmentError(f"첨부파일을 찾을 수 없습니다: {safe_name(p.name)[:60] or path[:60]}")
+    if p.stat().st_size > MAX_FILE_SIZE:
+        raise AttachmentError(f"첨부파일은 한 개에 {MAX_FILE_SIZE // (1024 * 1024)}MB까지 올릴 수 있습니다: "
+                              f"{safe_name(p.name)[:60]}")
+    try:
+        with open(p, "rb") as f:
+            data = f.read(MAX_FILE_SIZE + 1)
+    except OSError as e:
+        raise AttachmentError(f"첨부파일을 읽을 수 없습니다: {safe_name(p.name)[:60]} ({e.strerror})") from None
+    return {"name": safe_name(p.name), "size": len(data), "data": data}
 
 
 # ---- the inquiry ------------------------------------------------------------------------------------
@@ -469,20 +514,23 @@ class Inquiries:
         if len(files) > MAX_FILES:
             return f"첨부파일은 {MAX_FILES}개까지 올릴 수 있습니다."
         for a in files:
-            if not isinstance(a, dict) or not str(a.get("name") or "").strip():
+            if not isinstance(a, dict) or not safe_name(a.get("name")):
                 return "첨부파일 정보가 올바르지 않습니다 (이름이 없습니다)."
-            name = str(a["name"])
+            name = safe_name(a["name"])
             if find_personal_data(name):
                 return "첨부파일 이름에 개인정보가 있습니다. 파일 이름을 바꿔 주세요."
             ext = _extension(a)
             if ext not in ALLOWED_EXTENSIONS:
                 return (f"첨부파일은 {', '.join(ALLOWED_EXTENSIONS)} 형식만 올릴 수 있습니다: {name[:60]}")
+            data = a.get("data")
             try:
-                size = int(a.get("size") or 0)
+                size = len(data) if isinstance(data, bytes) else int(a.get("size") or 0)
             except (TypeError, ValueError):
                 return f"첨부파일 크기가 올바르지 않습니다: {name[:60]}"
             if size < 0 or size > MAX_FILE_SIZE:
                 return f"첨부파일은 한 개에 {MAX_FILE_SIZE // (1024 * 1024)}MB까지 올릴 수 있습니다: {name[:60]}"
+            if isinstance(data, bytes) and not data.startswith(MAGIC.get(ext, ())):
+                return f"첨부파일의 내용이 {ext} 형식이 아닙니다: {name[:60]}"
         return None
 
     # ---- filing ---------------------------------------------------------------------------------
@@ -540,10 +588,12 @@ class Inquiries:
                 c.execute("INSERT INTO inquiry_subjects (inquiry_id, token, created_at) VALUES (?, ?, ?)",
                           [number, token, row["created_at"]])
             for a in attachments:
-                name = str(a["name"]).strip()
-                c.execute("INSERT INTO inquiry_attachments (inquiry_id, name, type, size, file_id) VALUES (?, ?, ?, ?, ?)",
-                          [number, name, _extension(a), int(a.get("size") or 0),
-                           str(a.get("id") or a.get("file_id") or "")])
+                data = a.get("data") if isinstance(a.get("data"), bytes) else None
+                c.execute("INSERT INTO inquiry_attachments (inquiry_id, name, type, size, file_id, content) "
+                          "VALUES (?, ?, ?, ?, ?, ?)",
+                          [number, safe_name(a["name"]), _extension(a), len(data) if data is not None else int(a.get("size") or 0),
+                           str(a.get("id") or a.get("file_id") or "") if data is None else "",
+                           self.cipher.encrypt_bytes(data) if data is not None else None])
             filed = {"status": WAITING, "source": source, "attachments": len(attachments),
                      "subject_info": bool(token)}
             if parent_id:
@@ -610,6 +660,8 @@ class Inquiries:
         with self.store.transaction():
             self.store.conn.execute("UPDATE inquiries SET views = views + 1 WHERE id = ?", [inq.id])
         inq.views += 1
+        if user not in (inq.requester, inq.assignee):
+            inq.attachments = []  # a public inquiry's readers see its text, not the requester's files
         return inq
 
     def _where(self, *, status=None, category=None, type=None, urgent=None, text=None, period=None,
@@ -871,7 +923,18 @@ class Inquiries:
             self._event(inq.id, user, "rated", {"satisfaction": score}, now)
         return self.get(inq.id)
 
-    # ---- subject info ---------------------------------------------------------------------------
+    # ---- subject info and attachments -----------------------------------------------------------
+
+    def read_attachment(self, number: str | int, index: int, user: str) -> tuple[str, bytes]:
+        """(name, bytes) of the inquiry's `index`-th attachment (from 0), for the requester or the assignee only."""
+        inq = self.get(number)
+        if not user or user not in (inq.requester, inq.assignee):
+            log.info("attachment of inquiry %s refused to %s", inq.receipt, user)
+            raise Forbidden("첨부파일은 요청자와 담당자만 볼 수 있습니다.")
+        rows = self._read("SELECT name, content FROM inquiry_attachments WHERE inquiry_id = ? ORDER BY id", [inq.id])
+        if not 0 <= index < len(rows) or rows[index][1] is None:
+            raise NotFound("첨부파일이 없습니다.")
+        return rows[index][0], self.cipher.decrypt_bytes(rows[index][1])
 
     def read_subject_info(self, number: str | int, user: str) -> str:
         """The decrypted subject info, for the requester or the assignee only; every attempt is logged."""

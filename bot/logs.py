@@ -98,6 +98,16 @@ def setup(level: str | int = "INFO", *, stream: IO | None = None, json_lines: bo
     root.setLevel(level if isinstance(level, int) else getattr(logging, str(level).upper(), logging.INFO))
     # chatty libraries stay at WARNING unless asked for DEBUG
     if root.level > logging.DEBUG:
-        for name in ("urllib3", "asyncio", "apscheduler.executors.default", "slack_sdk.web.base_client"):
+        for name in ("urllib3", "asyncio", "apscheduler.executors.default"):
             logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
+    # Libraries that log what they send and receive (request bodies, responses, payloads) at DEBUG: the
+    # assignee's 대상자 정보, a re-shown form or a relayed message would be written out in full, and
+    # masking only catches what looks like a number. Their DEBUG output is never emitted, at any level.
+    for name in BODY_LOGGERS:
+        logging.getLogger(name).setLevel(max(root.level, logging.INFO))
     return handler
+
+
+# Loggers of third-party clients and frameworks that log request or response bodies at DEBUG.
+BODY_LOGGERS = ("slack_sdk", "slack_bolt", "aiohttp.client", "urllib3", "msal", "microsoft_agents", "azure",
+                "requests")

@@ -1,31 +1,52 @@
 """Personal data: the guard that keeps it out of public text, and the cipher that keeps it at rest.
 
-The guard finds Korean resident registration numbers (with or without the hyphen; numbers issued
-since October 2020 carry no valid check digit, so it is never checked), foreigner registration numbers,
-mobile and landline phone numbers and e-mail addresses. Findings name the kind of data, never the data,
-so they can go into a Korean error message or a log line safely.
+The guard finds Korean resident registration numbers (numbers issued since October 2020 carry no valid
+check digit, so it is never checked), foreigner registration numbers, mobile and landline phone numbers
+and e-mail addresses, however they are spelled. `find_personal_data` is the one detector: filing, the
+triage card, exports, similar-inquiry suggestions, FAQ promotion, thread relay, inquiry events and log
+masking all go through it (directly or through `mask` / `extract`). Findings name the kind of data,
+never the data, so they can go into a Korean error message or a log line safely.
 
-The cipher is Fernet (`cryptography`); the key comes from `IEUM_SECRET_KEY` or is generated once into
-the data directory with mode 0600.
+How it reads text (the spellings people actually type):
+1. Normalise: NFKC per character (full-width digits and hyphens, `＠`, circled or bold digits become
+   ASCII), any other script's decimal digit becomes its ASCII digit, zero-width and control characters
+   are dropped. Each normalised character remembers where it came from, so a finding covers the original
+   text, zero-width characters inside it included.
+2. Digit groups joined by any run of separators (spaces, line breaks, hyphens and dashes of every kind,
+   `.` `/` `_` `~` `ㅡ` `·` and parentheses) form one chain; every stretch of consecutive groups in a chain
+   is judged on its digits alone, so `900 101-1234 567`, `(010)1234-5678` and `010 - 1234 - 5678` are
+   the same numbers as their plain forms.
+3. E-mail: an ASCII or Hangul local part, `@` (also `＠`, spaces around it, `(at)` / `[at]`), and a domain
+   of at least two labels whose last label is ASCII letters, punycode or `한국`.
+
+Shapes deliberately NOT treated as personal data (tests/test_privacy_guard.py keeps them unflagged):
+- Commas and colons are not separators: `1,234,567원` is an amount and `18:00` a time, and no one writes a
+  resident number or a phone with them.
+- Thirteen digits whose first six are not a date (`1234567890123`): resident and foreigner numbers always
+  start with YYMMDD (every seventh digit is some sex/century code, so that digit decides nothing).
+- Six-digit birth dates alone (`900101`), eight-digit local numbers without an area code (`1234-5678`) and
+  already masked numbers (`900101-1******`): they identify no one by themselves and appear in ordinary
+  schedules and examples.
+- Company representative numbers (`1588-1234`, `1577-…`) and business registration numbers
+  (`123-45-67890`): they belong to organisations, and the knowledge base quotes them.
+- Slack mentions (`@홍길동`) and addresses without a dotted domain (`user@localhost`): no local part or no
+  deliverable domain; and `@` spelled as a word (`at`, `골뱅이`), which ordinary prose is full of.
+
+The cipher is Fernet (`cryptography`); the key is `IEUM_SECRET_KEY` (a Fernet key: `ieum keygen` prints
+one) or is generated once into the data directory with mode 0600.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import re
+import sqlite3
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
 KEY_FILE = "secret.key"
-
-# Separators people type between digit groups: hyphen (ASCII and look-alikes), space, dot.
-_SEP = r"[\s\-‐‑‒–—―−.]?"
-_D = r"(?<!\d)"  # no digit before
-_E = r"(?!\d)"  # no digit after
-_YYMMDD = r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
 
 KINDS = {
     "rrn": "주민등록번호",
@@ -35,18 +56,22 @@ KINDS = {
     "email": "전자우편 주소",
 }
 
-_PATTERNS: list[tuple[str, re.Pattern]] = [
-    # 7th digit: 1-4 and 9/0 (born before 1900) for citizens, 5-8 for foreigners.
-    ("rrn", re.compile(_D + _YYMMDD + r"\s*[-‐‑‒–—―−]?\s*[1-490]\d{6}" + _E)),
-    ("frn", re.compile(_D + _YYMMDD + r"\s*[-‐‑‒–—―−]?\s*[5-8]\d{6}" + _E)),
-    ("mobile", re.compile(_D + r"01[016789]" + _SEP + r"\d{3,4}" + _SEP + r"\d{4}" + _E)),
-    # Seoul 02, regional 031–064, internet 070, the +82 form and the (02) / 02) forms.
-    ("phone", re.compile(
-        r"(?:(?<!\d)\+?82[\s\-]?(?:0?1[016789]|0?2|0?[3-6][1-5]|0?70)" + _SEP + r"\d{3,4}" + _SEP + r"\d{4}" + _E + r")"
-        + r"|(?:" + _D + r"0(?:2|[3-6][1-5]|70)" + _SEP + r"\d{3,4}" + _SEP + r"\d{4}" + _E + r")"
-        + r"|(?:" + _D + r"\(?0(?:2|[3-6][1-5]|70)\)\s?\d{3,4}" + _SEP + r"\d{4}" + _E + r")")),
-    ("email", re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")),
-]
+# Zero-width, bidi and other format/control characters: invisible, so dropped before detection
+# (tab, line feed and carriage return stay: they are separators).
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
+                        "\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
+# What people type between digit groups (after NFKC: `－` is `-`, `～` is `~`, `ㅡ` is U+1173).
+_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−﹣./_~·•()\[\]\u1173\u3161]+")
+_DIGITS = re.compile(r"[0-9]+")
+_PLUS = re.compile(r"\+[\s\-]*$")
+_EMAIL = re.compile(
+    r"(?<![\w.%+\-])[\w.%+\-]+"  # local part: ASCII or Hangul
+    r"(?:\s*@\s*|\s*[(\[]\s*at\s*[)\]]\s*)"
+    r"[^\W_][\w\-]*(?:\.[^\W_][\w\-]*)*"  # domain labels (IDN allowed)
+    r"\.(?:xn--[A-Za-z0-9\-]+|[A-Za-z]{2,}(?![A-Za-z0-9\-])|한국)",  # Korean particles may follow
+    re.IGNORECASE)
+_LANDLINE = re.compile(r"0(?:2\d{7,8}|[3-6][1-5]\d{7,8}|70\d{7,8}|50\d{8,9})")
+_MOBILE = re.compile(r"01[016789]\d{7,8}")
 
 
 @dataclass(frozen=True)
@@ -60,17 +85,90 @@ class Finding:
         return KINDS[self.kind]
 
 
+def normalize(text: str) -> tuple[str, list[int]]:
+    """(normalised text, for each of its characters the index in `text` it came from)."""
+    if text.isascii() and not _INVISIBLE.search(text):  # ASCII is its own NFKC form
+        return text, list(range(len(text)))
+    out: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        if _INVISIBLE.match(ch):
+            continue
+        n = unicodedata.normalize("NFKC", ch)
+        for c in n:
+            if not c.isascii() and c.isdecimal():
+                c = str(unicodedata.decimal(c))
+            out.append(c)
+            origin.append(i)
+    return "".join(out), origin
+
+
+def _number_kind(digits: str, plus82: bool) -> str | None:
+    if plus82:
+        rest = digits[2:]
+        rest = rest if rest.startswith("0") else "0" + rest
+        return "phone" if (_MOBILE.fullmatch(rest) or _LANDLINE.fullmatch(rest)) else None
+    if len(digits) == 13:
+        month, day, seventh = int(digits[2:4]), int(digits[4:6]), digits[6]
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            # 7th digit: 1-4 and 9/0 (born before 1900) for citizens, 5-8 for foreigners
+            return "frn" if seventh in "5678" else "rrn"
+        return None
+    if _MOBILE.fullmatch(digits):
+        return "mobile"
+    if _LANDLINE.fullmatch(digits):
+        return "phone"
+    return None
+
+
+def _numbers(norm: str) -> list[tuple[str, int, int]]:
+    """(kind, start, end) in `norm` for every personal number: in each chain of digit groups, from left to
+    right, the longest run of groups starting at a group whose digits make a number."""
+    groups = [(m.start(), m.end()) for m in _DIGITS.finditer(norm)]
+    if not groups:
+        return []
+    chains: list[list[tuple[int, int]]] = [[groups[0]]]
+    for g in groups[1:]:
+        if _SEPARATORS.fullmatch(norm, chains[-1][-1][1], g[0]):
+            chains[-1].append(g)
+        else:
+            chains.append([g])
+    found = []
+    for chain in chains:
+        i = 0
+        while i < len(chain):
+            best = None
+            digits = ""
+            plus82 = norm[chain[i][0]:chain[i][1]] == "82" and bool(_PLUS.search(norm, 0, chain[i][0]))
+            for j in range(i, len(chain)):
+                digits += norm[chain[j][0]:chain[j][1]]
+                if len(digits) > 14:
+                    break
+                kind = _number_kind(digits, plus82)
+                if kind:
+                    best = (kind, j)
+            if best is None:
+                i += 1
+                continue
+            kind, j = best
+            start = chain[i][0]
+            if plus82:
+                start = _PLUS.search(norm, 0, start).start()
+            found.append((kind, start, chain[j][1]))
+            i = j + 1
+    return found
+
+
 def find_personal_data(text: str | None) -> list[Finding]:
-    """Every stretch of personal data in `text`, left to right, non-overlapping."""
+    """Every stretch of personal data in `text`, left to right, non-overlapping, in `text`'s indices."""
     if not text:
         return []
-    found: list[Finding] = []
-    for kind, pattern in _PATTERNS:
-        for m in pattern.finditer(text):
-            if any(m.start() < f.end and f.start < m.end() for f in found):
-                continue
-            found.append(Finding(kind, m.start(), m.end()))
-    return sorted(found, key=lambda f: f.start)
+    norm, origin = normalize(text)
+    spans = [(m.start(), m.end(), "email") for m in _EMAIL.finditer(norm)] if "@" in norm or "at" in norm.lower() else []
+    for kind, s, e in _numbers(norm):
+        if not any(s < oe and os_ < e for os_, oe, _ in spans):
+            spans.append((s, e, kind))
+    return sorted((Finding(kind, origin[s], origin[e - 1] + 1) for s, e, kind in spans), key=lambda f: f.start)
 
 
 def labels(findings: list[Finding]) -> str:
@@ -122,24 +220,36 @@ class KeyMismatch(RuntimeError):
     """The encryption key cannot decrypt the data already stored."""
 
 
-def _fernet_key(secret: str) -> bytes:
-    """A Fernet key from IEUM_SECRET_KEY: a Fernet key as is, any other string through SHA-256."""
+KEYGEN_HINT = "`ieum keygen`으로 새 키를 만들어 IEUM_SECRET_KEY에 넣으세요"
+
+
+def check_secret(secret: str) -> bytes:
+    """IEUM_SECRET_KEY as a Fernet key; anything else (a passphrase, `1`) is refused rather than stretched
+    with an unsalted hash, so a weak key cannot protect subject info by accident."""
     raw = secret.strip().encode()
     try:
-        if len(base64.urlsafe_b64decode(raw)) == 32 and len(raw) == 44:
-            return raw
+        Fernet(raw)
     except (ValueError, TypeError):
-        pass
-    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest())
+        raise KeyError_(f"IEUM_SECRET_KEY가 올바른 암호화 키(Fernet 키, 44자)가 아닙니다. {KEYGEN_HINT}.") from None
+    return raw
 
 
-def load_key(*, secret: str | None, directory: Path | None) -> bytes:
-    """The key from the secret, or from `directory/secret.key` (created once, mode 0600)."""
+def generate_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+def load_key(*, secret: str | None, directory: Path | None, create: bool = True) -> bytes:
+    """The key from the secret, or from `directory/secret.key` (created once, mode 0600, unless `create`
+    is false: then a missing file raises KeyMismatch, so a data directory whose database was encrypted
+    with another key never gets a fresh key written into it)."""
     if secret:
-        return _fernet_key(secret)
+        return check_secret(secret)
     if directory is None:
         return Fernet.generate_key()  # an in-memory store: its data dies with the process
     path = Path(directory) / KEY_FILE
+    if not create and not path.exists():
+        raise KeyMismatch(f"암호화 키가 없습니다: 데이터 디렉터리에 secret.key가 없고 IEUM_SECRET_KEY도 설정되지 "
+                          f"않았습니다. 처음 사용한 키를 IEUM_SECRET_KEY에 설정하거나 {path}에 되돌려 놓으세요.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         key = Fernet.generate_key()
@@ -169,8 +279,8 @@ class Cipher:
         self._fernet = Fernet(key)
 
     @classmethod
-    def from_settings(cls, settings, *, directory: Path | None) -> "Cipher":
-        return cls(load_key(secret=getattr(settings, "secret_key", None), directory=directory))
+    def from_settings(cls, settings, *, directory: Path | None, create: bool = True) -> "Cipher":
+        return cls(load_key(secret=getattr(settings, "secret_key", None), directory=directory, create=create))
 
     def encrypt(self, text: str) -> str:
         return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
@@ -183,6 +293,15 @@ class Cipher:
                 "암호화 키가 저장된 대상자 정보를 풀 수 없습니다. IEUM_SECRET_KEY 또는 데이터 디렉터리의 "
                 "secret.key가 처음 사용한 키와 같은지 확인해 주세요."
             ) from None
+
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except (InvalidToken, ValueError):
+            raise KeyMismatch("암호화 키가 저장된 첨부파일을 풀 수 없습니다. 처음 사용한 키를 설정해 주세요.") from None
 
     def can_decrypt(self, token: str) -> bool:
         try:
@@ -199,5 +318,33 @@ def service_cipher(services) -> Cipher:
     if cipher is None:
         store = services.store
         directory = store.path.parent if store.path is not None else None
-        cipher = services.extra["cipher"] = Cipher.from_settings(services.settings, directory=directory)
+        cipher = services.extra["cipher"] = Cipher.from_settings(
+            services.settings, directory=directory, create=stored_key_check(store.conn) is None)
     return cipher
+
+
+def stored_key_check(conn: sqlite3.Connection) -> str | None:
+    """The token the inquiries store encrypts once with its key (None: nothing encrypted yet). When there is
+    one, a missing key is an error, never a reason to generate a new one."""
+    try:
+        row = conn.execute("SELECT value FROM inquiry_meta WHERE name = 'key_check'").fetchone()
+    except sqlite3.Error:  # no inquiries table yet
+        return None
+    return row[0] if row else None
+
+
+def key_problem(settings, db_path: Path) -> str | None:
+    """Why the configured key cannot read the database at `db_path` (None: it can, or nothing is encrypted).
+    Reads only: never creates a key file."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        token = stored_key_check(conn)
+    finally:
+        conn.close()
+    if token is None:
+        return None
+    try:
+        Cipher.from_settings(settings, directory=Path(settings.data_dir), create=False).decrypt(token)
+    except (KeyError_, KeyMismatch) as e:
+        return str(e)
+    return None

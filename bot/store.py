@@ -6,6 +6,7 @@ store can replace this one without touching handlers.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -17,6 +18,23 @@ import sqlite_utils
 
 class StoreError(RuntimeError):
     """The database cannot be opened or written."""
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` (and parents) readable by the bot's user only; an existing directory is left as is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def private_file(path: Path) -> None:
+    """Make `path` an owner-only (0600) file before SQLite opens it: SQLite creates the -wal and -shm files
+    with the database file's mode, so they are private too."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        try:
+            os.chmod(path, 0o600)  # a database from before this rule: tightened when it is ours
+        except PermissionError:
+            pass
 
 
 # (name, function) pairs, applied once each in this order and recorded in `_migrations`.
@@ -44,17 +62,23 @@ class Store:
         self.path = Path(path) if str(path) != ":memory:" else None
         try:
             if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(self.path.parent)
+                private_file(self.path)
             conn = sqlite3.connect(
                 str(path), check_same_thread=False, isolation_level=None, timeout=30
             )
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"데이터베이스를 열 수 없습니다: {path} ({e})") from None
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if self.path is not None:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if self.path is not None:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise StoreError(f"데이터베이스 파일이 SQLite 데이터베이스가 아니거나 손상되었습니다: {path} ({e}). "
+                             "`ieum restore 백업파일`로 복원하거나, 그 파일을 옮긴 뒤 다시 실행하세요.") from None
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0

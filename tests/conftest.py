@@ -83,7 +83,7 @@ def make_services(inquiry_knowledge):
     """Services over a data directory: the small inquiry knowledge base, a clock fixed at INQUIRY_NOW."""
     from bot.services import build
 
-    def make(data_dir, *, secret: str | None = "test-secret", agents=("agent1", "agent2")):
+    def make(data_dir, *, secret: str | None = "dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4=", agents=("agent1", "agent2")):
         settings = Settings(data_dir=data_dir, secret_key=secret, agents=agents, knowledge=inquiry_knowledge)
         return build(settings, clock=FixedClock(INQUIRY_NOW), store=Store(data_dir / "ieum.db"))
 

@@ -25,7 +25,7 @@ PERSONAL = ("800101-1234567", "8001011234567", "010-2345-6789", "01023456789")
 def settings_for(data_dir: Path, fake, **kw) -> Settings:
     base = Settings(data_dir=Path(data_dir), knowledge=DEFAULT_KNOWLEDGE, slack_bot_token="xoxb-test",
                     slack_signing_secret=SECRET, slack_triage_channel=TRIAGE, slack_api_url=fake.api_url,
-                    agents=(AGENT,), secret_key="reliability-test-key")
+                    agents=(AGENT,), secret_key="cmVsaWFiaWxpdHktdGVzdC1rZXkuLi4uLi4uLi4uLi4=")
     return replace(base, **kw)
 
 
@@ -36,7 +36,7 @@ def env_for(data_dir: Path, fake_api_url: str, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "IEUM_"))}
     env.update(IEUM_DATA_DIR=str(data_dir), SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
                SLACK_TRIAGE_CHANNEL=TRIAGE, SLACK_API_URL=fake_api_url, IEUM_AGENTS=AGENT,
-               IEUM_SECRET_KEY="reliability-test-key", IEUM_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+               IEUM_SECRET_KEY="cmVsaWFiaWxpdHktdGVzdC1rZXkuLi4uLi4uLi4uLi4=", IEUM_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

@@ -55,12 +55,48 @@ class Call:
         return None
 
 
+# The Activity properties of the Bot Framework schema (v3): the connector refuses a body with any other
+# top-level field, or with a null anywhere (Microsoft's answers 400 `BadArgument: Invalid input` to
+# `"id": null` / `"locale": null`, which the Agents Playground showed).
+ACTIVITY_FIELDS = frozenset("""
+type id timestamp localTimestamp localTimezone callerId serviceUrl channelId from conversation recipient
+textFormat attachmentLayout membersAdded membersRemoved reactionsAdded reactionsRemoved topicName
+historyDisclosed locale text speak inputHint summary suggestedActions attachments entities channelData action
+replyToId label valueType value name relatesTo code expiration importance deliveryMode listenFor
+textHighlights semanticAction
+""".split())
+
+
+def invalid(body: Any) -> str | None:
+    """Why Microsoft's connector would refuse this activity body, or None."""
+    if not isinstance(body, dict):
+        return "not an object"
+    unknown = sorted(set(body) - ACTIVITY_FIELDS)
+    if unknown:
+        return f"unknown field(s) {unknown}"
+
+    def nulls(value, path: str):
+        if value is None:
+            yield path
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from nulls(v, f"{path}.{k}")
+        elif isinstance(value, list):
+            for n, v in enumerate(value):
+                yield from nulls(v, f"{path}[{n}]")
+
+    found = list(nulls(body, "$"))
+    return f"null at {found}" if found else None
+
+
 class FakeTeams(LoopbackServer):
     """The connector at `{url}/` (v3 API), OpenID metadata at `{url}/.well-known/openid-configuration`."""
 
     def __init__(self):
         super().__init__()
         self.calls: list[Call] = []
+        self.refused: list[tuple[str, str]] = []  # (method, reason): bodies answered 400 like Microsoft's
+        self.down: set[str] = set()  # conversations whose every send is answered 500 (a broken connector)
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.pem = self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption())
@@ -79,6 +115,8 @@ class FakeTeams(LoopbackServer):
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.refused.clear()
+            self.down.clear()
 
     def token(self, **claims) -> str:
         now = int(time.time())
@@ -132,20 +170,40 @@ class FakeTeams(LoopbackServer):
         self._record(Call("create", cid, body, auth=request.headers.get("Authorization")))
         return web.json_response({"id": cid, "activityId": f"act-{next(self._ids)}", "serviceUrl": self.url})
 
+    def _refuse(self, method: str, body, conversation: str = "") -> web.Response | None:
+        if conversation.split(";messageid=")[0] in self.down:
+            with self._cond:
+                self.refused.append((method, "down"))
+                self._cond.notify_all()
+            return web.json_response({"error": {"code": "ServiceError", "message": "down"}}, status=500)
+        reason = invalid(body)
+        if reason is None:
+            return None
+        with self._cond:
+            self.refused.append((method, reason))
+            self._cond.notify_all()
+        return web.json_response({"error": {"code": "BadArgument", "message": "Invalid input"}}, status=400)
+
     async def _send(self, request):
         body = await request.json()
+        if (refused := self._refuse("send", body, request.match_info["cid"])) is not None:
+            return refused
         aid = f"act-{next(self._ids)}"
         self._record(Call("send", request.match_info["cid"], body, aid, request.headers.get("Authorization")))
         return web.json_response({"id": aid}, status=201)
 
     async def _reply(self, request):
         body = await request.json()
+        if (refused := self._refuse("reply", body, request.match_info["cid"])) is not None:
+            return refused
         aid = f"act-{next(self._ids)}"
         self._record(Call("reply", request.match_info["cid"], body, aid, request.headers.get("Authorization")))
         return web.json_response({"id": aid}, status=201)
 
     async def _update(self, request):
         body = await request.json()
+        if (refused := self._refuse("update", body, request.match_info["cid"])) is not None:
+            return refused
         aid = request.match_info["aid"]
         self._record(Call("update", request.match_info["cid"], body, aid, request.headers.get("Authorization")))
         return web.json_response({"id": aid})

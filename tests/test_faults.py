@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, FaultySlack, check_invariants, click, env_for,  # noqa: E402
                      form_submission, settings_for, submission, wait_until)
 
-from bot.privacy import Cipher, _fernet_key  # noqa: E402
+from bot.privacy import Cipher, check_secret  # noqa: E402
 from bot.server import SLACK_KEY, ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CIPHER = Cipher(_fernet_key("reliability-test-key"))
+CIPHER = Cipher(check_secret("cmVsaWFiaWxpdHktdGVzdC1rZXkuLi4uLi4uLi4uLi4="))
 
 
 @pytest.fixture(scope="module")

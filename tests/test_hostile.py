@@ -437,7 +437,7 @@ def _teams_bot(data, fake, *, anonymous: bool):
         env = {teams.ENV_CLIENT_ID: APP_ID, "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": TENANT,
                teams.ENV_METADATA: fake.metadata_url}
         connections = FakeConnections()
-    services = build(Settings(data_dir=data, knowledge=DEFAULT_KNOWLEDGE, agents=(AGENT,), secret_key="k",
+    services = build(Settings(data_dir=data, knowledge=DEFAULT_KNOWLEDGE, agents=(AGENT,), secret_key="aG9zdGlsZS10ZWFtcy1rZXkuLi4uLi4uLi4uLi4uLi4=",
                               extra={**env, "TEAMS_TRIAGE_CHANNEL": "19:triage@thread.tacv2"}))
     server = ServerThread(services, host="127.0.0.1", port=0,
                           mounts=[functools.partial(teams.mount, connections=connections)]).start()

@@ -154,7 +154,7 @@ KILL_SCRIPT = textwrap.dedent("""
     from bot.config import Settings
     from bot.store import Store
     d = Path(sys.argv[1])
-    s = services_mod.build(Settings(data_dir=d, secret_key="test-secret", knowledge=Path(sys.argv[2])), clock=FixedClock(datetime(2022, 8, 29, 10, tzinfo=SEOUL)),
+    s = services_mod.build(Settings(data_dir=d, secret_key="dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4=", knowledge=Path(sys.argv[2])), clock=FixedClock(datetime(2022, 8, 29, 10, tzinfo=SEOUL)),
                            store=Store(d / "ieum.db"))
     n = 0
     while True:

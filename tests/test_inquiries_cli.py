@@ -25,7 +25,7 @@ GOOD = {"title": "인사카드 직원정보 누락", "category": "ERP/인사", "
 def env(tmp_path, monkeypatch, inquiry_knowledge):
     monkeypatch.setenv("IEUM_KNOWLEDGE", str(inquiry_knowledge))
     monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("IEUM_SECRET_KEY", "cli-secret")
+    monkeypatch.setenv("IEUM_SECRET_KEY", "Y2xpLXNlY3JldC4uLi4uLi4uLi4uLi4uLi4uLi4uLi4=")
     monkeypatch.setenv("IEUM_AGENTS", "agent1,agent2")
     monkeypatch.setenv("IEUM_NOW", "2022-08-29T10:00:00+09:00")
     return tmp_path

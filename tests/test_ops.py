@@ -236,7 +236,7 @@ def test_backup_and_restore_commands(tmp_path, fake):
     for n in range(3):
         _file(services, n)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "IEUM_"))}
-    env.update(IEUM_DATA_DIR=str(data), IEUM_SECRET_KEY="reliability-test-key")
+    env.update(IEUM_DATA_DIR=str(data), IEUM_SECRET_KEY="cmVsaWFiaWxpdHktdGVzdC1rZXkuLi4uLi4uLi4uLi4=")
     ieum = [sys.executable, "-m", "bot.cli"]
     out = tmp_path / "b.db"
     try:
@@ -257,7 +257,11 @@ def test_backup_and_restore_commands(tmp_path, fake):
     r = subprocess.run(ieum + ["restore", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "질의 3건" in r.stdout
-    # with another key, the restore warns that subject info cannot be read
-    env["IEUM_SECRET_KEY"] = "another-key"
+    # with another key, the restore refuses before replacing anything (the database is left as it was)
+    before, kept = (data / "ieum.db").read_bytes(), sorted(data.glob("ieum.db.before-restore-*"))
+    env["IEUM_SECRET_KEY"] = "YW5vdGhlci1rZXkuLi4uLi4uLi4uLi4uLi4uLi4uLi4="
     r = subprocess.run(ieum + ["restore", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 3 and "암호화 키" in r.stderr
+    assert r.returncode == 2 and "복원하지 않았습니다" in r.stderr and "키" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert (data / "ieum.db").read_bytes() == before
+    assert sorted(data.glob("ieum.db.before-restore-*")) == kept

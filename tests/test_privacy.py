@@ -18,7 +18,7 @@ from bot.inquiries import Invalid
 from bot.inquiries_cli import file_line
 from bot.messages import Incoming
 from bot.logs import RedactingHandlerFilter
-from bot.privacy import Cipher, KeyError_, KeyMismatch, extract, find_personal_data, load_key, mask
+from bot.privacy import Cipher, KeyError_, KeyMismatch, extract, find_personal_data, generate_key, load_key, mask
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
@@ -94,7 +94,7 @@ def test_bad_key_file_is_refused_in_korean(tmp_path):
 
 
 def test_secret_key_from_settings_encrypts_roundtrip():
-    c = Cipher(load_key(secret="any passphrase", directory=None))
+    c = Cipher(load_key(secret=generate_key(), directory=None))
     token = c.encrypt("900101-1234567")
     assert "900101" not in token
     assert c.decrypt(token) == "900101-1234567"
@@ -156,13 +156,13 @@ def test_subject_info_delivered_out_of_band_never_sits_in_the_outbox_in_plain_te
 
 
 def test_wrong_key_refuses_to_start(tmp_path, make):
-    s = make(tmp_path, secret="first-key")
+    s = make(tmp_path, secret="Zmlyc3Qta2V5Li4uLi4uLi4uLi4uLi4uLi4uLi4uLi4=")
     s.inquiries.file(title="제목", category="ERP > 인사", type="자료확인", requester="u1", subject_info="비밀")
     s.close()
     with pytest.raises(KeyMismatch) as e:
-        make(tmp_path, secret="second-key")
+        make(tmp_path, secret="c2Vjb25kLWtleS4uLi4uLi4uLi4uLi4uLi4uLi4uLi4=")
     assert "암호화 키" in str(e.value) and "비밀" not in str(e.value)
-    make(tmp_path, secret="first-key").close()  # the right key still works
+    make(tmp_path, secret="Zmlyc3Qta2V5Li4uLi4uLi4uLi4uLi4uLi4uLi4uLi4=").close()  # the right key still works
 
 
 def test_lost_key_file_refuses_to_start(tmp_path, make):
@@ -175,10 +175,10 @@ def test_lost_key_file_refuses_to_start(tmp_path, make):
 def test_cli_reports_key_mismatch_in_korean(tmp_path, monkeypatch, capsys, make, inquiry_knowledge):
     from bot.inquiries_cli import main
 
-    make(tmp_path, secret="first-key").close()
+    make(tmp_path, secret="Zmlyc3Qta2V5Li4uLi4uLi4uLi4uLi4uLi4uLi4uLi4=").close()
     monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("IEUM_KNOWLEDGE", str(inquiry_knowledge))
-    monkeypatch.setenv("IEUM_SECRET_KEY", "other-key")
+    monkeypatch.setenv("IEUM_SECRET_KEY", "b3RoZXIta2V5Li4uLi4uLi4uLi4uLi4uLi4uLi4uLi4=")
     assert main(["inquiries", "list"]) == 2
     assert "암호화 키" in capsys.readouterr().err
 

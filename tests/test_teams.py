@@ -399,3 +399,194 @@ def test_manifest_and_icons(tmp_path):
         assert sorted(z.namelist()) == ["color.png", "manifest.json", "outline.png"]
         packed = json.loads(z.read("manifest.json"))
     assert packed["id"] == APP_ID and packed["bots"][0]["botId"] == APP_ID
+
+
+# ---- issue 17: what Microsoft's own client showed -----------------------------------------------------
+
+
+def test_proactive_messages_carry_no_null_fields(bot, fake):
+    """The fake refuses nulls and unknown fields as Microsoft's connector does (400 BadArgument)."""
+    outbox = bot.services.outbox
+    outbox.enqueue(Reply("*마감 알림*입니다", choices=[Choice("알림 끄기", "reminder.off")]), key="r-null-1",
+                   surface="teams", target="user:aad-u1")
+    outbox.enqueue(Reply("채널 공지"), key="r-null-2", surface="teams", target="channel:triage")
+    outbox.drain()
+    fake.wait_for(lambda calls: [c for c in calls if c.conversation == DM and c.method == "send"])
+    fake.wait_for(lambda calls: [c for c in calls if c.conversation == TRIAGE and c.method == "send"])
+    assert fake.refused == []
+    assert outbox.status("r-null-1") == outbox.status("r-null-2") == "sent"
+    for c in fake.calls:
+        assert "id" not in c.body and "locale" not in c.body
+
+
+def test_a_refused_proactive_send_is_not_recorded_as_sent(bot, fake):
+    outbox = bot.services.outbox
+    fake.down.add(DM)
+    outbox.enqueue(Reply("안내"), key="r-down-1", surface="teams", target="user:aad-u1")
+    outbox.drain()
+    row = outbox.get("r-down-1")
+    assert row["status"] != "sent" and row["attempts"] == 1 and row["last_error"]
+    assert fake.refused and bot.adapter.state.post_for("r-down-1") is None
+
+
+def test_a_refused_reply_in_a_turn_is_queued_not_lost(bot, fake):
+    channel = "19:general@thread.tacv2;messageid=1800"
+    fake.down.add("19:general@thread.tacv2")
+    bot.send(mention("시스템 중단 기간", channel=channel, service_url=fake.url), expect=202)
+    fake.wait_for(lambda calls: fake.refused)
+    rows = bot.services.outbox.items(prefix="teams:")
+    assert rows and all(r["status"] != "sent" for r in rows) and rows[0]["target"] == f"channel:{channel}"
+
+
+def test_a_form_that_cannot_reach_personal_chat_yet_is_said_in_the_channel(bot, fake):
+    fake.down.add(DM)
+    channel = "19:general@thread.tacv2;messageid=1900"
+    bot.send(mention("질의하기", user="u1", channel=channel, service_url=fake.url), expect=202)
+    (note,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == channel and c.method == "reply"])
+    assert "다시 보내" in note.text and not note.card
+    (row,) = [r for r in bot.services.outbox.items() if r["target"] == "user:aad-u1"]
+    assert row["status"] == "pending" and row["last_error"]
+
+
+def test_unset_triage_channel_is_said_once_and_skipped(tmp_path, knowledge, fake, caplog):
+    caplog.set_level("WARNING", logger="bot.adapters.teams")
+    b, server = start_bot(tmp_path, knowledge, fake, TEAMS_TRIAGE_CHANNEL="")
+    try:
+        b.send(installed(service_url=fake.url), expect=202)
+        fake.reset()
+        file_inquiry(b, fake)
+        outbox = b.services.outbox
+        triage = [r for r in outbox.items() if r["target"] == "channel:triage"]
+        assert triage and all(r["status"] == "skipped" for r in triage)
+        assert outbox.items(status=["pending", "failed"]) == []
+        notes = [r for r in caplog.records if "TEAMS_TRIAGE_CHANNEL" in r.getMessage()]
+        assert len(notes) == 1
+    finally:
+        server.stop()
+        b.services.close()
+
+
+def test_app_id_warning_once_in_anonymous_mode(tmp_path, knowledge, fake, caplog):
+    caplog.set_level("WARNING")
+    fake.reset()
+    services = build(Settings(data_dir=tmp_path / "data", knowledge=knowledge,
+                              extra={teams.ENV_ANONYMOUS: "1", "TEAMS_TRIAGE_CHANNEL": TRIAGE}))
+    server = ServerThread(services, host="127.0.0.1", port=0, mounts=[teams.mount]).start()
+    b = Bot(server, services, fake)
+    try:
+        for text in ("시스템 중단 기간", "안녕하세요", "개통일"):
+            b.send(message(text, service_url=fake.url), token=None, expect=202)
+        fake.wait_for(lambda calls: len([c for c in calls if c.method == "reply"]) >= 3)
+        sdk_warnings = [r for r in caplog.records if "App ID is not provided" in r.getMessage()]
+        ours = [r for r in caplog.records if "익명 모드로만" in r.getMessage()]
+        assert sdk_warnings == [] and len(ours) == 1
+    finally:
+        server.stop()
+        services.close()
+
+
+def test_activity_with_a_service_url_not_in_the_token_is_refused(bot, fake):
+    body = message("시스템 중단 기간", service_url="https://evil.example/", deliveryMode="expectReplies")
+    assert bot.send(body)[0] == 401  # the token's serviceurl is the fake's
+    assert bot.send(body, token=fake.token(serviceurl="https://evil.example"))[0] == 200
+    assert bot.send(message("시스템 중단 기간", service_url=fake.url), token=fake.token(serviceurl=None))[0] == 401
+    ok = message("시스템 중단 기간", service_url=fake.url.rstrip("/").replace("http:", "HTTP:"),
+                 deliveryMode="expectReplies")
+    assert bot.send(ok)[0] == 200  # the same URL, spelt differently
+    assert fake.calls == []
+
+
+def test_form_hints_shown_once_and_toggles_say_what_ticking_does(bot, fake):
+    form, _ = open_form(bot, fake)
+    text = json.dumps(form, ensure_ascii=False)
+    fields = inputs(form)
+    hint = "주민등록번호·주소·전화번호"
+    assert text.count(hint) == 1 and "placeholder" not in fields["subject_info"]
+    public = fields["public"]
+    assert public["title"].startswith("공개") and "비공개로 하면" not in public["title"]
+    assert "label" not in public
+
+
+def test_a_form_sent_from_a_channel_is_never_stored_in_plain_text(bot, fake):
+    bot.send(mention("질의하기", user="u1", service_url=fake.url), expect=202)
+    (form,) = fake.wait_for(lambda calls: [c for c in calls if c.conversation == DM and c.card and inputs(c.card)])
+    assert "subject_info" in inputs(form.card)
+    for row in bot.services.outbox.items():
+        assert "subject_info" not in row["reply"], row["status"]
+    # a correction goes back as the card's invoke response, what was typed kept
+    data = bot.click(find_action(form.card, "질의 등록"), reply_to=form.activity_id,
+                     form={**VALUES, "title": f"{SUBJECT} 급여 문의", "subject_info": ""})
+    assert data["type"] == teams.INVOKE_CARD and "800101" in inputs(data["value"])["subject_info"]["value"]
+    for row in bot.services.outbox.items():
+        assert "800101" not in row["reply"]
+
+
+def test_agents_are_known_by_their_teams_name(bot, fake):
+    bot.send(message("안녕하세요", service_url=fake.url, user=AGENT), expect=202)
+    assert bot.adapter.display_name(f"aad-{AGENT}") == "홍길순"
+    nameless = message("안녕하세요", service_url=fake.url, user=AGENT)
+    nameless["from"].pop("name")
+    bot.send(nameless, expect=202)
+    assert bot.adapter.display_name(f"aad-{AGENT}") == "홍길순"
+
+
+# ---- markdown ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("*이음*입니다", "**이음**입니다"),
+    ("*9월 6일(화) 09:00*부터 쓸 수 있습니다", "**9월 6일(화) 09:00**부터 쓸 수 있습니다"),
+    ("*질의하기*로 남겨 주세요", "**질의하기**로 남겨 주세요"),
+    ("기간은 *(8.31~9.5)*입니다", "기간은 **(8.31~9.5**)입니다"),
+    ("# 1. 안내", "\\# 1. 안내"),
+    ("(_D-3_)", "(_D-3_)"),
+    ("subject_info 와 2*3", "subject\\_info 와 2\\*3"),
+])
+def test_markdown_converts_on_the_structure(source, expected):
+    assert teams.markdown(source) == expected
+
+
+def test_lines_and_lists_stay_apart():
+    text = "*제목*\n첫 줄\n둘째 줄\n• 하나\n• *둘*이요\n\n끝"
+    assert teams.markdown(text) == "**제목**\n\n첫 줄\n\n둘째 줄\n\n- 하나\n- **둘**이요\n\n끝"
+    blocks = [b["text"] for b in teams.text_blocks(text)]
+    assert blocks == ["**제목**", "첫 줄", "둘째 줄", "- 하나\n- **둘**이요", "끝"]
+
+
+def test_user_markdown_is_escaped_on_cards():
+    title = "[정부24 로그인](https://evil.example/login)"
+    md = teams.markdown(f"제목: {title}")
+    assert "\\[정부24 로그인\\](https://evil.example/login)" in md
+    html = _commonmark(md)
+    assert "<a " not in html and "[정부24 로그인](https://evil.example/login)" in html
+
+
+def test_card_summary_has_no_marks():
+    activity = teams.reply_activity(Reply("*이음*입니다. _곧_ 답합니다", choices=[Choice("예", "x")]))
+    assert activity.summary == "이음입니다. 곧 답합니다"
+
+
+def _commonmark(md: str) -> str:
+    markdown_it = pytest.importorskip("markdown_it")
+    return markdown_it.MarkdownIt("commonmark").render(md)
+
+
+def test_every_answer_in_knowledge_renders_without_stray_marks(kb):
+    """The Teams markdown of every answer, read by a CommonMark parser: no `*` left as text, and every
+    "•" line a list item of its own."""
+    import html as htmllib
+    import re
+
+    from bot.templates import Templates
+
+    templates = Templates(kb)
+    for entry in kb.entries:
+        text = templates.render_answer(entry)
+        md = teams.markdown(f"*{entry.title}*\n{text}")
+        out = _commonmark(md)
+        visible = htmllib.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<code>.*?</code>", "", out)))
+        assert "*" not in visible, (entry.id, md)
+        bullets = [line for line in text.splitlines() if line.lstrip().startswith(("•", "- "))]
+        assert out.count("<li>") == len(bullets), (entry.id, md)
+        assert out.count("<p>") >= len([line for line in text.splitlines() if line.strip()]) - len(bullets)
+    assert len(kb.entries) >= 50

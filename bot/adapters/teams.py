@@ -12,8 +12,12 @@ Protocol duties handled here:
   variables). Anonymous requests are accepted only when `IEUM_TEAMS_ANONYMOUS=1` (local development,
   the Agents Playground). `IEUM_TEAMS_OPENID_METADATA` points validation at another OpenID metadata
   document (sovereign clouds, tests); its `jwks_uri` and `issuer` are then used.
+  The token's `serviceurl` claim must name the activity's `serviceUrl` (the bot sends its token there).
 - replies: `deliveryMode: expectReplies` is honoured by the SDK (replies come back in the HTTP response);
-  otherwise they are posted to the activity's `serviceUrl`.
+  otherwise they are posted to the activity's `serviceUrl`. A reply the connector refuses is queued in the
+  outbox for the same conversation.
+- text: the handlers' mrkdwn is converted by its structure (`markdown`, `blocks`): bold/italic spans, one
+  paragraph per line, "•" lines as lists; all other text is literal (escaped), so user text never links.
 - forms: a `Form` is an Adaptive Card with inputs and an `Action.Execute`; the submission comes back as
   an invoke, and a form returned with errors is the invoke's response (the card refreshes in place, the
   values kept and the errors under their fields). Forms always go to the user's personal chat.
@@ -22,7 +26,9 @@ Protocol duties handled here:
   card is handled once (see `Inquiries.file`).
 - out of band: DMs, triage cards and reminders go through the outbox with surface "teams"; the sender
   continues the conversation from a stored conversation reference (proactive message), creating the
-  personal chat when only the user's Teams account is known. A message posted with a delivery key is
+  personal chat when only the user's Teams account is known. Proactive activities go to the connector
+  without null fields (which it refuses), and a refusal is raised to the outbox (never recorded as sent).
+  Forms and private replies are queued `sensitive` (encrypted, wiped once final). A message posted with a delivery key is
   remembered (`teams_posts`); a later reply with the same key updates it in place (`update_activity`).
 - threads: a channel message reaches the bot only when it @mentions it, so there is no relay of thread
   replies here (Slack's `thread.reply`); a mention in a card's thread is a question like any other.
@@ -78,7 +84,7 @@ ACTION_KEY = "ieum"  # data of a button: {"ieum": action, "v": value}
 OPEN_INQUIRY = "inquiry.open"
 
 # The adapter's fixed phrases (knowledge/templates/NAME.j2); `adapter_*` are shared with Slack.
-TEXTS = ("teams_welcome", "teams_private_hint", "teams_files_note", "teams_done", "teams_form_fix",
+TEXTS = ("teams_welcome", "teams_private_hint", "teams_files_note", "teams_done", "teams_form_fix", "teams_delayed",
          "adapter_error", "adapter_private_mark", "adapter_title")
 
 
@@ -92,6 +98,7 @@ class _SDK:
         "load_configuration_from_env": "microsoft_agents.activity",
         "CloudAdapter": "microsoft_agents.hosting.aiohttp",
         "MessageFactory": "microsoft_agents.hosting.core",
+        "ConnectorClientBase": "microsoft_agents.hosting.core",
         "RestChannelServiceClientFactory": "microsoft_agents.hosting.core",
         "AgentAuthConfiguration": "microsoft_agents.hosting.core.authorization",
         "ClaimsIdentity": "microsoft_agents.hosting.core.authorization",
@@ -109,6 +116,14 @@ class _SDK:
 
 
 sdk = _SDK()
+
+
+CONTINUE = "ContinueConversation"  # the name of the SDK's continuation activity (a proactive turn)
+_USER_TOKEN_LOGGER = "microsoft_agents.hosting.core.connector.client.user_token_client"
+
+
+def _no_app_id_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("App ID is not provided")
 
 
 class TeamsConfigError(ValueError):
@@ -146,6 +161,21 @@ def enabled(settings) -> bool:
 def triage_channel(settings) -> str | None:
     env = _env(settings)
     return next((env[k] for k in ENV_TRIAGE if env.get(k)), None)
+
+
+def _same_service_url(a: str | None, b: str | None) -> bool:
+    """Two service URLs name the same connector: scheme, host, port and path alike (case and a trailing
+    slash aside), as the Bot Framework's rule compares the token's `serviceurl` claim with the activity's."""
+    from yarl import URL
+
+    try:
+        ua, ub = URL(str(a or "").strip()), URL(str(b or "").strip())
+    except (ValueError, TypeError):
+        return False
+    if not ua.is_absolute() or not ub.is_absolute():
+        return False
+    return (ua.scheme.lower(), (ua.host or "").lower(), ua.port, ua.path.rstrip("/")) == \
+        (ub.scheme.lower(), (ub.host or "").lower(), ub.port, ub.path.rstrip("/"))
 
 
 # ---- storage -----------------------------------------------------------------------------------
@@ -219,10 +249,92 @@ class TeamsState:
 # ---- rendering: Reply / Form -> Adaptive Cards -------------------------------------------------
 
 
+# The handlers write a light mrkdwn (Slack's dialect): *bold*, _italic_, `code`, "•" list lines, single line
+# breaks. Teams reads CommonMark-like markdown, where every other punctuation may be markup (a user's
+# `[text](url)` would become a disguised link) and a single line break is a space. So the text is parsed
+# into blocks (paragraph lines, list items) and spans (bold, italic, code, literal), and written back as
+# markdown with every literal character that could be markup escaped.
+
+_BULLET = re.compile(r"^\s*(?:[•·◦▪‣∙]|[-*](?=\s))\s*")
+# A span opens on a mark followed by a non-space and closes on the next same mark preceded by a non-space,
+# on the same line, whatever follows it (Korean particles attach to the closing mark: *이음*입니다).
+_SPAN = re.compile(r"\*(?P<b>[^\s*](?:[^*\n]*[^\s*])?)\*"
+                   r"|(?<![^\W_])_(?P<i>[^\s_](?:[^_\n]*[^\s_])?)_"
+                   r"|`(?P<c>[^`\n]+)`")
+# What could make markup of literal text anywhere (`~~` strikes through in Teams); `#`, `>` and list markers
+# matter only at the start of a line (`_LINE_START`). Nothing more is escaped: every backslash is visible
+# wherever a client's markdown is weaker than CommonMark.
+_MARKUP = re.compile(r"([\\`*_\[\]]|~(?=~))")
+_LINE_START = re.compile(r"^(?:([#>])|([-+])(?=\s)|(\d+)([.)])(?=\s))")
+
+
+def escape(text: str) -> str:
+    """Literal text for Teams markdown: every character that could start markup is backslash-escaped."""
+    return _MARKUP.sub(r"\\\1", text or "")
+
+
+def _emphasis(content: str, mark: str, before: str = "", after: str = "") -> str:
+    """`content` between `mark`s, valid CommonMark whatever surrounds it: a delimiter between punctuation
+    inside and a letter outside would not count (`**(화)**부터`), so such edge punctuation moves outside."""
+    lead = re.match(r"[^\w\s]*", content).group(0) if re.match(r"\w", before) else ""
+    trail = re.search(r"[^\w\s]*$", content[len(lead):]).group(0) if re.match(r"\w", after) else ""
+    core = content[len(lead): len(content) - len(trail)]
+    if not core.strip():
+        return escape(content)
+    return f"{escape(lead)}{mark}{escape(core)}{mark}{escape(trail)}"
+
+
+def inline(line: str, *, plain_text: bool = False) -> str:
+    """One line of mrkdwn as Teams markdown (or as plain text without any mark, for summaries)."""
+    out: list[str] = []
+    pos = 0
+    for m in _SPAN.finditer(line):
+        out.append(line[pos:m.start()] if plain_text else escape(line[pos:m.start()]))
+        content = m.group("b") or m.group("i") or m.group("c")
+        if plain_text:
+            out.append(content)
+        elif m.group("b") is not None or m.group("i") is not None:
+            around = {"before": line[m.start() - 1: m.start()], "after": line[m.end(): m.end() + 1]}
+            out.append(_emphasis(content, "**" if m.group("b") is not None else "_", **around))
+        else:
+            out.append(f"`{content.replace('`', '')}`")
+        pos = m.end()
+    out.append(line[pos:] if plain_text else escape(line[pos:]))
+    text = "".join(out)
+    return text if plain_text else _LINE_START.sub(lambda m: f"{m[3]}\\{m[4]}" if m[3] else f"\\{m[0]}", text)
+
+
+def blocks(text: str) -> list[str]:
+    """The text as markdown blocks: each line its own paragraph, consecutive "•" lines one list."""
+    out: list[str] = []
+    items: list[str] = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            out += ["\n".join(items)] if items else []
+            items = []
+            continue
+        bullet = _BULLET.match(line)
+        if bullet:
+            items.append("- " + inline(line[bullet.end():].strip()))
+            continue
+        out += ["\n".join(items)] if items else []
+        items = []
+        out.append(inline(line.strip()))
+    out += ["\n".join(items)] if items else []
+    return out
+
+
 def markdown(text: str) -> str:
-    """The handlers' light mrkdwn (*bold*) as Teams markdown (**bold**)."""
-    text = re.sub(r"(?<![*\w])\*([^*\n]+)\*(?![*\w])", r"**\1**", text or "")
+    """The handlers' mrkdwn as Teams markdown (a message's text): blocks separated by blank lines."""
+    text = "\n\n".join(blocks(text))
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def plain(text: str) -> str:
+    """The first line of the text without marks (a card's summary, a notification preview)."""
+    first = next((line for line in (text or "").splitlines() if line.strip()), "")
+    bullet = _BULLET.match(first)
+    return inline(first[bullet.end():] if bullet else first, plain_text=True).strip()
 
 
 def _cut(text: str, limit: int) -> str:
@@ -248,8 +360,9 @@ def card(body: list[dict], actions: Iterable[dict] = ()) -> dict:
 
 
 def text_blocks(text: str) -> list[dict]:
-    return [{"type": "TextBlock", "text": chunk, "wrap": True}
-            for chunk in re.split(r"\n{2,}", markdown(text)) if chunk.strip()]
+    """One TextBlock per paragraph line or list, so no line break depends on the client's markdown."""
+    return [{"type": "TextBlock", "text": _cut(chunk, MAX_TEXT), "wrap": True, "spacing": "Small"}
+            for chunk in blocks(text)]
 
 
 def reply_card(reply: Reply) -> dict:
@@ -265,7 +378,7 @@ def reply_activity(reply: Reply) -> Activity:
     if not reply.choices:
         return sdk.MessageFactory.text(markdown(reply.text) or " ")
     activity = sdk.MessageFactory.attachment(sdk.Attachment(content_type=CARD, content=reply_card(reply)))
-    activity.summary = _cut(reply.text.splitlines()[0] if reply.text.strip() else bundled_text("adapter_title"), 200)
+    activity.summary = _cut(plain(reply.text) or bundled_text("adapter_title"), 200)
     return activity
 
 
@@ -275,15 +388,23 @@ def _initial_text(f: Field, *, channel: bool) -> str:
     return "" if f.initial in (None, "") else str(f.initial)
 
 
+def _note(text: str, **style) -> dict:
+    return {"type": "TextBlock", "text": escape(text), "wrap": True, "isSubtle": True, "size": "Small", **style}
+
+
 def field_elements(f: Field, form: Form, texts: dict, *, channel: bool) -> list[dict]:
     label = f.label + (f" {texts['adapter_private_mark']}" if f.private else "")
+    # A hint is shown once: a short one as the input's placeholder, a long one (or a private field's, which
+    # must stay readable while typing) as a note under it. A toggle's own text is its label, so that
+    # ticking it means what the label says (공개 여부 ticked = public); its hint explains the other case.
+    noted = bool(f.hint) and (f.private or f.kind == "boolean" or len(f.hint) > 40)
     out: list[dict] = []
     if f.kind in ("text", "textarea"):
         el: dict[str, Any] = {"type": "Input.Text", "id": f.name, "label": label, "isRequired": f.required,
                               "isMultiline": f.kind == "textarea", "value": _initial_text(f, channel=channel)}
         if f.max_length:
             el["maxLength"] = f.max_length
-        if f.hint:
+        if f.hint and not noted:
             el["placeholder"] = _cut(f.hint, 200)
         out.append(el)
     elif f.kind == "select":
@@ -291,27 +412,23 @@ def field_elements(f: Field, form: Form, texts: dict, *, channel: bool) -> list[
               "choices": [{"title": str(l), "value": str(v)} for v, l in f.options]}
         if f.initial not in (None, ""):
             el["value"] = str(f.initial)
-        if f.hint:
+        if f.hint and not noted:
             el["placeholder"] = _cut(f.hint, 200)
         out.append(el)
     elif f.kind == "boolean":
-        out.append({"type": "Input.Toggle", "id": f.name, "label": label, "title": f.hint or f.label,
-                    "value": "true" if f.initial else "false", "valueOn": "true", "valueOff": "false"})
+        out.append({"type": "Input.Toggle", "id": f.name, "title": label, "value": "true" if f.initial else "false",
+                    "valueOn": "true", "valueOff": "false"})
     elif f.kind == "files":
-        out.append({"type": "TextBlock", "text": f"{f.label}: {texts['teams_files_note']}", "wrap": True,
-                    "isSubtle": True, "size": "Small"})
+        out.append(_note(f"{f.label}: {texts['teams_files_note']}"))
     else:
         out.append({"type": "Input.Text", "id": f.name, "label": label, "value": _initial_text(f, channel=channel)})
-    if f.private:
-        out.append({"type": "TextBlock", "text": f.hint or texts["teams_private_hint"], "wrap": True,
-                    "isSubtle": True, "size": "Small"})
-    elif f.hint and f.kind in ("text", "textarea", "select") and len(f.hint) > 40:
-        out.append({"type": "TextBlock", "text": f.hint, "wrap": True, "isSubtle": True, "size": "Small"})
+    if f.kind != "files" and (noted or (f.private and not f.hint)):
+        out.append(_note(f.hint or texts["teams_private_hint"], spacing="None"))
     error = form.errors.get(f.name)
     if error:
         if out and out[0]["type"].startswith("Input."):
             out[0]["errorMessage"] = _cut(error, 500)
-        out.append({"type": "TextBlock", "text": f"⚠ {error}", "wrap": True, "color": "Attention",
+        out.append({"type": "TextBlock", "text": escape(f"⚠ {error}"), "wrap": True, "color": "Attention",
                     "id": f"{f.name}__error"})
     return out
 
@@ -319,11 +436,11 @@ def field_elements(f: Field, form: Form, texts: dict, *, channel: bool) -> list[
 def form_card(form: Form, *, intro: str = "", texts: dict | None = None, channel: bool = False) -> dict:
     """A Form as an Adaptive Card with inputs and one `Action.Execute` submit (verb = the form's action)."""
     texts = texts or bundled_texts(TEXTS)
-    body: list[dict] = [{"type": "TextBlock", "text": _cut(form.title, 200), "weight": "Bolder", "size": "Medium",
+    body: list[dict] = [{"type": "TextBlock", "text": escape(_cut(form.title, 200)), "weight": "Bolder", "size": "Medium",
                          "wrap": True}]
     body += text_blocks(intro)[:3]
     if form.errors:
-        body.append({"type": "TextBlock", "text": texts["teams_form_fix"], "color": "Attention", "wrap": True})
+        body.append({"type": "TextBlock", "text": markdown(texts["teams_form_fix"]), "color": "Attention", "wrap": True})
     for f in form.fields:
         body += field_elements(f, form, texts, channel=channel)
     data = {FORM_KEY: form.action, "s": form.state, "k": {f.name: f.kind for f in form.fields},
@@ -336,7 +453,7 @@ def form_card(form: Form, *, intro: str = "", texts: dict | None = None, channel
 def form_activity(form: Form, *, intro: str = "", texts: dict | None = None, channel: bool = False) -> Activity:
     activity = sdk.MessageFactory.attachment(sdk.Attachment(content_type=CARD, content=form_card(
         form, intro=intro, texts=texts, channel=channel)))
-    activity.summary = _cut(form.title, 200)
+    activity.summary = _cut(plain(form.title), 200)
     return activity
 
 
@@ -375,7 +492,9 @@ def invoke_card(card_json: dict) -> dict:
 
 
 def invoke_message(text: str) -> dict:
-    return {"statusCode": 200, "type": INVOKE_MESSAGE, "value": _cut(text, 1000)}
+    """A short answer to a card action, shown by Teams as plain text (no markdown)."""
+    lines = (inline(line, plain_text=True) for line in (text or "").splitlines())
+    return {"statusCode": 200, "type": INVOKE_MESSAGE, "value": _cut("\n".join(lines), 1000)}
 
 
 # ---- authentication ----------------------------------------------------------------------------
@@ -465,6 +584,14 @@ class Turn:
     key: str = ""  # base for delivery keys (the activity id)
 
 
+def _sealed(reply: Reply) -> Reply:
+    """A reply that holds form values or subject info is stored encrypted by the outbox (and wiped once
+    delivered): a form (its typed values come back in it), anything private."""
+    if reply.form is None and not reply.private:
+        return reply
+    return replace(reply, data={**(reply.data or {}), "sensitive": True})
+
+
 def _base_conversation(conversation_id: str) -> str:
     return (conversation_id or "").split(";messageid=")[0]
 
@@ -472,6 +599,18 @@ def _base_conversation(conversation_id: str) -> str:
 def _thread_id(conversation_id: str) -> str | None:
     _, sep, message = (conversation_id or "").partition(";messageid=")
     return message if sep else None
+
+
+def _addressed(activity: Activity, context: TurnContext, **fields) -> Activity:
+    """`activity` addressed from the bot to the continued conversation, with only the fields that have a
+    value. The SDK's own send path writes `"id": null` and `"locale": null` into a proactive message (its
+    `send_to_conversation` keeps explicit Nones) and the Bot Connector answers 400 BadArgument to that;
+    an activity built from a dump without Nones has nothing null to write."""
+    addressed = activity.model_copy(deep=True).apply_conversation_reference(
+        context.activity.get_conversation_reference())
+    body = addressed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body.pop("id", None)  # a new message has none; an update names its own
+    return sdk.Activity.model_validate({**body, **fields})
 
 
 # ---- the adapter -------------------------------------------------------------------------------
@@ -512,16 +651,32 @@ class TeamsAdapter(Adapter):
         self.cloud.on_turn_error = self._on_turn_error
         self.state = TeamsState(services.store)
         self.triage_channel = triage_channel(self.settings)
+        self._startup_notes()
         self.prune_seen("teams_seen")
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="teams-turn")
         self.attach_outbox()
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        """A proactive send's failure goes back to its caller (the outbox retries it, and records the final
+        failure); an incoming turn's is logged and the user told, where the connector still takes it."""
+        activity = context.activity
+        if activity is not None and activity.type == sdk.ActivityTypes.event and activity.name == CONTINUE:
+            raise error
         log.error("teams: turn failed: %s", type(error).__name__, exc_info=(type(error), error, error.__traceback__))
         try:
             await context.send_activity(sdk.MessageFactory.text(self.texts["adapter_error"]))
-        except Exception:
-            pass
+        except Exception as e:
+            log.warning("teams: the apology could not be sent either: %s", type(e).__name__)
+
+    def _startup_notes(self) -> None:
+        """What the configuration leaves out, said once here rather than on every turn or delivery."""
+        if not self.triage_channel:
+            log.warning("teams: TEAMS_TRIAGE_CHANNEL이 설정되지 않아 새 질의를 Teams 분류 채널에 올리지 않습니다.")
+        if not self.app_id:
+            # The SDK warns "App ID is not provided" each time it builds a user-token client (every turn);
+            # without an app registration that is known at start-up, so it is said once, here.
+            log.warning("teams: 앱 ID(%s)가 없습니다 — 익명 모드로만 동작합니다.", ENV_CLIENT_ID)
+            logging.getLogger(_USER_TOKEN_LOGGER).addFilter(_no_app_id_warning)
 
     # -- HTTP
 
@@ -535,6 +690,8 @@ class TeamsAdapter(Adapter):
             claims = await authorize(request.headers.get("Authorization"), self.auth_config, self.validator)
         except Unauthorized:
             return web.json_response({"error": "Invalid token or authentication failed."}, status=401)
+        if request.headers.get("Authorization") and not await self._service_url_matches(request, claims):
+            return web.json_response({"error": "serviceUrl does not match the token."}, status=401)
         with warnings.catch_warnings():  # the SDK reads the identity from this string key
             warnings.simplefilter("ignore")
             request["claims_identity"] = claims
@@ -544,6 +701,22 @@ class TeamsAdapter(Adapter):
             log.info("teams: malformed activity refused (%s)", type(e).__name__)
             return web.json_response({"error": "Invalid activity."}, status=400)
         return response if response is not None else web.Response(status=202)
+
+    async def _service_url_matches(self, request: web.Request, claims: ClaimsIdentity) -> bool:
+        """The Bot Framework's rule: the token's `serviceurl` claim names the activity's `serviceUrl`, since
+        the bot sends its own token there; a token without the claim cannot vouch for any URL."""
+        try:
+            body = await request.json()
+        except ValueError:
+            return True  # not JSON: the SDK answers 400 without running a turn
+        service_url = body.get("serviceUrl") if isinstance(body, dict) else None
+        if not service_url:
+            return True  # nothing will be sent anywhere on its behalf (the SDK refuses it)
+        claim = (getattr(claims, "claims", None) or {}).get(sdk.AuthenticationConstants.SERVICE_URL_CLAIM)
+        if _same_service_url(claim, service_url):
+            return True
+        log.warning("teams: activity refused: its serviceUrl is not the token's serviceurl claim")
+        return False
 
     # -- the agent
 
@@ -603,8 +776,11 @@ class TeamsAdapter(Adapter):
             tenant = (activity.conversation.tenant_id or
                       ((activity.channel_data or {}).get("tenant") or {}).get("id") if isinstance(activity.channel_data, dict)
                       else activity.conversation.tenant_id)
+            known = self.state.ref(f"account:{user}") or {}
+            # the display name (`from.name`) is kept, so an agent is shown by name even when a later
+            # activity (some invokes) comes without it
             self.state.save_ref(f"account:{user}", {"id": who.id, "tenant": tenant, "serviceUrl": activity.service_url,
-                                                    "bot": ref.get("bot")})
+                                                    "bot": ref.get("bot"), "name": who.name or known.get("name")})
             if self._personal(activity):
                 self.state.save_ref(f"user:{user}", ref)
 
@@ -615,8 +791,14 @@ class TeamsAdapter(Adapter):
         if thread is None:
             message = _thread_id(conversation)
             thread = (self.state.key_for(message) if message else None) or message
-        return Incoming(user=self._user_id(activity), conversation=_base_conversation(conversation), surface=SURFACE,
-                        direct=self._personal(activity), user_name=(who.name if who else "") or "", thread=thread, **kw)
+        user = self._user_id(activity)
+        return Incoming(user=user, conversation=_base_conversation(conversation), surface=SURFACE,
+                        direct=self._personal(activity), user_name=(who.name if who else "") or self.display_name(user),
+                        thread=thread, **kw)
+
+    def display_name(self, user: str) -> str:
+        """The name Teams last showed for a user (`from.name`), or "" when the bot has never seen one."""
+        return ((self.state.ref(f"account:{user}") or {}).get("name") or "") if user else ""
 
     def turn(self, activity: Activity, *, invoke: bool = False) -> Turn:
         return Turn(user=self._user_id(activity), conversation=activity.conversation.id,
@@ -645,7 +827,16 @@ class TeamsAdapter(Adapter):
         text = activity.remove_recipient_mention() if not personal else (activity.text or "")
         text = re.sub(r"<at>[^<]*</at>", "", text or "").strip()
         replies = await self.run(self.incoming(activity, text=text))
-        await self.deliver(context, replies, self.turn(activity))
+        turn = self.turn(activity)
+        if not await self.deliver(context, replies, turn) and not turn.personal:
+            await self._tell(context, self.texts["teams_delayed"])
+
+    async def _tell(self, context: TurnContext, text: str) -> None:
+        """A short note in the turn's conversation; never fatal (the outbox already holds what matters)."""
+        try:
+            await context.send_activity(sdk.MessageFactory.text(markdown(text)))
+        except Exception as e:
+            log.warning("teams: a note could not be sent: %s", type(e).__name__)
 
     async def on_submit(self, context: TurnContext, data: dict) -> None:
         replies, form_reply = await self._dispatch_card(context.activity, data)
@@ -678,7 +869,8 @@ class TeamsAdapter(Adapter):
             else:
                 rest.append(r)
         receipt = self._card_receipt(activity)
-        await self.deliver(context, rest, turn)
+        if not await self.deliver(context, rest, turn):
+            notes.append(self.texts["teams_delayed"])
         if response is None and not notes and receipt and _base_conversation(activity.conversation.id) == self.triage_channel:
             refreshed = await asyncio.get_running_loop().run_in_executor(self.executor, self.triage_card_json, receipt, None)
             if refreshed is not None:
@@ -724,27 +916,51 @@ class TeamsAdapter(Adapter):
 
     # -- delivering
 
-    async def deliver(self, context: TurnContext, replies: Iterable[Reply], turn: Turn) -> None:
+    async def deliver(self, context: TurnContext, replies: Iterable[Reply], turn: Turn) -> bool:
+        """Send the turn's replies; False when one meant for this user is still waiting in the outbox (the
+        connector refused it for now), so the caller can say so."""
         out_of_band: list[tuple[int, Reply]] = []
+        for_user: set[int] = set()
         for i, reply in enumerate(replies):
-            try:
-                mine = reply.to_user in (None, turn.user) and not reply.to_conversation
-                private_here = reply.private or (reply.form is not None)
-                if mine and (turn.personal or not private_here):
+            mine = reply.to_user in (None, turn.user) and not reply.to_conversation
+            private_here = reply.private or (reply.form is not None)
+            if mine and (turn.personal or not private_here):
+                try:
                     await self.reply_here(context, reply, turn)
-                elif mine:
-                    # private in a channel (forms, receipts, subject info): the user's personal chat
-                    out_of_band.append((i, replace(reply, to_user=turn.user)))
-                else:
-                    out_of_band.append((i, reply))
-            except Exception as e:
-                log.warning("teams: delivering a reply failed: %s", type(e).__name__)
-        if out_of_band:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self._out_of_band, out_of_band, turn)
+                except Exception as e:
+                    # Not lost: the outbox retries it in this conversation and records a final failure.
+                    log.warning("teams: a reply was refused (%s); queued for retry", type(e).__name__)
+                    where = {"to_user": turn.user} if turn.personal else {"to_conversation": turn.conversation}
+                    out_of_band.append((i, _sealed(replace(reply, **where))))
+                    for_user.add(i)
+            elif mine:
+                # private in a channel (forms, receipts, subject info): the user's personal chat
+                out_of_band.append((i, _sealed(replace(reply, to_user=turn.user))))
+                for_user.add(i)
+            else:
+                out_of_band.append((i, _sealed(reply)))
+        if not out_of_band:
+            return True
+        keys = await asyncio.get_running_loop().run_in_executor(self.executor, self._out_of_band, out_of_band, turn)
+        if self.outbox is None:
+            return True
+        waiting = [k for i, k in keys if i in for_user and self.outbox.status(k) in ("pending", "failed")]
+        return not waiting
 
-    def _out_of_band(self, items: list[tuple[int, Reply]], turn: Turn) -> None:
+    def send_out_of_band(self, reply: Reply, *, key: str, default_user: str = "", drain: bool = True) -> None:
+        if reply.to_conversation == "triage" and not self.triage_channel and self.outbox is not None:
+            self.outbox.skip(None, key=key, surface=SURFACE, target="channel:triage",
+                             note="TEAMS_TRIAGE_CHANNEL unset")  # a configuration choice, said at start-up
+            return
+        super().send_out_of_band(reply, key=key, default_user=default_user, drain=drain)
+
+    def _out_of_band(self, items: list[tuple[int, Reply]], turn: Turn) -> list[tuple[int, str]]:
+        keys = []
         for i, reply in items:
-            self.send_out_of_band(reply, key=reply.key or f"teams:{turn.key or time.time()}:{i}", default_user=turn.user)
+            key = reply.key or f"teams:{turn.key or time.time()}:{i}"
+            self.send_out_of_band(reply, key=key, default_user=turn.user)
+            keys.append((i, key))
+        return keys
 
     def render(self, reply: Reply, *, channel: bool) -> Activity:
         if reply.kind == "form" and reply.form is not None:
@@ -839,11 +1055,13 @@ class TeamsAdapter(Adapter):
             await self.cloud.continue_conversation(self.app_id, continuation, callback)
 
     async def post(self, ref: dict, activity: Activity) -> str | None:
+        """A new message (or a new thread in a channel); the connector's activity id, or raises."""
         out: dict = {}
 
         async def callback(context: TurnContext) -> None:
-            context.activity.id = None  # a new message (or a new thread in a channel), not a reply
-            resp = await context.send_activity(activity)
+            outgoing = _addressed(activity, context)
+            client = context.services.get(sdk.ConnectorClientBase)
+            resp = await client.conversations.send_to_conversation(outgoing.conversation.id, outgoing)
             out["id"] = getattr(resp, "id", None)
 
         await self._continue(ref, callback)
@@ -853,9 +1071,9 @@ class TeamsAdapter(Adapter):
         ref = {**ref, "conversation": {**ref["conversation"], "id": conversation}}
 
         async def callback(context: TurnContext) -> None:
-            activity.id = activity_id
-            activity.conversation = context.activity.conversation
-            await context.update_activity(activity)
+            outgoing = _addressed(activity, context, id=activity_id)
+            client = context.services.get(sdk.ConnectorClientBase)
+            await client.conversations.update_activity(outgoing.conversation.id, activity_id, outgoing)
 
         await self._continue(ref, callback)
 
