@@ -6,13 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from cryptography.fernet import Fernet
 
 from bot.config import Settings
 from bot.services import build
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "live-state-secret"
+SECRET = Fernet.generate_key().decode()
 
 
 def ieum(data_dir: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
