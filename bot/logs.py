@@ -105,6 +105,9 @@ def setup(level: str | int = "INFO", *, stream: IO | None = None, json_lines: bo
     # masking only catches what looks like a number. Their DEBUG output is never emitted, at any level.
     for name in BODY_LOGGERS:
         logging.getLogger(name).setLevel(max(root.level, logging.INFO))
+    # The Agents SDK logs a whole invalid activity (its text included) with a traceback at ERROR; the Teams
+    # adapter refuses such an activity with 400 and logs its own line without the body.
+    logging.getLogger("microsoft_agents.activity.activity").setLevel(logging.CRITICAL)
     return handler
 
 

@@ -198,6 +198,18 @@ def check_health(services) -> dict:
         s["next_tick"] = job.next_run_time.isoformat() if job is not None and job.next_run_time else None
         s["ok"] = s["running"] and s["next_tick"] is not None
         out["scheduler"] = s
+    # deliveries given up on are reported, not fatal: the process is healthy, a message was not delivered
+    try:
+        rows = _read(services, [("counts", "SELECT status, count(*) FROM outbox GROUP BY status"),
+                                ("last", "SELECT key, surface, last_error FROM outbox WHERE status='failed'"
+                                         " ORDER BY id DESC LIMIT 1")])
+        counts = dict(rows["counts"])
+        out["outbox"] = {s: counts.get(s, 0) for s in ("failed", "pending", "sending")}
+        if rows["last"]:
+            key, surface, error = rows["last"][0]
+            out["outbox"]["last_failed"] = {"key": key, "surface": surface, "error": (error or "")[:120]}
+    except Exception as e:
+        out["outbox"] = {"error": type(e).__name__}
     out["ok"] = bool(db["ok"] and out["scheduler"]["ok"])
     return out
 

@@ -6,13 +6,21 @@ due row with a single conditional UPDATE (only one connection can win it), sends
 transaction, then records the outcome. A failing sender is retried with exponential backoff, a
 bounded number of times, until it succeeds or the item expires.
 
-A process that dies between claiming and recording leaves the row 'sending' with a lease; when the
-lease runs out the row is retried (the only case in which a message could be delivered twice, and
-only if the crash happened after the remote side accepted it).
+A process that dies between claiming and recording leaves the row 'sending' with a lease. A process on
+the same host whose worker id names a dead process (or its own pid under an earlier worker id: a restarted
+container) takes such rows back at once (`reclaim_dead`, run by every drain); rows of other hosts wait for
+their lease. A row that may have gone out (claimed before, by a process that died or whose send failed
+ambiguously) is re-sent only after the surface's `delivered` check (`register_sender(..., delivered=…)`)
+says it did not arrive: Slack looks for the delivery key in the conversation's history.
 
-A reply whose `data` has `"sensitive": True` (decrypted subject info on its way to its reader) is stored
-encrypted with the subject-info cipher (`bot.privacy`), and its payload is wiped once the row is final
-(sent, expired, failed): personal data never sits in the outbox table in plain text.
+A reply whose `data` has `"sensitive": True` (decrypted subject info on its way to its reader), or that holds
+a form (whose fields may carry typed values or subject info), is stored encrypted with the subject-info
+cipher (`bot.privacy`), and its payload is wiped once the row is final (sent, expired, failed): neither form
+values nor personal data ever sit in the outbox table in plain text, at any status.
+
+A row that finally fails is logged at ERROR, counted (`ieum_outbox{status="failed"}` in /metrics) and
+reported by `/healthz` (its `outbox` detail); `on_failure` callbacks tell someone where possible (the
+handlers decide whom: `handlers.triage.undelivered`).
 """
 from __future__ import annotations
 
@@ -34,6 +42,9 @@ from .store import Store, migration
 log = logging.getLogger(__name__)
 
 Sender = Callable[[str, Reply], None]
+# `delivered(target, reply, since)`: True when the reply (its `key`) is known to have arrived since `since`
+# (epoch seconds), False when it certainly did not; raises when it cannot tell (the row is retried later).
+Delivered = Callable[[str, Reply, float], bool]
 
 # statuses
 PENDING, SENDING, SENT, FAILED, EXPIRED, SKIPPED = "pending", "sending", "sent", "failed", "expired", "skipped"
@@ -79,6 +90,12 @@ def _create(db) -> None:
         """
     )
     db.execute("CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt)")
+
+
+@migration("outbox_002_tried_at")
+def _tried_at(db) -> None:
+    # wall time of the first claim: how far back a surface looks for a send that may have gone out
+    db.execute("ALTER TABLE outbox ADD COLUMN tried_at REAL")
 
 
 # ---- Reply <-> JSON ---------------------------------------------------------------------------
@@ -133,14 +150,22 @@ class Outbox:
         self.max_backoff = max_backoff
         self.lease = lease
         self.senders: dict[str, Sender] = {}
+        self.checks: dict[str, Delivered] = {}
+        self.on_failure: list[Callable[[dict, Reply], None]] = []
         self._pruned_at: float | None = None
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        _LIVE_WORKERS.add(self.worker)
 
     # -- configuration
 
-    def register_sender(self, surface: str, fn: Sender) -> None:
-        """`fn(target, reply)` delivers or raises; it is called at most once per claim."""
+    def register_sender(self, surface: str, fn: Sender, *, delivered: Delivered | None = None) -> None:
+        """`fn(target, reply)` delivers or raises; it is called at most once per claim. `delivered` tells
+        whether an earlier attempt that may have gone out did arrive (then the row is recorded sent)."""
         self.senders[surface] = fn
+        if delivered is not None:
+            self.checks[surface] = delivered
+        else:
+            self.checks.pop(surface, None)
 
     # -- writing
 
@@ -177,7 +202,8 @@ class Outbox:
 
     @staticmethod
     def is_sensitive(reply: Reply) -> bool:
-        return isinstance(reply.data, dict) and reply.data.get("sensitive") is True
+        # a form carries what was typed into it (subject info included) in its fields' initial values
+        return reply.form is not None or (isinstance(reply.data, dict) and reply.data.get("sensitive") is True)
 
     def _cipher(self) -> Cipher:
         if self.cipher is None:
@@ -207,6 +233,7 @@ class Outbox:
         # clock is shifted or stopped (rehearsals, tests): two workers whose clocks differ must still agree.
         wall = time.time()
         self._expire(t, wall)
+        self.reclaim_dead(wall)
         surfaces = list(self.senders)
         if not surfaces:
             return 0
@@ -222,9 +249,16 @@ class Outbox:
             item = self._claim(row_id, t, wall)
             if item is None:
                 continue  # another process won it
-            key, surface, target, payload, attempts = item
+            key, surface, target, payload, attempts, tried_at = item
             try:
-                self.senders[surface](target, self._open(payload))
+                reply = self._open(payload)
+                check = self.checks.get(surface)
+                # attempts > 1: an earlier claim may have sent it (the process died, or the send failed
+                # without saying whether the remote side had accepted it): look before sending again
+                if not (attempts > 1 and check is not None and check(target, reply, tried_at or wall)):
+                    self.senders[surface](target, reply)
+                else:
+                    log.info("outbox: delivery %s had arrived before; not sent again", key)
             except Exception as e:  # a sender may raise anything: record it and retry later
                 self._failed(row_id, key, attempts, e)
             else:
@@ -240,16 +274,35 @@ class Outbox:
     def _claim(self, row_id: int, t: float, wall: float):
         with self.store.transaction():
             cur = self.store.conn.execute(
-                "UPDATE outbox SET status='sending', attempts=attempts+1, claimed_by=?, lease_until=?"
+                "UPDATE outbox SET status='sending', attempts=attempts+1, claimed_by=?, lease_until=?,"
+                " tried_at=coalesce(tried_at, ?)"
                 " WHERE id=? AND ((status='pending' AND next_attempt <= ?) OR (status='sending' AND lease_until < ?))"
                 " AND (expires_at IS NULL OR expires_at > ?)",
-                [self.worker, wall + self.lease, row_id, t, wall, t],
+                [self.worker, wall + self.lease, wall, row_id, t, wall, t],
             )
             if cur.rowcount != 1:
                 return None
             return self.store.conn.execute(
-                "SELECT key, surface, target, reply, attempts FROM outbox WHERE id=?", [row_id]
+                "SELECT key, surface, target, reply, attempts, tried_at FROM outbox WHERE id=?", [row_id]
             ).fetchone()
+
+    def reclaim_dead(self, wall: float | None = None) -> int:
+        """Expire at once the leases held by dead processes of this host (a kill -9 leaves them 'sending');
+        returns how many rows were released. Rows of other hosts keep their lease."""
+        wall = time.time() if wall is None else wall
+        host, pid = socket.gethostname(), os.getpid()
+        holders = [w for (w,) in self.store.conn.execute(
+            "SELECT DISTINCT claimed_by FROM outbox WHERE status='sending' AND lease_until >= ?", [wall])]
+        dead = [w for w in holders if w != self.worker and _dead_worker(w, host, pid)]
+        n = 0
+        for worker in dead:
+            with self.store.transaction():
+                n += self.store.conn.execute(
+                    "UPDATE outbox SET lease_until=? WHERE status='sending' AND claimed_by=?", [wall - 1, worker]
+                ).rowcount
+        if n:
+            log.warning("outbox: %d deliveries left 'sending' by a dead process taken back", n)
+        return n
 
     def _failed(self, row_id: int, key: str, attempts: int, error: Exception) -> None:
         now = self.clock.now()
@@ -257,8 +310,16 @@ class Outbox:
         status = FAILED if attempts >= self.max_attempts else PENDING
         # The error text may come from a remote API; keep only its type and a short message.
         message = f"{type(error).__name__}: {str(error)[:200]}"
-        log.warning("outbox: delivery %s failed (attempt %d/%d): %s", key, attempts, self.max_attempts,
-                    type(error).__name__)
+        level = logging.ERROR if status == FAILED else logging.WARNING
+        log.log(level, "outbox: delivery %s failed (attempt %d/%d%s): %s", key, attempts, self.max_attempts,
+                ", given up" if status == FAILED else "", type(error).__name__)
+        reply = None
+        if status == FAILED and self.on_failure:
+            try:
+                reply = self._open(self.store.conn.execute("SELECT reply FROM outbox WHERE id=?", [row_id]
+                                                           ).fetchone()[0])
+            except Exception:
+                reply = None
         with self.store.transaction():
             self.store.conn.execute(
                 "UPDATE outbox SET status=?, next_attempt=?, lease_until=NULL, last_error=? WHERE id=? AND claimed_by=?",
@@ -266,6 +327,13 @@ class Outbox:
             )
             if status == FAILED:
                 self.store.conn.execute(f"UPDATE outbox SET {_WIPE_SEALED} WHERE id=?", [row_id])
+        if reply is not None:
+            row = self.get(key) or {}
+            for fn in self.on_failure:
+                try:
+                    fn(row, reply)
+                except Exception as e:  # telling someone is best effort; the row stays visible anyway
+                    log.warning("outbox: failure callback for %s failed: %s", key, type(e).__name__)
 
     def _expire(self, t: float, wall: float) -> None:
         with self.store.transaction():
@@ -338,6 +406,27 @@ class Outbox:
         return dict(self.store.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
 
 
+_LIVE_WORKERS: set[str] = set()  # the worker ids of this process's outboxes
+
+
+def _dead_worker(worker: str, host: str, pid: int) -> bool:
+    """A worker id (`host:pid:nonce`) of this host whose process is gone (or is us, under an earlier id)."""
+    parts = worker.split(":")
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return False
+    other = int(parts[1])
+    if other == pid:
+        # our pid: an outbox of this process, or an earlier incarnation's (a restarted container's pid 1)
+        return worker not in _LIVE_WORKERS
+    try:
+        os.kill(other, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
+
+
 def reply_to_dict_shallow(reply: Reply) -> dict[str, Any]:
     return {name: getattr(reply, name) for name in Reply.__dataclass_fields__}
 
@@ -351,4 +440,13 @@ def setup(services) -> None:
 
     outbox = Outbox(services.store, services.clock, cipher=service_cipher(services))
     outbox.register_sender("console", _console_sender)
+
+    def tell(row: dict, reply: Reply) -> None:
+        # the handlers decide who hears about a delivery given up on; their notices go out like any other
+        from handlers.triage import undelivered
+
+        for notice in undelivered(services, row.get("key", ""), reply):
+            outbox.enqueue(notice, key=notice.key, surface=row["surface"], target=f"user:{notice.to_user}")
+
+    outbox.on_failure.append(tell)
     services.extra["outbox"] = outbox

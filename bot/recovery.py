@@ -13,7 +13,10 @@ from datetime import timedelta
 log = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(days=7)
-SETTLE = timedelta(seconds=60)  # younger inquiries may still be in their filing process's hands
+# Younger inquiries may still be in their filing process's hands (it queues their notices right after the
+# commit). Queueing them here as well is harmless (the same delivery keys), so the wait is short: a restart
+# announces what a crash cut off within seconds.
+SETTLE = timedelta(seconds=5)
 
 
 def reconcile(services, *, settle: timedelta = SETTLE, lookback: timedelta = LOOKBACK) -> dict[str, int]:
@@ -68,7 +71,10 @@ def reconcile(services, *, settle: timedelta = SETTLE, lookback: timedelta = LOO
         notice = notify_requester(services, i, "answered")
         if outbox.enqueue(notice, key=notice.key, surface=source, target=f"user:{i.requester}"):
             counts["answers"] += 1
-        update = triage_update(services, "answered", receipt=i.receipt, agent=i.assignee, done=i.status == DONE)
+        from .people import name_of
+
+        update = triage_update(services, "answered", receipt=i.receipt, agent=name_of(services, i.assignee),
+                               done=i.status == DONE)
         outbox.enqueue(update, key=update.key, surface=source, target=f"channel:{update.to_conversation}")
     if any(counts.values()):
         log.warning("recovery: queued %d triage cards, %d receipts and %d answer notices cut off by a crash",

@@ -301,7 +301,9 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
         # crash recovery: notifications of inquiries committed just before a kill (bot/recovery.py)
         from .recovery import run as recover
 
-        settle = float(settings.extra.get("IEUM_RECOVERY_SETTLE_SECONDS") or 60)
+        from .recovery import SETTLE
+
+        settle = float(settings.extra.get("IEUM_RECOVERY_SETTLE_SECONDS") or SETTLE.total_seconds())
         recovery = asyncio.get_running_loop().create_task(recover(services, settle_seconds=settle))
         web_app.on_cleanup.insert(0, lambda app: _cancel(recovery))
         return web_app

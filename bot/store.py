@@ -150,6 +150,7 @@ FEATURE_MODULES = [
     "bot.feedback",
     "bot.inquiries",
     "bot.reminders",
+    "bot.people",
     "bot.adapters.slack",
     "bot.adapters.teams",
 ]

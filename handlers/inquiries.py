@@ -71,7 +71,9 @@ def build_form(services, incoming: Incoming, *, values: dict | None = None, ques
         Field("files", "첨부", kind="files", initial=v.get("files") or [],
               hint="jpg, jpeg, png, hwp, doc, docx, pdf"),
     ]
-    state = {"q": question[:MAX_VALUE]}
+    # The state travels with the form (Slack keeps it in the view, or in slack_forms when too long) and
+    # becomes the inquiry's `question`: only the question, guarded, never the personal data typed into it.
+    state = {"q": mask(question)[:MAX_VALUE]}
     if parent:
         state["parent"] = parent
     return Form(action="inquiry.submit", title="질의하기 등록", fields=fields, submit_label="질의 등록",
@@ -79,9 +81,12 @@ def build_form(services, incoming: Incoming, *, values: dict | None = None, ques
 
 
 def _form_reply(services, incoming, form: Form, question: str = "") -> list[Reply]:
-    # A form may carry subject info back to its author: always private, never in a channel.
+    # A form may carry subject info back to its author: always private, never in a channel. Re-shown after a
+    # submission (`incoming.form`), it answers that submission in place (the modal, the card), wherever the
+    # form was opened: sent to the DM instead, it would lose what was typed and store it on the way.
+    here = incoming.direct or incoming.form is not None
     return [Reply(render(services, "inquiry_form_intro", question=question), kind="form", form=form,
-                  private=True, to_user=None if incoming.direct else incoming.user)]
+                  private=True, to_user=None if here else incoming.user)]
 
 
 @command("질의하기", "질의", "질의 등록")
@@ -247,7 +252,10 @@ def view(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     data = i.public_dict()
-    text = render(services, "inquiry_detail", i=data, remaining=inq.remaining_label(i))
+    from bot.people import name_of
+
+    shown = {**data, "assignee": name_of(services, i.assignee) or None}  # a name, never a raw id
+    text = render(services, "inquiry_detail", i=shown, remaining=inq.remaining_label(i))
     return [Reply(text, choices=detail_choices(services, i, incoming.user), kind="message",
                   private=not i.public, data={"inquiry": data})]
 

@@ -81,6 +81,13 @@ def dispatch(incoming: Incoming, services) -> list[Reply]:
     """The single entry point every adapter calls."""
     from bot.metrics import observe
 
+    if incoming.user_name:
+        from bot.people import remember
+
+        try:
+            remember(services, incoming.user, incoming.user_name)
+        except Exception as e:  # a name is nice to have: never a reason not to answer
+            log.info("people: name not recorded: %s", type(e).__name__)
     try:
         replies = _route(incoming, services)
     except Exception as e:

@@ -39,6 +39,9 @@ def thread_reply(incoming: Incoming, services) -> list[Reply]:
     except InquiryError:
         return []
     from_triage = incoming.conversation == TRIAGE
+    if from_triage and not inquiries.is_agent(incoming.user):
+        # anyone can write in the triage channel's threads; only an agent speaks for the helpdesk
+        return []
     if not from_triage and incoming.user != i.requester:
         return []
     findings = find_personal_data(incoming.text)
@@ -53,7 +56,11 @@ def thread_reply(incoming: Incoming, services) -> list[Reply]:
                               "surface": incoming.surface})
     except Exception as e:
         log.info("thread reply: keeping the message on the inquiry failed: %s", type(e).__name__)
-    words = render(services, "adapter_relay", receipt=i.receipt, author=incoming.user_name or incoming.user,
+    from bot.people import name_of
+
+    # labelled with its real author: the display name the surface gave (recorded by the router)
+    author = incoming.user_name or name_of(services, incoming.user)
+    words = render(services, "adapter_relay", receipt=i.receipt, author=author,
                    text=text, from_triage=from_triage)
     reply = Reply(words, kind="notice", data={"receipt": i.receipt})
     if from_triage:

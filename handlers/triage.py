@@ -12,6 +12,7 @@ import logging
 
 from bot.inquiries import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
 from bot.messages import Choice, Field, Form, Incoming, Reply
+from bot.people import name_of
 
 from .inquiries import error_reply, rating_choices, render
 from .router import action, command
@@ -71,6 +72,20 @@ def notify_requester(services, i, event: str) -> Reply:
                  data={"receipt": i.receipt, "event": event, "status": i.status})
 
 
+def undelivered(services, key: str, reply: Reply) -> list[Reply]:
+    """What to say when the outbox gave up on `reply` (key `key`): a triage card that never reached the
+    helpdesk is told to its requester (a message to the requester that failed cannot be told to them)."""
+    receipt = (reply.data or {}).get("receipt")
+    if not receipt or key != delivery_key(receipt, "filed"):
+        return []
+    try:
+        i = services.inquiries.get(receipt)
+    except InquiryError:
+        return []
+    return [Reply(render(services, "inquiry_undelivered", receipt=i.receipt), kind="notice", to_user=i.requester,
+                  key=delivery_key(i.receipt, "undelivered"), data={"receipt": i.receipt})]
+
+
 def agents_only(handler):
     """Refuse the handler to anyone who is not a helpdesk agent."""
 
@@ -102,13 +117,14 @@ def assign(incoming: Incoming, services) -> list[Reply]:
         before = services.inquiries.get(incoming.value or "")
         i = services.inquiries.assign(before.receipt, incoming.user)
     except AlreadyClaimed as e:
-        return error_reply(services, str(e), data={"assignee": e.assignee})
+        return error_reply(services, f"이미 {name_of(services, e.assignee)}님이 맡은 질의입니다.",
+                           data={"assignee": e.assignee})
     except InquiryError as e:
         return error_reply(services, str(e))
     if before.assignee == incoming.user:
         return [Reply(render(services, "inquiry_error", message=f"이미 맡고 있는 질의입니다 ({i.receipt})."),
                       kind="notice", private=True, choices=agent_choices(i, incoming.user))]
-    return _announce(services, i, "assigned", incoming.user, agent=incoming.user)
+    return _announce(services, i, "assigned", incoming.user, agent=name_of(services, incoming.user))
 
 
 @action("triage.start")
@@ -119,7 +135,7 @@ def start(incoming: Incoming, services) -> list[Reply]:
         i = services.inquiries.start(before.receipt, incoming.user)
     except InquiryError as e:
         return error_reply(services, str(e))
-    replies = _announce(services, i, "started", incoming.user, agent=incoming.user)
+    replies = _announce(services, i, "started", incoming.user, agent=name_of(services, incoming.user))
     if before.status == WAITING and i.status == IN_PROGRESS:
         return replies
     return replies[:1]  # already started: only the agent hears it again
@@ -133,7 +149,7 @@ def answer_form(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     if i.assignee not in (None, incoming.user):
-        return error_reply(services, f"담당자({i.assignee})만 답변할 수 있습니다.")
+        return error_reply(services, f"담당자({name_of(services, i.assignee)})만 답변할 수 있습니다.")
     return [Reply(f"질의 {i.receipt} 답변", kind="form", private=True, form=_answer_form(i))]
 
 
@@ -162,7 +178,8 @@ def answer_submit(incoming: Incoming, services) -> list[Reply]:
                       form=_answer_form(before, values=values, errors=e.errors))]
     except InquiryError as e:
         return error_reply(services, str(e))
-    return _announce(services, i, "answered", incoming.user, agent=incoming.user, done=i.status == DONE)
+    return _announce(services, i, "answered", incoming.user, agent=name_of(services, incoming.user),
+                     done=i.status == DONE)
 
 
 @action("triage.complete")
@@ -232,7 +249,7 @@ def queue(incoming: Incoming, services) -> list[Reply]:
     page = inq.list(status=[WAITING, IN_PROGRESS], per_page=15)
     now = services.clock.now()
     items = [{"receipt": i.receipt, "status": i.status, "urgent": i.urgent, "title": i.title,
-              "category_short": i.category_short, "type": i.type, "assignee": i.assignee,
+              "category_short": i.category_short, "type": i.type, "assignee": name_of(services, i.assignee),
               "remaining": inq.remaining_label(i, now)} for i in page.items]
     choices = [Choice(f"{i.receipt} {i.title[:30]}", "inquiry.view", i.receipt) for i in page.items[:5]]
     return [Reply(render(services, "triage_list", items=items, total=page.total, label="처리할 질의"),

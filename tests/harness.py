@@ -263,7 +263,8 @@ class FaultySlack(FakeSlack):
         if rule is None and not delay:
             return await super()._api(request)
         args = await self._read_args(request)
-        self._record(method, args)
+        # a 429 / 500 is a refusal: nothing was posted (late and garbled answers did post)
+        self._record(method, args, refused=rule is not None and rule["mode"] in ("429", "500"))
         if delay:
             await asyncio.sleep(delay)
         if rule is None:

@@ -48,6 +48,7 @@ class FakeSlack(LoopbackServer):
         self.calls: list[Call] = []
         self.failures: dict[str, list[tuple[int, dict]]] = {}
         self.messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message, for conversations.history
+        self.users: dict[str, dict] = {}  # user id -> {"name", "display_name", "title"} for users.info
         self.ws_url: str | None = None
         self.violations: list[str] = []
         self._ts = itertools.count(1)
@@ -100,6 +101,8 @@ class FakeSlack(LoopbackServer):
 
     def reset(self) -> None:
         with self._lock:
+            self.messages.clear()
+            self.users.clear()
             self.calls.clear()
             self.failures.clear()
             self.violations.clear()
@@ -119,7 +122,7 @@ class FakeSlack(LoopbackServer):
                 args.update(json.loads(raw))
             else:
                 args.update(dict(urllib.parse.parse_qsl(raw.decode())))
-        for k in ("blocks", "view", "attachments"):
+        for k in ("blocks", "view", "attachments", "metadata"):
             if isinstance(args.get(k), str):
                 try:
                     args[k] = json.loads(args[k])
@@ -129,8 +132,18 @@ class FakeSlack(LoopbackServer):
         args["_token"] = auth.removeprefix("Bearer ")
         return args
 
-    def _record(self, method: str, args: dict) -> None:
+    def _record(self, method: str, args: dict, *, refused: bool = False) -> None:
         with self._cond:
+            if method == "chat.postMessage" and not refused:
+                # posted the moment Slack reads the request, whether or not the caller lives to see the answer
+                ts = f"{int(time.time())}.{next(self._ts):06d}"
+                args["_ts"] = ts
+                msg = {"type": "message", "ts": ts, "text": args.get("text"), "user": BOT_USER, "bot_id": "BBOT"}
+                if args.get("thread_ts"):
+                    msg["thread_ts"] = args["thread_ts"]
+                if isinstance(args.get("metadata"), dict):
+                    msg["metadata"] = args["metadata"]
+                self.messages[(args.get("channel"), ts)] = msg
             self.calls.append(Call(method, args))
             self._check(method, args)
             self._cond.notify_all()
@@ -164,7 +177,7 @@ class FakeSlack(LoopbackServer):
         with self._lock:
             queue = self.failures.get(method)
             failure = queue.pop(0) if queue else None
-        self._record(method, args)
+        self._record(method, args, refused=failure is not None)
         if failure:
             status, headers = failure
             return web.json_response({"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"},
@@ -183,12 +196,35 @@ class FakeSlack(LoopbackServer):
         self._record("response_url", args)
         return web.Response(text="ok")
 
+    def _history(self, method: str, args: dict) -> list[dict]:
+        """conversations.history (top-level messages, newest first) / .replies (a thread, oldest first),
+        within oldest/latest; one exact message when oldest == latest (how the bot fetches a message).
+        `metadata` only with include_all_metadata, as Slack does."""
+        channel = args.get("channel")
+        with self._lock:
+            msgs = [m for (c, _), m in self.messages.items() if c == channel]
+        if method == "conversations.replies":
+            root = args.get("ts")
+            msgs = [m for m in msgs if m["ts"] == root or m.get("thread_ts") == root]
+        else:
+            msgs = [m for m in msgs if not m.get("thread_ts") or m.get("thread_ts") == m["ts"]]
+        oldest, latest = args.get("oldest"), args.get("latest")
+        if oldest:
+            msgs = [m for m in msgs if float(m["ts"]) >= float(oldest)]
+        if latest:
+            msgs = [m for m in msgs if float(m["ts"]) <= float(latest)]
+        msgs.sort(key=lambda m: float(m["ts"]), reverse=method == "conversations.history")
+        if str(args.get("include_all_metadata")).lower() not in ("true", "1"):
+            msgs = [{k: v for k, v in m.items() if k != "metadata"} for m in msgs]
+        return msgs[: int(args.get("limit") or 100)]
+
     def _answer(self, method: str, args: dict) -> dict:
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         if method == "auth.test":
             return {"ok": True, "user_id": BOT_USER, "bot_id": "BBOT", "team_id": TEAM, "user": "ieum",
                     "url": "https://example.slack.com/"}
         if method == "chat.postMessage":
+            ts = args.get("_ts") or ts
             return {"ok": True, "channel": args.get("channel"), "ts": ts,
                     "message": {"text": args.get("text"), "ts": ts}}
         if method == "chat.update":
@@ -202,11 +238,12 @@ class FakeSlack(LoopbackServer):
             view.update(id=args.get("view_id") or "V" + ts.replace(".", ""), hash="h" + ts)
             return {"ok": True, "view": view}
         if method == "users.info":
-            return {"ok": True, "user": {"id": args.get("user"), "name": "hong",
-                                          "profile": {"display_name": "홍길동", "title": "사회복지사"}}}
+            u = self.users.get(args.get("user"), {})
+            return {"ok": True, "user": {"id": args.get("user"), "name": u.get("name", "hong"),
+                                          "profile": {"display_name": u.get("display_name", "홍길동"),
+                                                      "title": u.get("title", "사회복지사")}}}
         if method in ("conversations.history", "conversations.replies"):
-            msg = self.messages.get((args.get("channel"), args.get("latest") or args.get("ts")))
-            return {"ok": True, "messages": [msg] if msg else []}
+            return {"ok": True, "messages": self._history(method, args)}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.ws_url}
         return {"ok": True}
@@ -251,8 +288,13 @@ def message_event(text: str, *, user: str = "U100", channel: str = "D100", ts: s
     return ev
 
 
+_triggers = itertools.count(1)
+
+
 def command_body(text: str, *, user: str = "U100", channel: str = "C100", response_url: str = "",
-                 trigger_id: str = "trig-1") -> str:
+                 trigger_id: str | None = None) -> str:
+    # Slack gives every invocation its own trigger id (a replay of the same request repeats it)
+    trigger_id = trigger_id or f"trig-{next(_triggers)}.{time.time():.6f}"
     return urllib.parse.urlencode({
         "token": "legacy", "team_id": TEAM, "team_domain": "example", "channel_id": channel, "channel_name": "general",
         "user_id": user, "user_name": "hong", "command": "/ieum", "text": text, "api_app_id": "A0001",

@@ -518,6 +518,19 @@ def test_teams_garbage_activities_never_cause_a_500(teams_live, teams_fake, data
         assert table_counts(services.store.path) == before
 
 
+@pytest.mark.parametrize("body", ['{"channelId": ""}',
+                                  '{"type": "message", "channelId": "", "text": "800101-1234567"}'])
+def test_teams_activities_the_sdk_cannot_read_are_400(teams_live, body):
+    """Found by the test above: the SDK raises TypeError (not a ValidationError) for an empty channelId,
+    which was a 500; and it logs the whole invalid activity at ERROR (checked by the last test here)."""
+    from bot.adapters import teams
+
+    services, server = teams_live["anonymous"]
+    before = table_counts(services.store.path)
+    assert _post_raw(server.url + teams.ROUTE, body, {"Content-Type": "application/json"}) == 400
+    assert table_counts(services.store.path) == before
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(data=st.data())

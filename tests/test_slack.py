@@ -390,7 +390,12 @@ def test_personal_data_in_title_is_refused_on_the_field(helpdesk, fake):
                                                   "type": "사용법문의", "content": "내용"})
     assert status == 200
     data = json.loads(body)
-    assert data["response_action"] == "errors" and "title" in data["errors"]
+    # the form comes back in the modal with the data moved into 대상자 정보, the reason under the title
+    assert data["response_action"] == "update"
+    blocks = {b.get("block_id"): b for b in data["view"]["blocks"]}
+    assert "800101" not in blocks["title"]["element"].get("initial_value", "")
+    assert "800101-1234567" in blocks["subject_info"]["element"]["initial_value"]
+    assert "대상자 정보로 옮겼습니다" in blocks["ieum_error_title"]["elements"][0]["text"]
     fake.quiet(0.3)
     assert channel_posts(fake, TRIAGE) == []
 

@@ -4,8 +4,14 @@ Everything Slack-specific lives here: `Incoming` is built from events, slash com
 interactivity payloads; `Reply`/`Form` come back out as messages, ephemerals, modals and App Home views.
 
 Protocol duties handled here:
-- ack within 3 s: bolt runs with `process_before_response=False`; listeners ack first and do the slow
-  work (the router, Web API calls) after the ack, on bolt's listener executor.
+- ack within 3 s, whatever the Web API does: bolt runs with `process_before_response=False`; listeners ack
+  and hand the work (the router, Web API calls) to the adapter's own work executor, so bolt's listener
+  threads, which every slash command's and click's ack waits for, are never held by a hung Web API call.
+  Nothing on the ack path calls Slack: bolt gets an authorization at start-up even when `auth.test` fails
+  there, and a form submission (handled before its ack) names its user from the cache, never `users.info`.
+- replays: a signed click or slash command sent again inside the 5-minute signature window is done once:
+  its identity (trigger id for a command; action ts + user + action + value for a click) is claimed in
+  `slack_seen` like an event id.
 - dedupe: every `event_id` is claimed in `slack_seen` (a UNIQUE key) before anything happens, so Slack's
   retries (`X-Slack-Retry-Num`) and duplicate deliveries never answer twice.
 - escaping: user text placed in mrkdwn is escaped (& < >), so nobody can make the bot say `<!channel>`.
@@ -13,6 +19,11 @@ Protocol duties handled here:
   per actions block, 100 options per select (option groups for the category tree), 75-char labels.
 - delivery: a Web API client with retry handlers for 429 (Retry-After) and 5xx; out-of-band replies (DMs,
   triage cards) go through the outbox with surface "slack", so a post that still fails is kept and retried.
+  A post with a delivery key carries it in the message `metadata`; before the outbox re-sends a row that may
+  have gone out (a kill -9 mid-send, a timeout), `delivered` looks for the key in the conversation (or thread)
+  history, so a triage card or a receipt is never posted twice.
+- forms go back to whoever submitted them: a re-shown form (personal data moved, a field invalid) is the
+  submission's ack (`errors`, or `update` when the handler changed the values), wherever the form was opened.
 - forms submitted twice: a `view_submission` carries `Incoming.submission = "slack:<view id>"`, the same
   for a re-submission of the same modal, so the handler files once (see `Inquiries.file`).
 - in place: a message posted with a delivery key is remembered (`slack_posts`); a later reply with the same
@@ -81,6 +92,7 @@ HOME = "home.open"  # App Home contents
 PROMOTE = "triage.promote"  # the 📖 reaction on a triage card offers this
 FORM_CALLBACK = "ieum_form"
 SHORTCUT_CALLBACK = "file_inquiry"
+METADATA_EVENT = "ieum_delivery"  # message metadata carrying a post's delivery key
 TICKET, BOOK = "ticket", "book"
 TRIAGE = "triage"  # the handlers' name for the triage conversation
 
@@ -114,6 +126,9 @@ def _post_ref(db) -> None:
     # the inquiry a posted message belongs to (its receipt), for thread relay and in-place card updates
     db.execute("ALTER TABLE slack_posts ADD COLUMN ref TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS slack_posts_ref ON slack_posts (ref, channel)")
+
+
+FORM_DAYS = 2  # a modal's stored metadata outlives any modal left open
 
 
 class SlackState:
@@ -181,11 +196,17 @@ class SlackState:
     def save_meta(self, meta: dict) -> str:
         ref = uuid.uuid4().hex
         with self.store.transaction():
+            self.prune_forms()
             self.store.conn.execute(
                 "INSERT INTO slack_forms (id, meta, created_at) VALUES (?, ?, ?)",
                 [ref, json.dumps(meta, ensure_ascii=False), time.time()],
             )
         return ref
+
+    def prune_forms(self, days: float = FORM_DAYS) -> int:
+        with self.store.transaction():
+            return self.store.conn.execute("DELETE FROM slack_forms WHERE created_at < ?",
+                                           [time.time() - days * 86400]).rowcount
 
     def load_meta(self, ref: str) -> dict:
         with self.store.transaction():
@@ -405,6 +426,10 @@ def form_view(form: Form, *, meta: str, intro: str = "", texts: dict | None = No
                            "text": {"type": "mrkdwn", "text": chunk or " "}})
     for f in form.fields:
         blocks.append(field_block(f, texts))
+        error = form.errors.get(f.name)
+        if error:  # shown under its field when the form comes back as a view (`update`), not as `errors`
+            blocks.append({"type": "context", "block_id": f"ieum_error_{f.name}"[:255],
+                           "elements": [{"type": "mrkdwn", "text": "⚠️ " + escape(error)[:MAX_SECTION - 3]}]})
     view = {
         "type": "modal",
         "callback_id": FORM_CALLBACK,
@@ -513,7 +538,9 @@ class SlackAdapter(Adapter):
         self.triage_channel = self.settings.slack_triage_channel
         self._users: dict[str, dict] = {}
         self._lock = threading.Lock()
+        # bolt's listener threads only ack and hand over; the work (handlers, Web API calls) runs on `work`
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-listener")
+        self.work = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-work")
         self.app = App(
             client=self.client,
             signing_secret=self.settings.slack_signing_secret or "",
@@ -524,25 +551,56 @@ class SlackAdapter(Adapter):
             name="ieum",
             logger=logging.getLogger("ieum.slack.bolt"),
         )
-        self.authorize()
+        if not self.authorize():
+            self.later(self.authorize)  # once more in the background; bolt has a stand-in meanwhile
         self.attach_outbox()
+        if self.outbox is not None:
+            self.outbox.register_sender(SURFACE, self.send, delivered=self.delivered)
+        try:
+            self.state.prune_forms()
+        except Exception as e:
+            log.warning("slack: pruning stored form metadata failed: %s", type(e).__name__)
         register(self.app, self)
 
     def authorize(self) -> bool:
         """`auth.test` once, now, and hand the result to bolt's single-workspace authorization.
 
-        Without it bolt calls `auth.test` (with the client's retries) on the first event, inside whatever
-        dispatches it: for the Events API that is the server's event loop. A failure is logged and left to
-        bolt to retry then (the server dispatches off the loop until `authorized`)."""
+        Without it bolt calls `auth.test` (with the client's retries) on the first request, before the ack:
+        a Web API that hangs would hold every ack. When the call fails, bolt gets a stand-in result (the
+        configured token, no bot user id) so that it never makes the call itself; the caller retries in
+        the background."""
         try:
             result = self.client.auth_test()
         except Exception as e:
-            log.warning("slack: auth.test failed at start-up (%s); bolt will retry on the first event",
-                        type(e).__name__)
+            log.warning("slack: auth.test failed (%s); retrying in the background", type(e).__name__)
+            from slack_sdk.web import SlackResponse
+
+            stand_in = SlackResponse(client=self.client, http_verb="POST", api_url="auth.test", req_args={},
+                                     data={"ok": True}, headers={}, status_code=200)
+            for middleware in self._authorization():
+                if not middleware.auth_test_result:
+                    middleware.auth_test_result = stand_in
             return False
         for middleware in self._authorization():
             middleware.auth_test_result = result
         return True
+
+    def later(self, fn, *args) -> None:
+        """Run `fn(*args)` on the work executor (after the ack); a failure is logged, never lost silently."""
+        def run():
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("slack: background work %s failed", getattr(fn, "__name__", "?"))
+
+        try:
+            self.work.submit(run)
+        except RuntimeError:  # shutting down
+            log.warning("slack: work dropped at shutdown: %s", getattr(fn, "__name__", "?"))
+
+    def close(self) -> None:
+        self.work.shutdown(wait=True, cancel_futures=False)
+        super().close()
 
     def _authorization(self) -> list:
         from slack_bolt.middleware.authorization import SingleTeamAuthorization
@@ -557,12 +615,17 @@ class SlackAdapter(Adapter):
 
     # -- building Incoming
 
-    def user_profile(self, user: str) -> dict:
+    def user_profile(self, user: str, *, fetch: bool = True) -> dict:
+        """The user's display name and title (users.info, cached). `fetch=False` (on an ack path): the cache
+        only, the lookup made in the background for next time."""
         if not user:
             return {}
         with self._lock:
             if user in self._users:
                 return self._users[user]
+        if not fetch:
+            self.later(self.user_profile, user)
+            return {}
         profile: dict = {}
         try:
             resp = self.client.users_info(user=user)
@@ -576,8 +639,8 @@ class SlackAdapter(Adapter):
             self._users[user] = profile
         return profile
 
-    def incoming(self, ctx: Context, **kw) -> Incoming:
-        profile = self.user_profile(ctx.user)
+    def incoming(self, ctx: Context, *, fetch: bool = True, **kw) -> Incoming:
+        profile = self.user_profile(ctx.user, fetch=fetch)
         direct = bool(ctx.channel and ctx.channel.startswith("D"))
         return Incoming(user=ctx.user, conversation=ctx.channel or f"slack:{ctx.user}", surface=SURFACE,
                         direct=direct, user_name=profile.get("name", ""), position=profile.get("position", ""),
@@ -671,6 +734,9 @@ class SlackAdapter(Adapter):
                 resp = self.client.chat_update(channel=known[0], ts=known[1], **payload)
                 return resp.data if hasattr(resp, "data") else dict(resp)
         kwargs = {"thread_ts": thread} if thread else {}
+        if key:
+            # the delivery key travels with the message, so `delivered` can find it after a crash
+            kwargs["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key[:200]}}
         resp = self.client.chat_postMessage(channel=channel, unfurl_links=False, **payload, **kwargs)
         if key and resp.get("ts"):
             ref = reply.data.get("receipt")
@@ -706,8 +772,8 @@ class SlackAdapter(Adapter):
             return self.triage_channel
         return ident
 
-    def send(self, target: str, reply: Reply) -> None:
-        """The outbox sender for surface "slack": post (or update in place, by key) or raise."""
+    def where(self, target: str, reply: Reply) -> tuple[str, str | None]:
+        """The channel and thread an outbox reply goes to."""
         channel = self.target_channel(target)
         thread = self.resolve_thread(reply.thread)
         receipt = reply.data.get("receipt")
@@ -716,9 +782,45 @@ class SlackAdapter(Adapter):
             first = self.state.first_post(str(receipt), dm=False)
             if first and first[1] == channel and first[0] != (reply.data.get("slack_key") or reply.key):
                 thread = first[2]
+        return channel, thread
+
+    def send(self, target: str, reply: Reply) -> None:
+        """The outbox sender for surface "slack": post (or update in place, by key) or raise."""
+        channel, thread = self.where(target, reply)
+        receipt = reply.data.get("receipt")
         self.post(channel, reply, thread=thread)
         if receipt and reply.data.get("event") and channel == self.triage_channel:
             self.refresh_card(str(receipt), reply)
+
+    def delivered(self, target: str, reply: Reply, since: float) -> bool:
+        """Whether a post with this reply's key reached Slack since `since` (the outbox asks before re-sending
+        a row an earlier attempt may have sent): its metadata in the channel's or the thread's history."""
+        key = reply.data.get("slack_key") or reply.key
+        if not key:
+            return False
+        if self.state.post_for(key) is not None:
+            return True  # posted and remembered: a re-send would only update it
+        channel, thread = self.where(target, reply)
+        args = {"channel": channel, "include_all_metadata": True, "limit": 200, "oldest": f"{since - 60:.6f}"}
+        try:
+            if thread:
+                resp = self.client.conversations_replies(ts=thread, **args)
+            else:
+                resp = self.client.conversations_history(**args)
+        except SlackApiError as e:
+            error = (e.response or {}).get("error")
+            if error in ("missing_scope", "not_in_channel", "channel_not_found", "thread_not_found"):
+                # the history cannot be read (an app installed without *:history): send rather than never
+                log.warning("slack: cannot check an earlier send (%s); sending again", error)
+                return False
+            raise  # Slack unwell: the outbox retries later
+        for msg in resp.get("messages") or []:
+            meta = msg.get("metadata") or {}
+            if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key[:200]:
+                ref = reply.data.get("receipt")
+                self.state.remember_post(key, channel, msg["ts"], str(ref) if ref else None)
+                return True
+        return False
 
     def refresh_card(self, receipt: str, update: Reply) -> None:
         """Update the triage card in place after a status change (never fatal: the thread has the news)."""
@@ -736,12 +838,13 @@ class SlackAdapter(Adapter):
     # -- forms
 
     def form_meta(self, form: Form, ctx: Context) -> str:
+        # only what the submission needs: the action, its state, where it was opened, live-suggestion fields
         meta = {"a": form.action, "s": form.state, "c": ctx.channel, "t": ctx.thread,
-                "g": {f.name: f.suggest_action for f in form.fields if f.suggest_action},
-                "k": {f.name: f.kind for f in form.fields}}
+                "g": {f.name: f.suggest_action for f in form.fields if f.suggest_action}}
         text = json.dumps(meta, ensure_ascii=False)
         if len(text) <= MAX_METADATA:
             return text
+        # too long for the view (the form's state is guarded by the handler); kept FORM_DAYS at most
         return json.dumps({"ref": self.state.save_meta(meta)})
 
     def read_meta(self, text: str) -> dict:
@@ -775,7 +878,8 @@ class SlackAdapter(Adapter):
         values = view_values(view)
         # the view id names this modal: Slack sends it again when the user re-submits the same modal (after
         # an error, or after a crash that left the first submission unacknowledged)
-        incoming = self.incoming(ctx, action=meta.get("a"), form=values, value=meta.get("s", ""),
+        # handled before the ack: the name from the cache (or the payload), never a users.info call here
+        incoming = self.incoming(ctx, fetch=False, action=meta.get("a"), form=values, value=meta.get("s", ""),
                                  thread=ctx.thread, files=tuple(f for v in values.values() if isinstance(v, list) for f in v),
                                  submission=f"slack:{view['id']}" if view.get("id") else None)
         try:
@@ -791,10 +895,17 @@ class SlackAdapter(Adapter):
         rest = []
         acked = False
         for r in replies:
-            if not acked and r.kind == "form" and r.form is not None and not (r.to_user or r.to_conversation):
-                if r.form.errors:
+            # a form for the submitter (wherever the modal was opened: a DM, a channel, a shortcut) goes back
+            # in this very modal; sent anywhere else it would lose what was typed and store it on the way
+            if not acked and r.kind == "form" and r.form is not None and r.to_user in (None, user) \
+                    and not r.to_conversation:
+                changed = any(str(f.initial or "") != str(values.get(f.name) or "") for f in r.form.fields
+                              if f.kind in ("text", "textarea") and f.name in values)
+                if r.form.errors and not changed:
                     ack(response_action="errors", errors={k: v[:MAX_INPUT_LABEL] for k, v in r.form.errors.items()})
                 else:
+                    # the handler changed the values (e.g. moved personal data into 대상자 정보): show them,
+                    # with its messages under the fields
                     new = form_view(r.form, meta=self.form_meta(r.form, ctx), intro=r.text, texts=self.texts)
                     ack(response_action="update", view=new)
                 acked = True
@@ -802,7 +913,8 @@ class SlackAdapter(Adapter):
                 rest.append(r)
         if not acked:
             ack()
-        self.deliver(rest, ctx)
+        if rest:
+            self.later(self.deliver, rest, ctx)
 
     def suggest(self, body: dict, action: dict) -> None:
         """A character typed in a field with `suggest_action`: show the handler's suggestions in the modal."""
@@ -980,6 +1092,25 @@ def _definitely_not_delivered(error: Exception) -> bool:
 # ---- bolt wiring (thin) --------------------------------------------------------------------------
 
 
+def interaction_id(body: dict) -> str | None:
+    """The identity of a click: who, when (Slack's action_ts), which button, what value. A replay of the
+    same signed request has the same; typing in a modal field (live suggestions) is not deduplicated."""
+    user = (body.get("user") or {}).get("id", "")
+    parts = []
+    for a in body.get("actions") or []:
+        if a.get("type") == "plain_text_input":
+            return None
+        value = a.get("value")
+        if value is None:
+            value = (a.get("selected_option") or {}).get("value")
+        parts.append(f"{a.get('action_ts')}|{a.get('action_id')}|{value}")
+    if not parts or not user:
+        return None
+    import hashlib
+
+    return "act:" + user + ":" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
 def register(app: App, adapter: SlackAdapter) -> None:
     """Listeners: ack at once, then hand over to the adapter (on bolt's listener executor)."""
 
@@ -1002,29 +1133,45 @@ def register(app: App, adapter: SlackAdapter) -> None:
         log.info("slack: duplicate event %s ignored (retry=%s)", event_id, retry)
         return False
 
+    def once(identity: str | None, fn, *args) -> None:
+        # after the ack, on the work executor: a replayed click or command (same identity) is dropped
+        if identity and not adapter.state.claim_event(identity[:500]):
+            log.info("slack: repeated interaction ignored")
+            return
+        fn(*args)
+
     @app.event("app_mention")
     def on_mention(body, event, request):
-        if first_time(body, request):
-            adapter.on_message(event, body.get("event_id", ""), mention=True)
+        def run():
+            if first_time(body, request):
+                adapter.on_message(event, body.get("event_id", ""), mention=True)
+        adapter.later(run)
 
     @app.event("message")
     def on_message(body, event, context, request):
-        if not first_time(body, request):
-            return
         bot_user = context.get("bot_user_id")
-        if bot_user and f"<@{bot_user}>" in (event.get("text") or "") and not event.get("channel", "").startswith("D"):
-            return  # the app_mention event handles it
-        adapter.on_message(event, body.get("event_id", ""))
+
+        def run():
+            if not first_time(body, request):
+                return
+            if bot_user and f"<@{bot_user}>" in (event.get("text") or "") and not event.get("channel", "").startswith("D"):
+                return  # the app_mention event handles it
+            adapter.on_message(event, body.get("event_id", ""))
+        adapter.later(run)
 
     @app.event("reaction_added")
     def on_reaction(body, event, request):
-        if first_time(body, request):
-            adapter.on_reaction(event, body.get("event_id", ""))
+        def run():
+            if first_time(body, request):
+                adapter.on_reaction(event, body.get("event_id", ""))
+        adapter.later(run)
 
     @app.event("app_home_opened")
     def on_home(body, event, request):
-        if event.get("tab", "home") == "home" and first_time(body, request):
-            adapter.home(event.get("user", ""))
+        def run():
+            if event.get("tab", "home") == "home" and first_time(body, request):
+                adapter.home(event.get("user", ""))
+        adapter.later(run)
 
     for name in ("reaction_removed", "app_uninstalled", "tokens_revoked", "member_joined_channel"):
         app.event(name)(lambda: None)
@@ -1032,17 +1179,19 @@ def register(app: App, adapter: SlackAdapter) -> None:
     @app.command("/ieum")
     def on_command(ack, body):
         ack()
-        adapter.on_command(body)
+        trigger = body.get("trigger_id")
+        adapter.later(once, f"cmd:{trigger}" if trigger else None, adapter.on_command, body)
 
     @app.shortcut(SHORTCUT_CALLBACK)
     def on_shortcut(ack, body):
         ack()
-        adapter.on_shortcut(body)
+        trigger = body.get("trigger_id")
+        adapter.later(once, f"sc:{trigger}" if trigger else None, adapter.on_shortcut, body)
 
     @app.action(re.compile(".+"))
     def on_action(ack, body):
         ack()
-        adapter.on_block_action(body)
+        adapter.later(once, interaction_id(body), adapter.on_block_action, body)
 
     @app.view_submission(FORM_CALLBACK)
     def on_submit(ack, body):

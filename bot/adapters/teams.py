@@ -697,7 +697,9 @@ class TeamsAdapter(Adapter):
             request["claims_identity"] = claims
         try:
             response = await self.cloud.process(request, self)
-        except ValueError as e:  # pydantic's ValidationError: JSON that is no Activity (the turn never ran)
+        except (ValueError, TypeError) as e:
+            # pydantic's ValidationError, or the SDK's TypeError for a bad channelId (`""`): JSON that is no
+            # Activity (the turn never ran)
             log.info("teams: malformed activity refused (%s)", type(e).__name__)
             return web.json_response({"error": "Invalid activity."}, status=400)
         return response if response is not None else web.Response(status=202)
