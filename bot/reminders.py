@@ -25,7 +25,7 @@ from .businesshours import BusinessCalendar, Policy, is_business_day
 from .clock import SEOUL, BadTime, parse_time
 from .messages import Reply
 from .store import migration
-from .templates import dday
+from .templates import dday, left
 
 log = logging.getLogger(__name__)
 
@@ -149,15 +149,21 @@ class RuleSet:
         return next((r for r in self.rules if r.id == rule_id), None)
 
 
-def rules_path(kb) -> Path:
+def rules_path(kb) -> Path | None:
+    """The knowledge directory's own `reminders.yaml`. Reminders are part of a domain pack: a plain FAQ
+    file, or a directory without the file, has none (the W4C campaign never follows another FAQ)."""
     from .config import DEFAULT_KNOWLEDGE
 
-    if kb is not None and kb.root is not None and (Path(kb.root) / "reminders.yaml").exists():
+    if kb is None:
+        return DEFAULT_KNOWLEDGE / "reminders.yaml"
+    if kb.root is not None and (Path(kb.root) / "reminders.yaml").exists():
         return Path(kb.root) / "reminders.yaml"
-    return DEFAULT_KNOWLEDGE / "reminders.yaml"
+    return None
 
 
-def load_rules(path: Path | str) -> RuleSet:
+def load_rules(path: Path | str | None) -> RuleSet:
+    if path is None:
+        return RuleSet()
     path = Path(path)
     from .knowledge import _LineLoader, _strip_lines
 
@@ -633,7 +639,8 @@ def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> s
     tpl = own.get(state)
     if not tpl:
         return default
-    return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms).strip()
+    return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms, now=now,
+                                                left=left(ms, now)).strip()
 
 
 # Compiled phrase templates, per jinja2 environment (phrases are few; compiling is the costly part).
@@ -656,7 +663,8 @@ def _default_rules_cached(path: str) -> RuleSet:
 
 
 def _default_rules(kb) -> RuleSet:
-    return _default_rules_cached(str(rules_path(kb)))
+    path = rules_path(kb)
+    return _default_rules_cached(str(path)) if path is not None else RuleSet()
 
 
 class _TemplatesOnly:

@@ -64,19 +64,54 @@ def dday(target: date | datetime | None, now: datetime) -> str:
     return "D-day" if diff == 0 else (f"D-{diff}" if diff > 0 else f"D+{-diff}")
 
 
+def state(ms, now: datetime) -> str:
+    """Where `now` stands against a milestone: before, during (a window), after; "" when no date is set yet.
+
+    A whole-day milestone (a deadline date) lasts until the end of that day."""
+    if ms is None:
+        return ""
+    if ms.start and ms.end:
+        return "before" if now < ms.start else ("during" if now < ms.end else "after")
+    if ms.at:
+        return "before" if now < ms.at else "after"
+    if ms.date:
+        return "before" if now.astimezone(SEOUL).date() <= ms.date else "after"
+    return ""
+
+
+def left(ms, now: datetime) -> str:
+    """How long until a milestone (a window's end while it runs): "D-5, 5일 남음", "D-1, 내일 09:00",
+    "D-day, 오늘 18:00까지, 3시간 남음", "D-day, 오늘까지"; "" once it has passed or while it has no date."""
+    where = state(ms, now)
+    if where not in ("before", "during"):
+        return ""
+    target = ms.end if where == "during" else (ms.at or ms.start or ms.date)
+    d = dday(target, now)
+    if d == "D-1":
+        return f"D-1, 내일 {_local(target):%H:%M}" if isinstance(target, datetime) else "D-1, 내일까지"
+    if d != "D-day":
+        return f"{d}, {d[2:]}일 남음"
+    if not isinstance(target, datetime):
+        return "D-day, 오늘까지"
+    minutes = max(round((target - now).total_seconds() / 60), 0)  # the clock runs: 9:59.9 is 10 minutes
+    hours, minutes = divmod(minutes, 60)
+    remaining = " ".join(p for p in (f"{hours}시간" if hours else "", f"{minutes}분" if minutes else "") if p)
+    remaining = f"{remaining or '1분 미만'} 남음"
+    return f"D-day, 오늘 {_local(target):%H:%M}까지, {remaining}"
+
+
 class Templates:
     """The template environment bound to a knowledge base (milestones) and, optionally, a clock."""
 
     def __init__(self, kb: "KnowledgeBase", clock=None):
         self.kb = kb
         self.clock = clock
-        loader = None
-        if kb.root is not None and (kb.root / "templates").is_dir():
-            loader = jinja2.FileSystemLoader(str(kb.root / "templates"))
-        else:
-            from .config import DEFAULT_KNOWLEDGE
+        from .config import DEFAULT_KNOWLEDGE
 
-            loader = jinja2.FileSystemLoader(str(DEFAULT_KNOWLEDGE / "templates"))
+        # A knowledge directory's own templates first; the bot's own UI templates (answer, decline, the
+        # inquiry form …) are always found, whatever knowledge is loaded.
+        dirs = [kb.root / "templates"] if kb.root is not None and (kb.root / "templates").is_dir() else []
+        loader = jinja2.FileSystemLoader([str(d) for d in (*dirs, DEFAULT_KNOWLEDGE / "templates")])
         self.env = self._env(loader, undefined=jinja2.ChainableUndefined)
         self.strict_env = self._env(loader, undefined=jinja2.StrictUndefined)
         self._cache: dict[tuple[str, bool], jinja2.Template] = {}
@@ -94,7 +129,11 @@ class Templates:
 
     def context(self) -> dict[str, Any]:
         now = self.clock.now() if self.clock else datetime.now(SEOUL)
-        return {"ms": self.kb.milestones, "now": now, "dday": lambda t: dday(t, now)}
+        milestones = self.kb.milestones
+        # Answers branch on the moment they are asked: `state('outage') == 'during'`, `left('launch')`.
+        return {"ms": milestones, "now": now, "dday": lambda t: dday(t, now),
+                "state": lambda mid: state(milestones.get(mid), now),
+                "left": lambda mid: left(milestones.get(mid), now)}
 
     def render_answer(self, entry: "Entry", *, strict: bool = False, **extra) -> str:
         if "{" not in entry.answer:

@@ -113,12 +113,12 @@ def services(settings, clock, fresh_kb):
 
 @pytest.fixture(scope="session")
 def inquiry_knowledge(tmp_path_factory):
-    """The real taxonomy, schedule, synonyms, policy and templates without the FAQ entries (building the
+    """The real taxonomy, schedule, synonyms, policy, reminders and templates without the FAQ entries (building the
     engine over every entry for each inquiry test would dominate their run time)."""
     from bot.config import DEFAULT_KNOWLEDGE
 
     root = tmp_path_factory.mktemp("knowledge")
-    for name in ("taxonomy.yaml", "schedule.yaml", "synonyms.yaml", "policy.yaml", "templates"):
+    for name in ("taxonomy.yaml", "schedule.yaml", "synonyms.yaml", "policy.yaml", "reminders.yaml", "templates"):
         if (DEFAULT_KNOWLEDGE / name).exists():
             (root / name).symlink_to(DEFAULT_KNOWLEDGE / name)
     (root / "entries").mkdir()
