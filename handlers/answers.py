@@ -64,6 +64,14 @@ def answer_question(incoming: Incoming, services) -> list[Reply]:
     log.info("answer answered=%s reason=%s entry=%s score=%.1f", result.answered, result.reason,
              result.best.entry_id if result.best else None, result.best.score if result.best else 0)
     _record(services, result)
+    if result.answered and result.best and result.close:
+        # Two or three entries about as likely: ask which one rather than guess; a button answers it.
+        options = [result.best, *result.close[:2]]
+        return [Reply(services.templates.render("clarify", titles=[m.title for m in options]),
+                      choices=[Choice(m.title[:60], "answer.show", f"{m.entry_id}\n{query[:MAX_VALUE]}")
+                               for m in options],
+                      kind="clarify", data={"entry_ids": [m.entry_id for m in options], "query": query},
+                      thread=incoming.thread)]
     if result.answered and result.best:
         return [_answer_reply(services, result.best.entry, query=query, thread=incoming.thread,
                               score=result.best.score)]
@@ -102,10 +110,12 @@ def more_answers(incoming: Incoming, services) -> list[Reply]:
 
 @action("answer.show")
 def show_entry(incoming: Incoming, services) -> list[Reply]:
-    entry = services.engine.entries.get(incoming.value or "")
+    # value: the entry id, and after a clarification also the question asked ("id\nquestion")
+    entry_id, query = _split_value(incoming.value)
+    entry = services.engine.entries.get(entry_id)
     if entry is None:
         return [Reply("해당 답변을 찾을 수 없습니다. 다시 질문해 주세요.", kind="error")]
-    return [_answer_reply(services, entry, query=entry.title, thread=incoming.thread)]
+    return [_answer_reply(services, entry, query=query or entry.title, thread=incoming.thread)]
 
 
 @action("feedback.yes", "feedback.no")

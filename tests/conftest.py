@@ -119,12 +119,12 @@ def fake(request):
 
 @pytest.fixture(scope="session")
 def inquiry_knowledge(tmp_path_factory):
-    """The real taxonomy, schedule, synonyms, policy and templates without the FAQ entries (building the
+    """The real taxonomy, schedule, synonyms, policy, reminders and templates without the FAQ entries (building the
     engine over every entry for each inquiry test would dominate their run time)."""
     from bot.core.config import DEFAULT_KNOWLEDGE
 
     root = tmp_path_factory.mktemp("knowledge")
-    for name in ("taxonomy.yaml", "schedule.yaml", "synonyms.yaml", "policy.yaml", "templates"):
+    for name in ("taxonomy.yaml", "schedule.yaml", "synonyms.yaml", "policy.yaml", "reminders.yaml", "templates"):
         if (DEFAULT_KNOWLEDGE / name).exists():
             (root / name).symlink_to(DEFAULT_KNOWLEDGE / name)
     (root / "entries").mkdir()

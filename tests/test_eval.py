@@ -13,7 +13,8 @@ from bot.knowledge.search import Engine
 from bot.knowledge.templates import Templates
 
 DATA = Path(__file__).parent / "data"
-SETS = sorted(DATA.glob("heldout*.jsonl"))
+# Tuning sets are guarded where they were tuned (tests/test_timely.py for the rows asked at a moment).
+SETS = sorted(p for p in DATA.glob("heldout*.jsonl") if not p.stem.endswith("-tune"))
 
 
 def _norm(text: str) -> str:
@@ -30,11 +31,19 @@ def engine(kb):
     return Engine.from_knowledge(kb), Templates(kb)
 
 
+# What this run reaches (bench/decline.py; README), a little below so a tie broken differently never fails:
+# (top1, decline, false decline)
+BARS = {"heldout.jsonl": (0.93, 0.97, 0.04), "heldout2.jsonl": (0.90, 0.86, 0.08),
+        "heldout3-tune.jsonl": (0.85, 0.80, 0.09)}
+
+
 @pytest.mark.parametrize("path", SETS, ids=[p.name for p in SETS])
 def test_held_out_questions(engine, path):
     eng, templates = engine
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    good = declined = n_in = n_out = 0
+    rows = [r for r in rows if "now" not in r]  # time-dependent questions are scored with IEUM_NOW
+    min_top1, min_decline, max_false_decline = BARS.get(path.name, (0.85, 0.85, 0.15))
+    good = declined = n_in = n_out = false_declined = 0
     for row in rows:
         result = eng.answer(row["query"])
         if row["expect"] is None:
@@ -43,9 +52,11 @@ def test_held_out_questions(engine, path):
         else:
             n_in += 1
             good += result.answered and _holds(templates.render_answer(result.best.entry), row["expect"])
+            false_declined += not result.answered
     assert n_in and n_out
-    assert good / n_in >= 0.85, f"top1 {good / n_in:.3f}"
-    assert declined / n_out >= 0.85, f"decline {declined / n_out:.3f}"
+    assert good / n_in >= min_top1, f"top1 {good / n_in:.3f}"
+    assert declined / n_out >= min_decline, f"decline {declined / n_out:.3f}"
+    assert false_declined / n_in <= max_false_decline, f"false decline {false_declined / n_in:.3f}"
 
 
 def test_unspaced_questions_still_answered(engine):

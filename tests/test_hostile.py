@@ -527,15 +527,18 @@ def test_teams_garbage_activities_never_cause_a_500(teams_live, teams_fake, data
         assert table_counts(services.store.path) == before
 
 
-def test_teams_an_invoke_without_recipient_is_refused_not_a_501(teams_live, teams_fake):
+@pytest.mark.parametrize("key, value", [("recipient", None), ("from", None), ("conversation", {}),
+                                        ("recipient", {"id": 7})])
+def test_teams_an_unaddressed_activity_is_refused_not_a_501(teams_live, teams_fake, key, value):
     """Found by the property above under another seed: the SDK cannot answer an invoke whose `recipient` is
-    null (its reply needs the conversation reference), so the turn ended in a 501."""
+    null (its reply needs the conversation reference), so the turn ended in a 501. Any activity that does not
+    name its sender, recipient and conversation (each with a string id) is refused before a turn runs."""
     from bot.surfaces.teams import adapter as teams
     from fakes.teams import card_action
 
     services, server = teams_live["anonymous"]
     body = card_action({"verb": "inquiry.mine", "data": {}}, service_url=teams_fake.url)
-    body["recipient"] = None
+    body[key] = value
     before = table_counts(services.store.path)
     assert _post_raw(server.url + teams.ROUTE, json.dumps(body), {"Content-Type": "application/json"}) == 400
     assert table_counts(services.store.path) == before

@@ -26,33 +26,43 @@ def _read_lines(stream) -> "iter[str]":
         yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
-def cmd_ask(args) -> int:
-    from bot.knowledge.base import load_knowledge
-    from bot.knowledge.search import Engine
-    from bot.knowledge.templates import Templates
-    from handlers.answers import result_json, result_text
+def live_services(args):
+    """The services every entry point answers from: the knowledge files plus the store's live state
+    (milestones set with `ieum schedule set`, FAQ entries promoted from inquiries), built the way the chat
+    and the server build them. A data directory without a database has no state yet, and a question
+    does not create one."""
+    from bot.services import build
+    from bot.infra.store import Store
 
     settings = _settings(args)
-    kb = load_knowledge(settings.knowledge, extra=settings.extra_knowledge)
-    engine = Engine.from_knowledge(kb)
-    templates = Templates(kb, settings.clock())
-    if args.question:
-        question = " ".join(args.question)
-        result = engine.answer(question)
-        if args.json:
-            print(json.dumps(result_json(result, templates), ensure_ascii=False))
-        else:
-            print(result_text(result, templates))
+    return build(settings, store=None if settings.db_path.exists() else Store(":memory:"))
+
+
+def cmd_ask(args) -> int:
+    from handlers.answers import result_json, result_text
+
+    services = live_services(args)
+    engine, templates = services.engine, services.templates
+    try:
+        if args.question:
+            question = " ".join(args.question)
+            result = engine.answer(question)
+            if args.json:
+                print(json.dumps(result_json(result, templates), ensure_ascii=False))
+            else:
+                print(result_text(result, templates))
+            return 0
+        out = sys.stdout
+        for line in _read_lines(sys.stdin):
+            result = engine.answer(line)
+            if args.json:
+                out.write(json.dumps(result_json(result, templates), ensure_ascii=False) + "\n")
+            else:
+                out.write(result_text(result, templates) + "\n\n")
+            out.flush()
         return 0
-    out = sys.stdout
-    for line in _read_lines(sys.stdin):
-        result = engine.answer(line)
-        if args.json:
-            out.write(json.dumps(result_json(result, templates), ensure_ascii=False) + "\n")
-        else:
-            out.write(result_text(result, templates) + "\n\n")
-        out.flush()
-    return 0
+    finally:
+        services.close()
 
 
 def cmd_chat(args) -> int:
@@ -72,8 +82,18 @@ def cmd_chat(args) -> int:
 def cmd_kb(args) -> int:
     from bot.knowledge.base import KnowledgeError, load_knowledge
     from bot.knowledge.checking import check
-    from bot.knowledge.templates import Templates
 
+    if args.kb_command == "export":
+        # What the engine answers from: the files' entries and the promoted ones, rendered with live dates.
+        services = live_services(args)
+        try:
+            for e in services.engine.entries.values():
+                print(json.dumps({"id": e.id, "title": e.title, "questions": e.questions,
+                                  "answer": services.templates.render_answer(e), "tags": e.tags,
+                                  "source": e.source, "kind": e.kind}, ensure_ascii=False))
+        finally:
+            services.close()
+        return 0
     settings = _settings(args)
     try:
         kb = load_knowledge(settings.knowledge, extra=settings.extra_knowledge)
@@ -90,13 +110,6 @@ def cmd_kb(args) -> int:
             return 1
         print(f"정상: 항목 {len(kb.entries)}개, 동의어 그룹 {len(kb.synonyms)}개, "
               f"일정 {len(kb.milestones)}개, 업무분류 {len(kb.category_paths())}개, 질의구분 {len(kb.types)}개")
-        return 0
-    if args.kb_command == "export":
-        templates = Templates(kb, settings.clock())
-        for e in kb.entries:
-            print(json.dumps({"id": e.id, "title": e.title, "questions": e.questions,
-                              "answer": templates.render_answer(e), "tags": e.tags, "source": e.source},
-                             ensure_ascii=False))
         return 0
     return 2
 

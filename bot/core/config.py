@@ -74,9 +74,9 @@ class Settings:
         if env.get("IEUM_KNOWLEDGE"):
             paths = tuple(Path(p) for p in _split(env["IEUM_KNOWLEDGE"]))
             dirs = [p for p in paths if p.is_dir()]
-            if dirs:
-                knowledge = dirs[0]
-            extra = tuple(p for p in paths if not p.is_dir())
+            files = tuple(p for p in paths if not p.is_dir())
+            # Plain FAQ files alone are the whole knowledge base: the bundled W4C pack does not come along.
+            knowledge, extra = (dirs[0], files) if dirs else (files[0], files[1:]) if files else (knowledge, ())
         return cls(
             data_dir=Path(env.get("IEUM_DATA_DIR") or "data"),
             knowledge=knowledge,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from typing import Container, Iterable
 
 HANGUL_BASE, HANGUL_END = 0xAC00, 0xD7A3
@@ -64,6 +65,8 @@ ENDINGS = sorted({
     "었나요", "았나요", "였나요", "어요", "아요", "여요", "었어요", "았어요", "였어요", "겠죠", "겠어요", "을까요",
     "ㄹ까요", "던가요", "던데", "다고", "라고", "이라", "이래요", "래요", "대요", "냐고", "려고", "으려고",
     "에요", "이에요", "거에요", "으면", "ㄴ다", "는다", "어야", "아야", "여야", "건데", "건지", "는거", "은거", "ㄴ거", "나여", "가여", "해여", "에여", "예여",
+    # colloquial endings: 되나여, 주세여, 있어여, 언제임, 되남
+    "세여", "돼여", "되여", "어여", "아여", "는데여", "남", "나용", "요ㅠ", "요ㅠㅠ",
 }, key=len, reverse=True)
 
 # Words that carry no topic: dropped from matching keys.
@@ -77,6 +80,8 @@ FILLERS = frozenset({
     "해야", "해야하나요", "하는지", "되는지", "하죠", "건가요", "할까요", "됩니까", "습니까", "하고", "해서",
     "아님", "아니면", "혹은", "아닌가요", "아니죠", "맞나요", "맞죠", "맞아요", "그런가요",
     "the", "a", "is",
+    # colloquial spellings: 머 = 뭐, 꺼 = 거, crying and laughing marks
+    "머", "머에요", "머예요", "머임", "머머", "뭐뭐", "머있", "꺼", "면", "ㅠ", "ㅠㅠ", "ㅜㅜ", "ㅎㅎ", "ㅋㅋ",
 })
 # Question words: kept (they separate "when" from "how"), but weigh little.
 SUFFIXES = tuple(sorted(set(PARTICLES) | set(ENDINGS), key=len, reverse=True))
@@ -101,7 +106,27 @@ QUESTION_WORDS = frozenset({"언제", "언제까지", "언제부터", "어디", 
                             "완전히", "대충", "일단", "우선", "아마", "제발", "혹시나", "도대체", "대체",
                             # who is asking, not what: "저희 요양원인데요 …"
                             "요양원", "어린이집", "복지관", "센터", "지역아동센터", "시설", "기관", "저희기관",
-                            "우리기관", "우리시설", "저희시설", "다른", "사람", "사람들"})
+                            "우리기관", "우리시설", "저희시설", "다른", "사람", "사람들",
+                            # colloquial "how": 어케 = 어떻게
+                            "어케", "어캐", "어케함", "어캐함", "어떡", "어떡해", "어떡해요", "어떡하나요", "어떡하죠",
+                            "가는법", "하는법", "넣는법", "쓰는법", "보는법", "찾는법", "해결법", "맞나", "맞지", "맞는지",
+                            # when, roughly: a moment is not a topic
+                            "올해", "이번달", "매달", "다음달", "다음달부터", "아침", "저녁", "밤", "그동안", "그날", "곧",
+                            "요일", "월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일", "주말", "평일",
+                            # how the asker feels or stands
+                            "걱정", "당황", "급함", "급하게", "처음", "혼자", "신입", "선임", "확실히", "자세히", "아예",
+                            "도무지", "갑자기",
+                            # the people a question is about, not its topic
+                            "어르신", "아이", "아이들", "분들", "이분들", "직원들", "선생님들"})
+# Who is asking, not what: job titles and facility kinds ('노인요양원 사무국장입니다', '센터장인데요').
+_ASKER = re.compile(r"^(\S*(요양원|시설|복지관|센터|그룹홈|종복|법인|기관)|"
+                    r"\S*(사회복지사|사무원|사무국장|센터장|시설장|원장|팀장|과장|국장|총무|선생님|생활지도원|요양보호사|"
+                    r"담당자|담당|직원|행정팀|회계팀|기획팀|\S+팀))(에서|인데요|인데|이에요|예요|입니다|이고|이라|이구요|이고요|임)?$")
+
+
+def is_asker_word(word: str) -> bool:
+    """A job title or a kind of facility, possibly with its copula: who asks, never what is asked."""
+    return bool(_ASKER.match(word))
 
 
 def compose(text: str) -> str:
@@ -315,3 +340,43 @@ class Synonyms:
         if self._re is None:
             return text
         return " ".join(self._re.sub(lambda m: " " + self.canonical[m.group().replace(" ", "")] + " ", text).split())
+
+
+class English:
+    """English words and phrases read as the knowledge base's Korean words (`bot/knowledge/english.yaml`).
+
+    Applied to normalised text, whole words only, longest phrase first; English stopwords are dropped so
+    that "What time does 희망이음 start?" leaves 몇시 희망이음 개시 and nothing unknown.
+    """
+
+    def __init__(self, words: dict[str, str], stopwords: Iterable[str]):
+        self.words = {" ".join(normalize(str(k)).split()): str(v) for k, v in words.items() if normalize(str(k))}
+        if isinstance(stopwords, str):
+            stopwords = stopwords.split()
+        self.stopwords = frozenset(w for s in stopwords for w in normalize(str(s)).split())
+        alts = sorted(self.words, key=len, reverse=True)
+        self._re = re.compile(r"(?<![0-9a-z])(" + "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in alts)
+                              + r")(?![0-9a-z])") if alts else None
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> "English":
+        """A glossary file (`words:` English → Korean, `stopwords:`); the engine's own is
+        bot/knowledge/english.yaml (`bot.knowledge.search.english()`)."""
+        import yaml
+
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return cls(data.get("words") or {}, data.get("stopwords") or [])
+
+    def apply(self, text: str) -> str:
+        if not _LATIN.search(text):
+            return text
+        text = _LATIN_SLASH.sub(" ", text)  # 'id/pw', 'question/ticket'
+        if self._re is not None:
+            text = self._re.sub(lambda m: " " + self.words[" ".join(m.group().split())] + " ", text)
+        text = _MONTH_DAY.sub(r"\1월 \2일", text)  # 'Aug 30' → '8월 30' → '8월 30일'
+        return " ".join(w for w in text.split() if w not in self.stopwords)
+
+
+_LATIN = re.compile(r"[a-z]")
+_MONTH_DAY = re.compile(r"(?<![0-9])(1[0-2]|[1-9])월\s+([12][0-9]|3[01]|0?[1-9])(?![0-9일])")
+_LATIN_SLASH = re.compile(r"(?<=[a-z])/|/(?=[a-z])")

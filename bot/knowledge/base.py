@@ -284,7 +284,9 @@ def _read_text(path: Path) -> str:
 def load_knowledge(root: Path | None = None, *, extra: Iterable[Path] = ()) -> KnowledgeBase:
     """The knowledge directory (entries, synonyms, schedule, taxonomy) plus any plain FAQ files.
 
-    `root` may itself be a plain FAQ file, in which case the bundled schedule and taxonomy are used.
+    A knowledge base holds what it is given and nothing else: `root` may itself be a plain FAQ file, which
+    brings its entries only (no synonyms, schedule, categories or reminders of the bundled W4C pack), and a
+    directory brings only the files it has.
     """
     from bot.core.config import DEFAULT_KNOWLEDGE
 
@@ -292,7 +294,7 @@ def load_knowledge(root: Path | None = None, *, extra: Iterable[Path] = ()) -> K
     files = list(extra)
     if root.is_file():
         files.insert(0, root)
-        kb = _load_dir(DEFAULT_KNOWLEDGE, entries=False)
+        kb = KnowledgeBase()
     elif root.is_dir():
         kb = _load_dir(root)
     else:
@@ -302,11 +304,10 @@ def load_knowledge(root: Path | None = None, *, extra: Iterable[Path] = ()) -> K
     return kb
 
 
-def _load_dir(root: Path, *, entries: bool = True) -> KnowledgeBase:
+def _load_dir(root: Path) -> KnowledgeBase:
     kb = KnowledgeBase(root=root)
-    if entries:
-        for f in sorted((root / "entries").glob("*.yaml")):
-            kb.entries.extend(load_entries_yaml(f))
+    for f in sorted((root / "entries").glob("*.yaml")):
+        kb.entries.extend(load_entries_yaml(f))
     syn = root / "synonyms.yaml"
     if syn.exists():
         raw = _strip_lines(_read_yaml(syn) or {})

@@ -15,14 +15,18 @@ import yaml
 
 from bot.core.clock import SEOUL
 from bot.core.config import DEFAULT_KNOWLEDGE
-from bot.core.dates import dday
+from bot.core.dates import dday, left
 from bot.knowledge.base import KnowledgeError, _LineLoader, _strip_lines
 
 
-def rules_path(kb) -> Path:
-    if kb is not None and kb.root is not None and (Path(kb.root) / "reminders.yaml").exists():
+def rules_path(kb) -> Path | None:
+    """The knowledge directory's own `reminders.yaml`. Reminders are part of a domain pack: a plain FAQ
+    file, or a directory without the file, has none (the W4C campaign never follows another FAQ)."""
+    if kb is None:
+        return DEFAULT_KNOWLEDGE / "reminders.yaml"
+    if kb.root is not None and (Path(kb.root) / "reminders.yaml").exists():
         return Path(kb.root) / "reminders.yaml"
-    return DEFAULT_KNOWLEDGE / "reminders.yaml"
+    return None
 
 
 def parse_phrases(raw: dict) -> dict[str, dict[str, str]]:
@@ -61,7 +65,8 @@ def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> s
     tpl = own.get(state)
     if not tpl:
         return default
-    return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms).strip()
+    return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms, now=now,
+                                                left=left(ms, now)).strip()
 
 
 # Compiled phrase templates, per jinja2 environment (phrases are few; compiling is the costly part).
@@ -88,7 +93,8 @@ def _default_phrases_cached(path: str) -> dict[str, dict[str, str]]:
 
 
 def _default_phrases(kb) -> dict[str, dict[str, str]]:
-    return _default_phrases_cached(str(rules_path(kb)))
+    path = rules_path(kb)
+    return _default_phrases_cached(str(path)) if path is not None else {}
 
 
 class _TemplatesOnly:

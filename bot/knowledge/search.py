@@ -10,14 +10,17 @@ Design (measured in `bench/search.py`):
 4. rapidfuzz re-ranks them: the IDF-weighted share of the query an entry covers, blended with the
    best fuzzy similarity of the query to one of the entry's phrasings (no-space ratio and
    token_sort_ratio, both immune to WRatio's saturation and token_set_ratio's subset trap).
-5. It declines when too little of the question is covered by one entry, or when most of the
-   question's weight is words the knowledge base has never seen.
+5. A logistic regression over features of the best match (`DeclineModel`, trained offline by
+   `bench/decline.py`, its coefficients data in `decline_model.json`) decides whether it answers: it
+   declines when the thing asked about is not what the entry is about (an unknown or uncovered content
+   noun, little of the question covered), and asks back when a second entry is about as likely.
 """
 from __future__ import annotations
 
 import bisect
 import gc
 import hashlib
+import heapq
 import json
 import logging
 import math
@@ -35,7 +38,23 @@ from typing import Any, Callable, Iterable
 from rapidfuzz import fuzz, process
 
 from bot.knowledge.base import Entry, KnowledgeBase
-from bot.core.text import QUESTION_WORDS, Synonyms, chosung, ends_half_typed, is_chosung_query, is_function_word, is_hangul_syllable, jamo, normalize, question_root, strip_all, strip_oov_particle, strip_wish
+from bot.core.text import (
+    QUESTION_WORDS,
+    English,
+    Synonyms,
+    chosung,
+    ends_half_typed,
+    is_chosung_query,
+    is_function_word,
+    is_asker_word,
+    is_hangul_syllable,
+    jamo,
+    normalize,
+    question_root,
+    strip_all,
+    strip_oov_particle,
+    strip_wish,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +70,9 @@ _PREDICATE = re.compile(r"(어요|아요|여요|었|았|였|겠|는데|은데|�
                         r"[가-힣]죠|[가-힣]네요|[가-힣]어|[가-힣]아|는지|을지|려고|[가-힣]고싶)[?!.]*$")
 _NUMBER_WORD = re.compile(r"^[0-9]+(월|일|시|분|차|년|주|건|개)?$")
 MAX_QUERY_CHARS = 500  # longer input is cut: nobody asks a 40,000-character question
+LONG_MESSAGE = 50  # characters: a message this long may carry a greeting and a situation before its question
+# Where a sentence ends: punctuation (not a decimal point), a line break, or '…요,' / '…다,' before a space.
+_SENTENCE_END = re.compile(r"(?<=[^0-9])[.?!。？！~]+\s*|\n+|(?<=[요다])[,~]\s+")
 
 
 @dataclass
@@ -76,6 +98,13 @@ class Result:
     best: Match | None = None
     alternatives: list[Match] = field(default_factory=list)
     reason: str = ""  # why it declined: empty | greeting | thanks | bye | chitchat | gibberish | unknown
+    confidence: float = 0.0  # the decline model's probability that `best` answers the question
+    features: dict[str, float] = field(default_factory=dict)  # what it was computed from (bench/decline.py)
+    close: list[Match] = field(default_factory=list)  # alternatives about as likely as `best`: ask which one
+
+    @property
+    def ambiguous(self) -> bool:
+        return bool(self.close)
 
 
 @dataclass
@@ -83,15 +112,15 @@ class Term:
     surface: str
     weight: float
     expansions: dict[str, float]  # vocabulary word -> credit (0..1)
+    predicate: bool = False  # a verb or adjective, not a noun
+    position: int = 0  # index of the word it came from
+    minor: bool = False  # a question word, a moment or who is asking: never the topic
 
 
 @dataclass
 class Thresholds:
-    """When to answer. Calibrated on out-of-domain chat (ChatbotData) and the dev set; see README."""
+    """How words weigh. When to answer is the decline model's business (`DeclineModel`)."""
 
-    min_score: float = 45.0
-    min_coverage: float = 0.35
-    max_unknown: float = 0.6
     unknown_weight: float = 0.7  # weight of a word the knowledge base has never seen, × the highest IDF
     max_weight: float = 1.0  # no single word weighs more than this × the highest IDF
     answer_credit: float = ANSWER_WORD_CREDIT
@@ -110,16 +139,49 @@ _ONLY_SMALLTALK = re.compile(
     r"^([ㅋㅎㅠㅜㄷㅇㄱ\s.!?~^]+|ㅇㅋ|오케이|ok|okay|넵|네+|예|응+|ㅇㅇ|헐|와+|대박|굿|good|nice|test|테스트)$")
 
 
+@lru_cache(maxsize=1)
+def english() -> English:
+    """The engine's English glossary (data beside the engine, like the decline model)."""
+    return English.from_yaml(Path(__file__).with_name("english.yaml"))
+
+
+@dataclass
+class DeclineModel:
+    """A logistic regression over `Engine.features`, trained offline by `bench/decline.py`.
+
+    Its coefficients are data (`bot/knowledge/decline_model.json`); answering is one dot product. `threshold` is
+    the operating point chosen from the precision/coverage curve; `clarify_margin` is how close (in score
+    points) a second entry must be to ask which one was meant.
+    """
+
+    weights: dict[str, float]
+    bias: float
+    threshold: float = 0.5
+    clarify_margin: float = 3.0
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def bundled(cls) -> "DeclineModel":
+        data = json.loads(Path(__file__).with_name("decline_model.json").read_text(encoding="utf-8"))
+        return cls(data["weights"], data["bias"], data["threshold"], data.get("clarify_margin", 3.0))
+
+    def confidence(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(w * features.get(name, 0.0) for name, w in self.weights.items())
+        return 1 / (1 + math.exp(-max(min(z, 30.0), -30.0)))
+
+
 class Engine:
     """Finds the entry that answers a question; declines when none does."""
 
     def __init__(self, entries: Iterable[Entry] = (), synonyms: Iterable[Iterable[str]] = (), *,
-                 thresholds: Thresholds | None = None, render: Callable[[Entry], str] | None = None):
+                 thresholds: Thresholds | None = None, model: DeclineModel | None = None,
+                 render: Callable[[Entry], str] | None = None):
         self.synonyms = Synonyms(synonyms)
         # Answers are templates; their words (dates included) are learnt from the rendered text.
         self._render = render
         self._lock = threading.RLock()
         self.thresholds = thresholds or Thresholds()
+        self.model = model or DeclineModel.bundled()
         self.entries: dict[str, Entry] = {}
         self._keys: dict[str, _EntryKeys] = {}
         self._df: Counter[str] = Counter()
@@ -152,7 +214,7 @@ class Engine:
 
     # ---- a saved index, so a large base starts in seconds ---------------------------------------
 
-    INDEX_VERSION = 1
+    INDEX_VERSION = 2
 
     @staticmethod
     def fingerprint(entries: Iterable[Entry], synonyms: Iterable[Iterable[str]]) -> str:
@@ -198,6 +260,7 @@ class Engine:
                     engine._render = _renderer(kb, templates)
                     if "thresholds" in kw:
                         engine.thresholds = kw["thresholds"]
+                    engine.model = kw.get("model") or DeclineModel.bundled()
                     return engine
             except Exception:  # a stale or damaged file is rebuilt, never fatal
                 log.warning("search index %s unreadable; rebuilding", path.name)
@@ -233,7 +296,7 @@ class Engine:
         return self._words(text)
 
     def _words(self, text: str) -> list[str]:
-        text = self.synonyms.apply(normalize(text[:MAX_QUERY_CHARS]))
+        text = self.synonyms.apply(english().apply(normalize(text[:MAX_QUERY_CHARS])))
         return [c for c in map(_clean_word, text.split()) if c]
 
     def _learn_words(self, entries: list[Entry]) -> None:
@@ -489,12 +552,13 @@ class Engine:
             weight = min(self.idf(best), self._max_idf() * self.thresholds.max_weight)
         else:
             weight = self._max_idf() * self.thresholds.unknown_weight
-        if surface in QUESTION_WORDS:
+        minor = surface in QUESTION_WORDS
+        if minor:
             weight *= QUESTION_WORD_WEIGHT
         elif _NUMBER_WORD.match(surface):
             # '2일', '8월': a date narrows an answer down but is rarely its topic.
             weight = min(weight, NUMBER_WEIGHT)
-        return Term(surface, weight, expansions)
+        return Term(surface, weight, expansions, minor=minor)
 
     def terms(self, query: str) -> list[Term]:
         words = self.words(query)
@@ -513,13 +577,20 @@ class Engine:
             i += 1
         out: list[Term] = []
         seen: set[str] = set()
-        for w in merged:
+        for i, w in enumerate(merged):
             terms = [t for t in self._term(w) if t.surface not in seen]  # 'ERP 인사회계시스템' is one word
             seen.update(t.surface for t in terms)
-            if _PREDICATE.search(w):
-                # A verb or adjective ('찾아', '만들어야하는데') says less about the topic than a noun.
-                for t in terms:
+            predicate = bool(_PREDICATE.search(w))
+            asker = w not in self.vocab and is_asker_word(w)  # '신규시설' is a topic, '노숙인시설에서' who asks
+            for t in terms:
+                t.position = i
+                if asker and not t.minor:
+                    t.weight *= QUESTION_WORD_WEIGHT
+                    t.minor = True
+                if predicate:
+                    # A verb or adjective ('찾아', '만들어야하는데') says less about the topic than a noun.
                     t.weight *= PREDICATE_WEIGHT
+                    t.predicate = True
             out.extend(terms)
         # A long, chatty question brings many words the knowledge base never saw ('저희 요양원인데요 …');
         # together they may weigh no more than a few unknown nouns, so the topic words still count.
@@ -559,7 +630,18 @@ class Engine:
                         pre[eid] += gain
         if not pre:
             return []
-        cands = sorted(pre, key=pre.__getitem__, reverse=True)[:CANDIDATES]
+        # Among equals, an entry whose questions (not just its answer) hold the words asked goes first, then
+        # one with a phrasing made mostly of them ('희망이음 뭔가요' → 희망이음이란, not every entry naming it).
+        asked = {w for t in terms for w in t.expansions}
+
+        def closeness(eid: str) -> tuple[float, float]:  # smaller is closer
+            keys = self._keys[eid]
+            in_questions = sum(t.weight for t in terms if any(w in keys.q_words for w in t.expansions))
+            focus = max((sum(w in asked for w in words) / len(words)
+                         for words in (spaced.split() for _, spaced in keys.phrasings) if words), default=0.0)
+            return -in_questions, -focus
+
+        cands = _top(pre, CANDIDATES, closeness)
         qkey = _phrasing_key([max(t.expansions, key=t.expansions.__getitem__) if t.expansions else t.surface
                               for t in terms])
         out = []
@@ -579,11 +661,27 @@ class Engine:
             share = self.thresholds.coverage_share
             score = 100 * (share * coverage + (1 - share) * similarity)
             out.append(Match(self.entries[eid], score, coverage, similarity))
-        out.sort(key=lambda m: -m.score)
+        out.sort(key=lambda m: (-m.score, m.entry_id))
         return out[:limit]
 
     def answer(self, query: str, *, alternatives: int = 2) -> Result:
-        text = normalize((query or "")[:MAX_QUERY_CHARS])
+        result = self._answer(query, query, alternatives)
+        if not result.answered and result.reason == "unknown" and len(query or "") >= LONG_MESSAGE:
+            # A long message puts its question last ("안녕하세요. 복지관 총무입니다. … 어떻게 하나요?"): when the
+            # whole is not confident, the last sentence or two may be, on their own.
+            parts = [p for p in _SENTENCE_END.split((query or "")[:MAX_QUERY_CHARS]) if p.strip()]
+            for n in (1, 2):
+                if len(parts) > n:
+                    tail = self._answer(query, " ".join(parts[-n:]), alternatives)
+                    # … and only for the entry the whole message points at first, so a fragment out of
+                    # context ("예산 얼마 들었어요?") does not get an answer of its own
+                    if (tail.answered and tail.best is not None and result.alternatives
+                            and tail.best.entry_id == result.alternatives[0].entry_id):
+                        return tail
+        return result
+
+    def _answer(self, query: str, asked: str, alternatives: int) -> Result:
+        text = normalize((asked or "")[:MAX_QUERY_CHARS])
         if not text:
             return Result(query, False, reason="gibberish" if (query or "").strip() else "empty")
         # A greeting in front of a question is manners, not content: "안녕하세요, 주소 알려주세요".
@@ -600,15 +698,102 @@ class Engine:
         if not terms or not matches:
             return Result(query, False, None, matches, reason=small or _unknown_reason(text))
         best = matches[0]
-        total = sum(t.weight for t in terms) or 1.0
-        unknown = sum(t.weight for t in terms if not t.expansions) / total
-        th = self.thresholds
-        ok = best.score >= th.min_score and best.coverage >= th.min_coverage and unknown <= th.max_unknown
-        if small and best.coverage < 0.9:
+        features = self.features(terms, matches)
+        confidence = self.model.confidence(features)
+        ok = confidence >= self.model.threshold
+        if small and best.coverage < 0.9 and not (small == "greeting" and len(content) >= 3):
+            # "고마워요 덕분에 …" is small talk; "안녕하세요, 복지관 총무입니다. 급여명세서 …" is a question.
             ok = False
         if not ok:
-            return Result(query, False, None, matches, reason=small or _unknown_reason(text))
-        return Result(query, True, best, matches[1:])
+            return Result(query, False, None, matches, reason=small or _unknown_reason(text), confidence=confidence,
+                          features=features)
+        # Two entries about as likely: ask which one instead of guessing (the caller shows both).
+        close = [m for m in matches[1:] if best.score - m.score <= self.model.clarify_margin
+                 and self.model.confidence(self.features(terms, [m, best])) >= self.model.threshold]
+        return Result(query, True, best, matches[1:], confidence=confidence, close=close,
+                      features=features)
+
+    def features(self, terms: list[Term], matches: list[Match]) -> dict[str, float]:
+        """What the decline model looks at for the best match (`matches[0]`), each roughly 0..1.
+
+        Besides how much of the question the entry covers, it asks whether the *thing asked about* is
+        there: a content noun of the question that the knowledge base never saw (유효기간, 재설정), or a
+        known one that this entry never mentions, is what a near-miss question looks like.
+        """
+        best = matches[0]
+        keys = self._keys[best.entry_id]
+        total = sum(t.weight for t in terms) or 1.0
+        max_idf = self._max_idf() or 1.0
+        content = [t for t in terms if not t.minor and not _NUMBER_WORD.match(t.surface) and len(t.surface) >= 2]
+        last = max((t.position for t in terms), default=0)
+        unknown_nouns = [t for t in content if not t.expansions and not t.predicate]
+        uncovered = uncovered_tail = 0.0
+        for t in content:
+            if not t.expansions or t.predicate:
+                continue
+            credit = max((c if w in keys.q_words else c * self.thresholds.answer_credit if w in keys.a_words else 0.0)
+                         for w, c in t.expansions.items())
+            miss = (1 - credit) * t.weight / max_idf
+            uncovered = max(uncovered, miss)
+            if t.position >= last - 2:
+                uncovered_tail = max(uncovered_tail, miss)
+        nouns = [t for t in content if not t.predicate]
+        noun_weight = sum(t.weight for t in nouns)
+        noun_covered = sum(t.weight * max((c if w in keys.q_words else 0.0) for w, c in t.expansions.items())
+                           for t in nouns if t.expansions)
+        # The other way round: how much of the entry's closest phrasing the question says.
+        asked = {w for t in terms for w in t.expansions}
+        reverse = 0.0
+        for _, spaced in keys.phrasings:
+            words = spaced.split()
+            weights = [self.idf(w) for w in words]
+            if sum(weights):
+                reverse = max(reverse, sum(wt for w, wt in zip(words, weights) if w in asked) / sum(weights))
+        second = matches[1].score if len(matches) > 1 else 0.0
+        return {
+            "noun_coverage": noun_covered / noun_weight if noun_weight else 0.0,
+            "reverse": reverse,
+            "coverage": best.coverage,
+            "similarity": best.similarity,
+            "unknown": sum(t.weight for t in terms if not t.expansions and not t.minor) / total,
+            "unknown_nouns": min(len(unknown_nouns), 3) / 3,
+            # one unknown noun of three is the topic; one of ten is chatter
+            "unknown_noun_share": len(unknown_nouns) / len(nouns) if nouns else 0.0,
+            # the topic of a Korean question comes last; a chatty preamble comes first
+            "unknown_tail": min(sum(1 for t in unknown_nouns if t.position >= last - 2), 2) / 2,
+            "uncovered": uncovered,
+            "uncovered_tail": uncovered_tail,  # a known noun near the end that this entry never mentions
+            # an unknown verb at the end ('까먹었어요', '잠겼는데') is often what is really asked
+            "unknown_verb_tail": float(any(not t.expansions and t.predicate and t.position >= last - 1
+                                           for t in content)),
+            "margin": max(best.score - second, 0.0) / 100,
+            "length": min(len(content), 12) / 12,
+        }
+
+
+def _top(scores: dict[str, float], n: int, tiebreak: Callable[[str], tuple] | None = None,
+         max_ties: int = 80) -> list[str]:
+    """The n best keys; ties at the cut go to the smaller `tiebreak`, then the smaller key, so an answer never
+    depends on the order of a set (hash seeds vary per process). `scores` may hold thousands: one sort in C,
+    then only the tie at the cut is looked at (by key alone when it holds more than `max_ties`)."""
+    ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+    if len(ranked) > n:
+        cut = scores[ranked[n - 1]]
+        i, j = n - 1, n
+        while i > 0 and scores[ranked[i - 1]] == cut:
+            i -= 1
+        while j < len(ranked) and scores[ranked[j]] == cut and j - i <= max_ties:
+            j += 1
+        ties = ranked[i:j]
+        if j < len(ranked) and scores[ranked[j]] == cut:  # a tie too large to weigh: by key
+            ties = sorted(k for k, v in scores.items() if v == cut)
+        elif tiebreak is not None:
+            ties.sort(key=lambda k: (tiebreak(k), k))
+        else:
+            ties.sort()
+        ranked = ranked[:i] + ties[: n - i]
+    # equal scores above the cut: by key too
+    return sorted(ranked, key=lambda k: (-scores[k], k))
 
 
 @lru_cache(maxsize=500_000)

@@ -12,7 +12,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.core.clock import SEOUL
-from bot.core.dates import dday, kdate, kdatetime, kmd
+from bot.core.dates import dday, kdate, kdatetime, kmd, left, state
 
 if TYPE_CHECKING:
     from bot.knowledge.base import Entry, KnowledgeBase
@@ -28,13 +28,12 @@ class Templates:
     def __init__(self, kb: "KnowledgeBase", clock=None):
         self.kb = kb
         self.clock = clock
-        loader = None
-        if kb.root is not None and (kb.root / "templates").is_dir():
-            loader = jinja2.FileSystemLoader(str(kb.root / "templates"))
-        else:
-            from bot.core.config import DEFAULT_KNOWLEDGE
+        from bot.core.config import DEFAULT_KNOWLEDGE
 
-            loader = jinja2.FileSystemLoader(str(DEFAULT_KNOWLEDGE / "templates"))
+        # A knowledge directory's own templates first; the bot's own UI templates (answer, decline, the
+        # inquiry form …) are always found, whatever knowledge is loaded.
+        dirs = [kb.root / "templates"] if kb.root is not None and (kb.root / "templates").is_dir() else []
+        loader = jinja2.FileSystemLoader([str(d) for d in (*dirs, DEFAULT_KNOWLEDGE / "templates")])
         self.env = self._env(loader, undefined=jinja2.ChainableUndefined)
         self.strict_env = self._env(loader, undefined=jinja2.StrictUndefined)
         self._cache: dict[tuple[str, bool], jinja2.Template] = {}
@@ -52,7 +51,11 @@ class Templates:
 
     def context(self) -> dict[str, Any]:
         now = self.clock.now() if self.clock else datetime.now(SEOUL)
-        return {"ms": self.kb.milestones, "now": now, "dday": lambda t: dday(t, now)}
+        milestones = self.kb.milestones
+        # Answers branch on the moment they are asked: `state('outage') == 'during'`, `left('launch')`.
+        return {"ms": milestones, "now": now, "dday": lambda t: dday(t, now),
+                "state": lambda mid: state(milestones.get(mid), now),
+                "left": lambda mid: left(milestones.get(mid), now)}
 
     def render_answer(self, entry: "Entry", *, strict: bool = False, **extra) -> str:
         if "{" not in entry.answer:

@@ -151,7 +151,9 @@ class RuleSet:
         return next((r for r in self.rules if r.id == rule_id), None)
 
 
-def load_rules(path: Path | str) -> RuleSet:
+def load_rules(path: Path | str | None) -> RuleSet:
+    if path is None:
+        return RuleSet()
     path = Path(path)
     from bot.knowledge.base import _LineLoader, _strip_lines
 

@@ -169,6 +169,19 @@ def triage_channel(settings) -> str | None:
     return next((env[k] for k in ENV_TRIAGE if env.get(k)), None)
 
 
+async def _addressed_activity(request: web.Request) -> bool:
+    """Whether the body names a sender, a recipient and a conversation (each an object with a string id);
+    a body that is not JSON is left to the SDK, which refuses it without running a turn."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return True
+    if not isinstance(body, dict):
+        return True
+    return all(isinstance(body.get(key), dict) and isinstance(body[key].get("id"), str)
+               for key in ("from", "recipient", "conversation"))
+
+
 def _same_service_url(a: str | None, b: str | None) -> bool:
     """Two service URLs name the same connector: scheme, host, port and path alike (case and a trailing
     slash aside), as the Bot Framework's rule compares the token's `serviceurl` claim with the activity's."""
@@ -701,8 +714,9 @@ class TeamsAdapter(Adapter):
             return web.json_response({"error": "Invalid token or authentication failed."}, status=401)
         if request.headers.get("Authorization") and not await self._service_url_matches(request, claims):
             return web.json_response({"error": "serviceUrl does not match the token."}, status=401)
-        if await _invoke_without_recipient(request):
-            log.info("teams: malformed activity refused (an invoke without recipient)")
+        if not await _addressed_activity(request):
+            # No turn can answer an activity that does not say who sent it to whom in which conversation:
+            # the SDK would fail building the reply's reference and report 501.
             return web.json_response({"error": "Invalid activity."}, status=400)
         with warnings.catch_warnings():  # the SDK reads the identity from this string key
             warnings.simplefilter("ignore")
@@ -1139,16 +1153,6 @@ class TeamsAdapter(Adapter):
             await self.update(ref, ref["conversation"]["id"], first[1], activity)
         except Exception as e:
             log.warning("teams: refreshing the triage card failed: %s", type(e).__name__)
-
-
-async def _invoke_without_recipient(request: web.Request) -> bool:
-    """An invoke the SDK could run but never answer: its invoke response needs the activity's conversation
-    reference, which needs `recipient` (the bot; Teams always sends it), so the turn would end in a 501."""
-    try:
-        body = await request.json()
-    except ValueError:
-        return False  # not JSON: the SDK answers 400 without running a turn
-    return isinstance(body, dict) and body.get("type") == "invoke" and not body.get("recipient")
 
 
 # ---- the HTTP route ----------------------------------------------------------------------------
