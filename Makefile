@@ -20,6 +20,7 @@ test: $(STAMP)
 
 check: $(STAMP)
 	$(VENV)/bin/ieum kb check
+	$(VENV)/bin/mypy
 
 eval: $(STAMP)
 	$(VENV)/bin/python ../shared/eval/score.py ../shared/eval/dev.jsonl -- $(VENV)/bin/ieum ask --json

@@ -1,6 +1,6 @@
 """Calibrate the decline model on labelled question sets and draw its precision/coverage curve.
 
-    .venv/bin/python bench/decline.py            # train, evaluate, write bench/decline.* and bot/decline_model.json
+    .venv/bin/python bench/decline.py            # train, evaluate, write bench/decline.* and bot/knowledge/decline_model.json
     .venv/bin/python bench/decline.py --no-write # evaluate only
 
 Every labelled question is asked; the engine's best entry is *right* when its answer holds the expected
@@ -26,9 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.knowledge import load_knowledge  # noqa: E402
-from bot.search import DeclineModel, Engine  # noqa: E402
-from bot.templates import Templates  # noqa: E402
+from bot.knowledge.base import load_knowledge  # noqa: E402
+from bot.knowledge.search import DeclineModel, Engine  # noqa: E402
+from bot.knowledge.templates import Templates  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
 SETS = {
@@ -194,7 +194,7 @@ def main() -> int:
                       "weights": weights, "bias": bias}, ensure_ascii=False, indent=1))
     if args.no_write:
         return 0
-    (ROOT / "bot" / "decline_model.json").write_text(json.dumps(
+    (ROOT / "bot" / "knowledge" / "decline_model.json").write_text(json.dumps(
         {"weights": {k: round(v, 4) for k, v in weights.items()}, "bias": round(bias, 4), "threshold": t,
          "clarify_margin": clarify["margin"],
          "trained_on": [g for g in groups]}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import services as services_mod  # noqa: E402
-from bot.clock import SEOUL, FixedClock  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.core.clock import SEOUL, FixedClock  # noqa: E402
+from bot.core.config import Settings  # noqa: E402
+from bot.infra.store import Store  # noqa: E402
 
 LIMIT_MS = 50.0
 WORDS = ["인사카드", "급여", "보조금", "정산보고", "입퇴소", "메뉴권한", "로그인", "전자결재", "후원", "바우처",

@@ -43,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 from rapidfuzz import fuzz, process  # noqa: E402
 
-from bot.knowledge import Entry, load_knowledge  # noqa: E402
-from bot.search import Engine  # noqa: E402
-from bot.text import CHO, JONG, JUNG, HANGUL_BASE, is_hangul_syllable  # noqa: E402
+from bot.knowledge.base import Entry, load_knowledge  # noqa: E402
+from bot.knowledge.search import Engine  # noqa: E402
+from bot.core.text import CHO, JONG, JUNG, HANGUL_BASE, is_hangul_syllable  # noqa: E402
 
 DEFAULT_CORPORA = ROOT.parent / "shared" / "eval" / "external"
 TARGET_P99_OURS_MS = 5.0
@@ -562,21 +562,26 @@ def part_chatbot(args, questions) -> None:
     print()
 
 
+# the engine's source and data (a change to any of them changes what is measured)
+ENGINE_FILES = ("bot/knowledge/search.py", "bot/core/text.py", "bot/knowledge/english.yaml",
+                "bot/knowledge/decline_model.json")
+
+
 def engine_version() -> str:
     """The commit measured, and a hash of the engine's source when the working tree differs from it."""
     import hashlib
     import subprocess
 
-    src = b"".join((ROOT / "bot" / f).read_bytes() for f in ("search.py", "text.py"))
+    src = b"".join((ROOT / f).read_bytes() for f in ENGINE_FILES)
     digest = hashlib.sha256(src).hexdigest()[:10]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "bot/search.py", "bot/text.py", "knowledge"],
+        dirty = subprocess.run(["git", "status", "--porcelain", *ENGINE_FILES, "knowledge"],
                                cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return f"source {digest}"
-    return f"`{head}`" + (f" + uncommitted changes (bot/search.py+text.py sha256 {digest})" if dirty else "")
+    return f"`{head}`" + (f" + uncommitted changes (engine source sha256 {digest})" if dirty else "")
 
 
 def main(argv=None) -> int:

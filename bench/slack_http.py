@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import aiohttp  # noqa: E402
 
-from slack_fake import SECRET, event_body, message_event, signed_headers  # noqa: E402
+from fakes.slack import SECRET, event_body, message_event, signed_headers  # noqa: E402
 
 QUESTIONS = ["시스템 중단 기간이 언제예요", "희망이음 접속 방법", "자료 이관은 자동으로 되나요", "급여 명세서 출력",
              "보조금 정산보고 기한", "안녕하세요", "인사카드 직원정보 누락"]
@@ -96,8 +96,8 @@ def main() -> int:
     args = ap.parse_args()
 
     python = sys.executable
-    fake = subprocess.Popen([python, str(ROOT / "tests" / "slack_fake.py")], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    fake = subprocess.Popen([python, "-m", "fakes.slack"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT / "tests")
     fake_url = f"http://127.0.0.1:{int(fake.stdout.readline())}"
     port = args.port
     if not port:

@@ -39,9 +39,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import aiohttp  # noqa: E402
 
-from harness import (AGENT, CATEGORY, SECRET, TRIAGE, click, event_body, form_submission,  # noqa: E402
+from fakes.harness import (AGENT, CATEGORY, SECRET, TRIAGE, click, event_body, form_submission,  # noqa: E402
                      message_event, payload_body, signed_headers, submission)
-from slack_fake import FakeSlack, command_body  # noqa: E402
+from fakes.slack import FakeSlack, command_body  # noqa: E402
 
 QUESTIONS = ["시스템 중단 기간이 언제예요", "희망이음 접속 방법", "자료 이관은 자동으로 되나요", "급여 명세서 출력",
              "보조금 정산보고 기한", "인사카드 직원정보 누락", "희망이음 로그인이 안 돼요", "김치찌개 끓이는 법"]
@@ -111,8 +111,8 @@ def pct(values: list[float], p: float) -> float:
 
 
 def first_reminder_burst():
-    from bot.knowledge import load_knowledge
-    from bot.reminders import all_occurrences, load_rules, rules_path
+    from bot.knowledge.base import load_knowledge
+    from bot.reminders.service import all_occurrences, load_rules, rules_path
 
     kb = load_knowledge()
     occs = all_occurrences(kb, load_rules(rules_path(kb)))
@@ -250,7 +250,7 @@ class Load:
 
 def writer_limit(seconds: float = 4.0) -> dict:
     """Inquiries filed per second on one WAL database by 1 and by 4 threads (in process, no HTTP)."""
-    from bot.config import Settings
+    from bot.core.config import Settings
     from bot.services import build
 
     out = {}
@@ -390,8 +390,8 @@ def main() -> int:
 def check(load: Load, dump: dict, data: Path, burst, metrics: str, rss, elapsed: float, health: dict) -> dict:
     import sqlite3
 
-    from bot.config import Settings
-    from bot.inquiries import Forbidden
+    from bot.core.config import Settings
+    from bot.inquiries.service import Forbidden
     from bot.services import build
 
     calls = dump["calls"]

@@ -5,8 +5,8 @@ Counters that only this process sees (answers, declines, handler errors, HTTP ac
 status, reminder deliveries and failed attempts, the outbox backlog) are read at scrape time, so they
 survive restarts and agree across processes sharing one database.
 
-`install(web_app, services)` adds both routes and the timing middleware; `observe(...)` is called by
-`handlers.router.dispatch` for every Incoming. Nothing here ever records user text.
+`install(web_app, services)` adds both routes and the timing middleware; `handlers.router.dispatch`
+counts every Incoming through `services.metrics` when it is installed. Nothing here ever records user text.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import Iterable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 ACK_ROUTES = {"/slack/events": "slack", "/api/messages": "teams"}
 HEALTH_TIMEOUT = 3.0
+SERVICES_KEY = web.AppKey("services", object)
 
 
 class _DatabaseCollector:
@@ -56,7 +58,7 @@ class _DatabaseCollector:
         up.add_metric([], 1)
         yield up
         inquiries = GaugeMetricFamily("ieum_inquiries", "Inquiries stored, by status", labels=["status"])
-        from .inquiries import STATUSES
+        from bot.inquiries.service import STATUSES
 
         by_status = {s: 0 for s in STATUSES}
         by_status.update({s: n for s, n in rows["inquiries"]})
@@ -103,7 +105,8 @@ def _read(services, queries: list[tuple[str, str]]) -> dict[str, list[tuple]]:
 class Metrics:
     """The process's own counters plus the database collector, in one registry."""
 
-    def __init__(self, services):
+    def __init__(self, services, *, actions: Iterable[str] = ()):
+        self.known_actions = frozenset(actions)  # label values stay bounded: others count as "unknown"
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         self.answers = Counter("ieum_answers", "Questions answered from the knowledge base", ["surface"], registry=r)
@@ -116,15 +119,12 @@ class Metrics:
         self.ack = Histogram("ieum_ack_seconds", "Time to acknowledge a chat request (HTTP response)", ["route"],
                              buckets=ACK_BUCKETS, registry=r)
         r.register(_DatabaseCollector(services))
-        self._known_actions: set[str] = set()
 
     def observe(self, incoming, replies) -> None:
         surface = getattr(incoming, "surface", "") or "console"
         if incoming.action:
-            from handlers.router import ACTIONS
-
             # label values are bounded: an unknown (forged) action name is counted as "unknown"
-            self.actions.labels(incoming.action if incoming.action in ACTIONS else "unknown").inc()
+            self.actions.labels(incoming.action if incoming.action in self.known_actions else "unknown").inc()
         for r in replies or ():
             if r.kind == "answer":
                 self.answers.labels(surface).inc()
@@ -139,32 +139,16 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def observe(services, incoming, replies=None, *, error: bool = False) -> None:
-    """Count one dispatch (never raises; a process without metrics ignores it)."""
-    try:
-        m = services.__dict__.get("extra", {}).get("metrics")
-        if m is None:
-            return
-        if error:
-            m.failed(incoming)
-        else:
-            m.observe(incoming, replies)
-    except Exception as e:  # metrics must never break a reply
-        log.debug("metrics: observe failed: %s", type(e).__name__)
-
-
 # ---- HTTP ----------------------------------------------------------------------------------------
 
 
 def _services(request: web.Request):
-    from .server import SERVICES_KEY
-
     return request.app[SERVICES_KEY]
 
 
 async def metrics_view(request: web.Request) -> web.Response:
     services = _services(request)
-    m = services.extra.get("metrics")
+    m = services.metrics
     body = await asyncio.get_running_loop().run_in_executor(None, m.render)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -189,7 +173,7 @@ def check_health(services) -> dict:
             db.setdefault("error", "read-only")
     db["ms"] = round((time.perf_counter() - t0) * 1000, 1)
     out["database"] = db
-    sched = services.extra.get("scheduler")
+    sched = services.scheduler
     if sched is None:
         out["scheduler"] = {"ok": True, "running": False, "note": "not started in this process"}
     else:
@@ -247,12 +231,12 @@ async def timing(request: web.Request, handler):
 METRICS_KEY = web.AppKey("metrics", Metrics)
 
 
-def install(web_app: web.Application, services) -> Metrics:
+def install(web_app: web.Application, services, *, actions: Iterable[str] = ()) -> Metrics:
     """`/metrics`, `/healthz` (replacing a plain one) and the ack-latency middleware."""
-    m = services.extra.get("metrics")
+    m = services.metrics
     if m is None:
-        m = Metrics(services)
-        services.extra["metrics"] = m
+        m = Metrics(services, actions=actions)
+        services.metrics = m
     web_app[METRICS_KEY] = m
     web_app.middlewares.append(timing)
     web_app.router.add_get("/metrics", metrics_view)

@@ -1,15 +1,47 @@
-"""The services a handler receives: built once from settings, passed in (never imported as globals)."""
+"""The services a handler receives: built once from settings, passed in (never imported as globals).
+
+`build(settings)` is the one place the bot is wired: the features it runs and the tables they and the
+surfaces own are written out below, in the order they start. Only the HTTP app (bot.http), the command
+line (bot.cli) and tests import this module; handlers and surfaces receive a `Services`.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 from typing import Any
 
-from .clock import Clock
-from .config import Settings
-from .knowledge import KnowledgeBase, load_knowledge
-from .search import Engine
-from .store import Store
-from .templates import Templates
+from bot.core.clock import Clock
+from bot.core.config import Settings
+from bot.core.messages import Reply
+from bot.core.privacy import Cipher
+from bot.infra import outbox as outbox_feature
+from bot.infra import people
+from bot.infra.outbox import Outbox
+from bot.infra.scheduler import Scheduler
+from bot.infra.store import Migrations, Store
+from bot.inquiries import service as inquiries_feature
+from bot.inquiries.service import Inquiries
+from bot.knowledge import feedback as feedback_feature
+from bot.knowledge.base import KnowledgeBase, load_knowledge
+from bot.knowledge.feedback import Feedback
+from bot.knowledge.search import Engine
+from bot.knowledge.templates import Templates
+from bot.reminders import service as reminders_feature
+from bot.reminders.service import Reminders
+from bot.surfaces.slack.adapter import MIGRATIONS as SLACK_TABLES
+from bot.surfaces.teams.adapter import MIGRATIONS as TEAMS_TABLES
+from handlers.triage import undelivered
+
+# The tables of the features below and of the surfaces (seen events, posted messages), in this order.
+MIGRATIONS: tuple[Migrations, ...] = (
+    outbox_feature.MIGRATIONS,
+    feedback_feature.MIGRATIONS,
+    inquiries_feature.MIGRATIONS,
+    reminders_feature.MIGRATIONS,
+    people.MIGRATIONS,
+    SLACK_TABLES,
+    TEAMS_TABLES,
+)
 
 
 @dataclass
@@ -20,17 +52,24 @@ class Services:
     engine: Engine
     store: Store
     templates: Templates
-    # Feature services (inquiries, reminders, outbound senders …) hang here by name.
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["extra"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    # the features, attached by their `setup(services)` in `build`
+    outbox: Outbox | None = None
+    feedback: Feedback | None = None
+    inquiries: Inquiries | None = None
+    reminders: Reminders | None = None
+    cipher: Cipher | None = None  # the subject-info key, loaded once (bot.core.privacy.service_cipher)
+    # attached by the processes that run them: `bot.infra.scheduler.start`, `bot.metrics.install`
+    scheduler: Scheduler | None = None
+    metrics: Any = None  # bot.metrics.Metrics (the HTTP layer, above this one)
 
     def close(self) -> None:
         self.store.close()
+
+
+def _tell_undelivered(services: Services, row: dict, reply: Reply) -> None:
+    # the handlers decide who hears about a delivery given up on; their notices go out like any other
+    for notice in undelivered(services, row.get("key", ""), reply):
+        services.outbox.enqueue(notice, key=notice.key, surface=row["surface"], target=f"user:{notice.to_user}")
 
 
 def build(settings: Settings | None = None, *, clock: Clock | None = None, store: Store | None = None,
@@ -39,38 +78,16 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, store
     settings = settings or Settings.from_env()
     clock = clock or settings.clock()
     kb = kb or load_knowledge(settings.knowledge, extra=settings.extra_knowledge)
-    store = store or Store(settings.db_path)
+    if store is None:
+        store = Store(settings.db_path, migrations=MIGRATIONS)
+    else:
+        store.migrate(MIGRATIONS)
     templates = Templates(kb, clock)
     engine = Engine.cached(kb, settings.data_dir, templates=templates)  # one template environment
     services = Services(settings=settings, clock=clock, kb=kb, engine=engine, store=store, templates=templates)
-    for setup in SETUP_HOOKS:
-        setup(services)
+    outbox_feature.setup(services)
+    services.outbox.on_failure.append(functools.partial(_tell_undelivered, services))
+    feedback_feature.setup(services)
+    inquiries_feature.setup(services)
+    reminders_feature.setup(services)
     return services
-
-
-def _import_hooks() -> list:
-    # Feature modules expose `setup(services)` to attach their services; missing ones are skipped so
-    # the core runs on its own.
-    import importlib
-
-    hooks = []
-    for mod in ("bot.outbox", "bot.feedback", "bot.inquiries", "bot.reminders"):
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-            continue
-        if hasattr(m, "setup"):
-            hooks.append(m.setup)
-    return hooks
-
-
-class _LazyHooks(list):
-    def __iter__(self):
-        if not self:
-            self.extend(_import_hooks())
-        return super().__iter__()
-
-
-SETUP_HOOKS: list = _LazyHooks()

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from bot.messages import Choice, Incoming, Reply
-from bot.search import Result
+from bot.core.messages import Choice, Incoming, Reply
+from bot.knowledge.search import Result
 
-from .router import action, command
+from handlers.registry import action, command
 
 log = logging.getLogger(__name__)
 

@@ -8,32 +8,18 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.inquiries import DONE, MAX_TITLE, InquiryError, Invalid, _as_bool
-from bot.messages import Choice, Field, Form, Incoming, Reply
-from bot.privacy import extract, labels, find_personal_data, mask
+from bot.inquiries.service import DONE, MAX_TITLE, InquiryError, Invalid, _as_bool
+from bot.core.messages import Choice, Field, Form, Incoming, Reply
+from bot.core.privacy import extract, labels, find_personal_data, mask
 
-from .router import action, command
+from handlers.common import error_reply, rating_choices, render  # noqa: F401  (handlers.threads uses render)
+from handlers.registry import action, command
 
 log = logging.getLogger(__name__)
 
 MAX_VALUE = 1500
 FORM_FIELDS = ("title", "category", "type", "urgent", "public", "guideline", "organization", "position",
                "content", "subject_info", "files")
-
-
-def render(services, name: str, **data) -> str:
-    """The words of template `knowledge/templates/NAME.j2` (for this module and handlers.triage)."""
-    return services.templates.render(name, **data)
-
-
-def error_reply(services, message: str, **kw) -> list[Reply]:
-    """A private refusal in the inquiry_error template."""
-    return [Reply(render(services, "inquiry_error", message=message), kind="error", private=True, **kw)]
-
-
-def rating_choices(receipt: str, label: str = "{n}점") -> list[Choice]:
-    """만족도 buttons, 5 down to 1 (`label` is formatted with n)."""
-    return [Choice(label.format(n=n), "inquiry.rate", f"{receipt}:{n}") for n in range(5, 0, -1)]
 
 
 def _state(value: str | None) -> dict:
@@ -177,7 +163,7 @@ def submit(incoming: Incoming, services) -> list[Reply]:
 
 
 def filed_replies(services, incoming: Incoming, i, *, moved: str = "") -> list[Reply]:
-    from .triage import triage_card
+    from handlers.triage import triage_card
 
     inq = services.inquiries
     receipt_text = render(services, "inquiry_receipt", i=i, due=i.due, remaining=inq.remaining_label(i),
@@ -190,7 +176,7 @@ def filed_replies(services, incoming: Incoming, i, *, moved: str = "") -> list[R
 
 
 def _submit_reinquiry(incoming: Incoming, services, parent: str, values: dict) -> list[Reply]:
-    from .triage import triage_update
+    from handlers.triage import triage_update
 
     try:
         child = services.inquiries.reinquire(parent, incoming.user, content=values["content"],
@@ -206,7 +192,7 @@ def _submit_reinquiry(incoming: Incoming, services, parent: str, values: dict) -
                              parent=child.parent_receipt), kind="notice", private=True,
                      data={"receipt": child.receipt})]
     replies.append(triage_update(services, "reinquired", receipt=child.receipt, parent=child.parent_receipt))
-    from .triage import triage_card
+    from handlers.triage import triage_card
 
     replies.append(triage_card(services, child))
     return replies
@@ -238,7 +224,7 @@ def detail_choices(services, i, user: str) -> list[Choice]:
     elif i.public:
         choices.append(Choice("추천", "inquiry.recommend", i.receipt))
     if inq.is_agent(user):
-        from .triage import agent_choices
+        from handlers.triage import agent_choices
 
         choices += agent_choices(i, user)
     return choices
@@ -252,7 +238,7 @@ def view(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     data = i.public_dict()
-    from bot.people import name_of
+    from bot.infra.people import name_of
 
     shown = {**data, "assignee": name_of(services, i.assignee) or None}  # a name, never a raw id
     text = render(services, "inquiry_detail", i=shown, remaining=inq.remaining_label(i))

@@ -1,76 +1,21 @@
 """Routes an `Incoming` to the handler that owns it.
 
-Handler modules register themselves: `@action("inquiry.open")` for button clicks (matched on
-`Incoming.action`) and `@command("내 질의", "내질의")` for typed commands (matched on the whole message,
-ignoring spacing). Anything else is a question for the answer engine.
+The handler modules below register their actions and commands in `handlers.registry` when imported;
+anything else is a question for the answer engine.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import re
-import unicodedata
-from typing import Callable
 
-from bot.messages import Incoming, Reply
+from bot.core.messages import Incoming, Reply
+# the handler modules, in this order; importing them registers their actions and commands
+from handlers import answers, inquiries, triage, reminders, threads  # noqa: F401  # isort: skip
+from handlers.answers import answer_question
+from bot.infra.people import remember
+from handlers.registry import ACTIONS, COMMANDS, Handler, action, command, command_key  # noqa: F401
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[Incoming, "object"], list[Reply]]
-ACTIONS: dict[str, Handler] = {}
-COMMANDS: dict[str, Handler] = {}
-
-# Handler modules, imported on first dispatch so that their decorators run.
-HANDLER_MODULES = [
-    "handlers.answers",
-    "handlers.inquiries",
-    "handlers.triage",
-    "handlers.reminders",
-    "handlers.threads",
-]
-
-
-def action(*names: str) -> Callable[[Handler], Handler]:
-    """Register a handler for button clicks with these action names."""
-
-    def register(fn: Handler) -> Handler:
-        for name in names:
-            ACTIONS[name] = fn
-        return fn
-
-    return register
-
-
-def command_key(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text or "").lower()
-    return re.sub(r"[\s!?.~/]+", "", text)
-
-
-def command(*words: str) -> Callable[[Handler], Handler]:
-    """Register a handler for a typed command (the whole message, spacing ignored)."""
-
-    def register(fn: Handler) -> Handler:
-        for w in words:
-            COMMANDS[command_key(w)] = fn
-        return fn
-
-    return register
-
-
-_loaded = False
-
-
-def load_handlers() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for mod in HANDLER_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-    _loaded = True
 
 
 class UnknownAction(LookupError):
@@ -79,11 +24,7 @@ class UnknownAction(LookupError):
 
 def dispatch(incoming: Incoming, services) -> list[Reply]:
     """The single entry point every adapter calls."""
-    from bot.metrics import observe
-
     if incoming.user_name:
-        from bot.people import remember
-
         try:
             remember(services, incoming.user, incoming.user_name)
         except Exception as e:  # a name is nice to have: never a reason not to answer
@@ -126,7 +67,6 @@ def storage_failure(error: BaseException) -> str | None:
 
 
 def _route(incoming: Incoming, services) -> list[Reply]:
-    load_handlers()
     if incoming.action:
         fn = ACTIONS.get(incoming.action)
         if fn is None:
@@ -138,6 +78,18 @@ def _route(incoming: Incoming, services) -> list[Reply]:
     fn = COMMANDS.get(command_key(incoming.text))
     if fn is not None:
         return fn(incoming, services)
-    from handlers.answers import answer_question
-
     return answer_question(incoming, services)
+
+
+def observe(services, incoming, replies=None, *, error: bool = False) -> None:
+    """Count one dispatch (never raises; a process without metrics ignores it)."""
+    try:
+        m = getattr(services, "metrics", None)
+        if m is None:
+            return
+        if error:
+            m.failed(incoming)
+        else:
+            m.observe(incoming, replies)
+    except Exception as e:  # metrics must never break a reply
+        log.debug("metrics: observe failed: %s", type(e).__name__)

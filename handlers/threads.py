@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot.inquiries import DONE, InquiryError
-from bot.messages import Incoming, Reply
-from bot.privacy import find_personal_data, mask
-from bot.templates import dday
+from bot.inquiries.service import DONE, InquiryError
+from bot.core.messages import Incoming, Reply
+from bot.core.privacy import find_personal_data, mask
+from bot.knowledge.templates import dday
 
-from .inquiries import mine, render
-from .router import action
-from .triage import TRIAGE, agent_choices, triage_card
+from handlers.inquiries import mine, render
+from handlers.registry import action
+from handlers.triage import TRIAGE, agent_choices, triage_card
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def thread_reply(incoming: Incoming, services) -> list[Reply]:
                               "surface": incoming.surface})
     except Exception as e:
         log.info("thread reply: keeping the message on the inquiry failed: %s", type(e).__name__)
-    from bot.people import name_of
+    from bot.infra.people import name_of
 
     # labelled with its real author: the display name the surface gave (recorded by the router)
     author = incoming.user_name or name_of(services, incoming.user)

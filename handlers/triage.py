@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import logging
 
-from bot.inquiries import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
-from bot.messages import Choice, Field, Form, Incoming, Reply
-from bot.people import name_of
+from bot.inquiries.service import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
+from bot.core.messages import Choice, Field, Form, Incoming, Reply
+from bot.infra.people import name_of
 
-from .inquiries import error_reply, rating_choices, render
-from .router import action, command
+from handlers.common import error_reply, rating_choices, render
+from handlers.registry import action, command
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def agent_choices(i, user: str) -> list[Choice]:
 
 def triage_card(services, i) -> Reply:
     """The card for a new inquiry in the triage channel (no subject info, content masked and cut)."""
-    from bot.privacy import mask
+    from bot.core.privacy import mask
 
     inq = services.inquiries
     content = mask(i.content)
@@ -166,7 +166,7 @@ def _answer_form(i, *, values: dict | None = None, errors: dict | None = None) -
 @action("triage.answer.submit")
 @agents_only
 def answer_submit(incoming: Incoming, services) -> list[Reply]:
-    from bot.inquiries import _as_bool
+    from bot.inquiries.service import _as_bool
 
     values = dict(incoming.form or {})
     try:

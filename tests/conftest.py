@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh database, fresh services, and a fixed clock."""
+"""Shared fixtures, defined once: knowledge bases, services, a fixed clock, and the loopback fakes."""
 from __future__ import annotations
 
 import os
@@ -12,10 +12,12 @@ hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
-from bot.clock import SEOUL, FixedClock
-from bot.config import Settings
-from bot.knowledge import load_knowledge
-from bot.store import Store
+from bot.core.clock import SEOUL, FixedClock
+from bot.core.config import Settings
+from bot.knowledge.base import load_knowledge
+from bot.infra.store import Store
+from bot.services import build
+from fakes.slack import FakeSlack
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +68,7 @@ def knowledge(tmp_path):
     """A knowledge directory holding SMALL_ENTRIES."""
     import shutil
 
-    from bot.config import DEFAULT_KNOWLEDGE
+    from bot.core.config import DEFAULT_KNOWLEDGE
 
     root = tmp_path / "knowledge"
     shutil.copytree(DEFAULT_KNOWLEDGE, root, ignore=shutil.ignore_patterns("entries", "synonyms.yaml"))
@@ -79,11 +81,12 @@ INQUIRY_NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
 
 
 @pytest.fixture
-def make_services(inquiry_knowledge):
-    """Services over a data directory: the small inquiry knowledge base, a clock fixed at INQUIRY_NOW."""
-    from bot.services import build
+def make(inquiry_knowledge, request):
+    """Services over a data directory: the small inquiry knowledge base, a clock fixed at INQUIRY_NOW, and
+    the test module's AGENTS (agent1 and agent2 unless it sets its own)."""
+    default_agents = getattr(request.module, "AGENTS", ("agent1", "agent2"))
 
-    def make(data_dir, *, secret: str | None = "dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4=", agents=("agent1", "agent2")):
+    def make(data_dir, *, secret: str | None = "dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4=", agents=default_agents):
         settings = Settings(data_dir=data_dir, secret_key=secret, agents=agents, knowledge=inquiry_knowledge)
         return build(settings, clock=FixedClock(INQUIRY_NOW), store=Store(data_dir / "ieum.db"))
 
@@ -91,31 +94,34 @@ def make_services(inquiry_knowledge):
 
 
 @pytest.fixture
-def fresh_db(tmp_path):
-    store = Store(tmp_path / "ieum.db")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return Settings(data_dir=tmp_path, agents=("agent1", "agent2"), secret_key=None)
-
-
-@pytest.fixture
-def services(settings, clock, fresh_kb):
-    from bot.services import build
-
-    s = build(settings, clock=clock, kb=fresh_kb)
+def services(tmp_path, make):
+    """The inquiry services of `make` over a fresh data directory."""
+    s = make(tmp_path)
     yield s
     s.close()
+
+
+@pytest.fixture
+def kb_services(tmp_path, clock, fresh_kb):
+    """Services over the shipped knowledge base (every FAQ entry), no secret key."""
+    s = build(Settings(data_dir=tmp_path, agents=("agent1", "agent2"), secret_key=None), clock=clock, kb=fresh_kb)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def fake(request):
+    """One loopback fake per test module: the module's FAKE class (FakeTeams, FaultySlack …), else FakeSlack."""
+    f = getattr(request.module, "FAKE", FakeSlack)().start()
+    yield f
+    f.stop()
 
 
 @pytest.fixture(scope="session")
 def inquiry_knowledge(tmp_path_factory):
     """The real taxonomy, schedule, synonyms, policy, reminders and templates without the FAQ entries (building the
     engine over every entry for each inquiry test would dominate their run time)."""
-    from bot.config import DEFAULT_KNOWLEDGE
+    from bot.core.config import DEFAULT_KNOWLEDGE
 
     root = tmp_path_factory.mktemp("knowledge")
     for name in ("taxonomy.yaml", "schedule.yaml", "synonyms.yaml", "policy.yaml", "reminders.yaml", "templates"):

@@ -4,11 +4,11 @@ from io import StringIO
 
 import pytest
 
-from bot.console import Console
-from bot.knowledge import load_knowledge
-from bot.messages import Incoming
-from bot.search import DeclineModel, Engine
-from bot.text import English, normalize
+from bot.surfaces.console.adapter import Console
+from bot.knowledge.base import load_knowledge
+from bot.core.messages import Incoming
+from bot.knowledge.search import DeclineModel, Engine, english
+from bot.core.text import normalize
 from handlers.router import dispatch
 
 
@@ -54,14 +54,14 @@ def test_english_colloquial_and_chatty_questions_are_answered(engine, question, 
 
 
 def test_english_glossary_reads_words_and_drops_grammar():
-    english = English.bundled()
-    assert english.apply(normalize("What time does 희망이음 start on launch day?")).split() == \
+    glossary = english()
+    assert glossary.apply(normalize("What time does 희망이음 start on launch day?")).split() == \
         ["몇시", "희망이음", "개시", "개통일"]
-    assert english.apply(normalize("ID/PW login")) == "id 비밀번호 로그인"
+    assert glossary.apply(normalize("ID/PW login")) == "id 비밀번호 로그인"
     # YAML would read `on` and `no` as booleans: the stopwords are one string
-    assert {"on", "no", "yes"} <= english.stopwords
+    assert {"on", "no", "yes"} <= glossary.stopwords
     # an English topic nobody wrote down stays, so the question can be declined
-    assert "crm" in english.apply(normalize("Is there an API to sync our CRM?")).split()
+    assert "crm" in glossary.apply(normalize("Is there an API to sync our CRM?")).split()
 
 
 def test_decline_model_is_data_and_a_dot_product():
@@ -89,16 +89,17 @@ CLOSE_ENTRIES = """
 
 
 @pytest.fixture
-def close_services(tmp_path, settings, clock):
+def close_services(tmp_path, clock):
     import shutil
 
-    from bot.config import DEFAULT_KNOWLEDGE
+    from bot.core.config import DEFAULT_KNOWLEDGE, Settings
     from bot.services import build
 
     root = tmp_path / "knowledge"
     shutil.copytree(DEFAULT_KNOWLEDGE, root, ignore=shutil.ignore_patterns("entries"))
     (root / "entries").mkdir()
     (root / "entries" / "close.yaml").write_text(CLOSE_ENTRIES, encoding="utf-8")
+    settings = Settings(data_dir=tmp_path, agents=("agent1", "agent2"), secret_key=None)
     s = build(settings, clock=clock, kb=load_knowledge(root))
     yield s
     s.close()
@@ -136,7 +137,8 @@ class _Tty(StringIO):
         return True
 
 
-def test_terminal_renders_markdown(services):
+def test_terminal_renders_markdown(kb_services):
+    services = kb_services
     # piped: plain text, no Slack markup
     out = StringIO()
     Console(services, StringIO("희망이음 언제 열려요\n"), out, user="tester").run()

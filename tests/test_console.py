@@ -9,7 +9,7 @@ import time
 from io import StringIO
 from pathlib import Path
 
-from bot.console import Console
+from bot.surfaces.console.adapter import Console
 
 ROOT = Path(__file__).resolve().parent.parent
 IEUM = [sys.executable, "-m", "bot.cli"]
@@ -72,20 +72,20 @@ def test_piped_chat_answers_and_exits_at_end_of_input(tmp_path):
     assert "[1] 예" in r.stdout
 
 
-def test_numbered_choices_press_buttons(services):
+def test_numbered_choices_press_buttons(kb_services):
     out = StringIO()
-    con = Console(services, StringIO("시스템 중단 기간\n3\n"), out, user="tester")
+    con = Console(kb_services, StringIO("시스템 중단 기간\n3\n"), out, user="tester")
     con.run()
     text = out.getvalue()
     assert text.count("[3] 다른 답변 보기") >= 2  # the answer, then the two alternatives
     assert "8월 31일" in text
 
 
-def test_feedback_is_stored(services):
+def test_feedback_is_stored(kb_services):
     out = StringIO()
-    Console(services, StringIO("희망이음 주소\n1\n"), out, user="tester").run()
+    Console(kb_services, StringIO("희망이음 주소\n1\n"), out, user="tester").run()
     assert "다행" in out.getvalue()
-    rows = list(services.store.db["answer_feedback"].rows)
+    rows = list(kb_services.store.db["answer_feedback"].rows)
     assert len(rows) == 1 and rows[0]["helpful"] == 1 and rows[0]["user"] == "tester"
 
 

@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.clock import FixedClock, parse_time
-from bot.config import Settings
-from bot.knowledge import load_knowledge
-from bot.search import Engine
+from bot.core.clock import FixedClock, parse_time
+from bot.core.config import Settings
+from bot.knowledge.base import load_knowledge
+from bot.knowledge.search import Engine
 from bot.services import build
-from bot.templates import Templates
+from bot.knowledge.templates import Templates
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.search import Engine
-from bot.templates import Templates
+from bot.knowledge.search import Engine
+from bot.knowledge.templates import Templates
 
 DATA = Path(__file__).parent / "data"
 # Tuning sets are guarded where they were tuned (tests/test_timely.py for the rows asked at a moment).

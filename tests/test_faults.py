@@ -19,22 +19,18 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, FaultySlack, check_invariants, click, env_for,  # noqa: E402
+from fakes.harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, FaultySlack, check_invariants, click, env_for,  # noqa: E402
                      form_submission, settings_for, submission, wait_until)
 
-from bot.privacy import Cipher, check_secret  # noqa: E402
-from bot.server import SLACK_KEY, ServerThread, mount_slack  # noqa: E402
+from bot.core.privacy import Cipher, check_secret  # noqa: E402
+from bot.http import SLACK_KEY, ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CIPHER = Cipher(check_secret("cmVsaWFiaWxpdHktdGVzdC1rZXkuLi4uLi4uLi4uLi4="))
 
 
-@pytest.fixture(scope="module")
-def fake():
-    f = FaultySlack().start()
-    yield f
-    f.stop()
+FAKE = FaultySlack  # the `fake` fixture of conftest.py starts one per module
 
 
 def _free_port() -> int:
@@ -96,6 +92,12 @@ def _rows(db: Path, sql: str, args=()) -> list[tuple]:
         conn.close()
 
 
+def _cards_missing(db) -> list[int]:
+    """Stored inquiries whose triage card is not in the outbox (what recovery queues after a kill)."""
+    cards = {k for (k,) in _rows(db, "SELECT key FROM outbox WHERE key LIKE 'inquiry-%-filed'")}
+    return [n for (n,) in _rows(db, "SELECT id FROM inquiries") if f"inquiry-{n:010d}-filed" not in cards]
+
+
 def _no_personal_data_in(log: Path) -> None:
     text = log.read_text(errors="replace")
     assert not any(p in text for p in PERSONAL)
@@ -145,10 +147,7 @@ def test_kill_during_filing_loses_nothing_acknowledged(tmp_path, fake):
         assert max(stored.values()) == 1
         # every stored inquiry has its triage card in the outbox (recovery queues those the kill cut off);
         # sent ones reached Slack once
-        time.sleep(3)
-        cards = dict(_rows(db, "SELECT key, status FROM outbox WHERE key LIKE 'inquiry-%-filed'"))
-        missing = [n for (n,) in _rows(db, "SELECT id FROM inquiries") if f"inquiry-{n:010d}-filed" not in cards]
-        assert missing == [], f"{len(missing)} inquiries whose triage card was never queued"
+        wait_until(lambda: not _cards_missing(db), timeout=30)  # recovery's passes
         wait_until(lambda: all(s in ("sent", "sending") for s in dict(_rows(
             db, "SELECT key, status FROM outbox WHERE key LIKE 'inquiry-%-filed'")).values()), timeout=30)
         posted = Counter(c["blocks"][0]["text"]["text"].split("*")[1] for c in fake.of("chat.postMessage")
@@ -281,8 +280,8 @@ def test_kill9_again_and_again_mid_send_posts_each_card_once_and_soon_after_rest
 
 
 def _first_reminder_time():
-    from bot.knowledge import load_knowledge
-    from bot.reminders import all_occurrences, load_rules, rules_path
+    from bot.knowledge.base import load_knowledge
+    from bot.reminders.service import all_occurrences, load_rules, rules_path
 
     kb = load_knowledge()
     occs = all_occurrences(kb, load_rules(rules_path(kb)))
@@ -328,7 +327,7 @@ def test_kill_during_a_reminder_send_then_the_missed_send_follows_its_rule(tmp_p
     assert sorted(sent.values()) == [1] * len(due)
     assert check_invariants(db)["problems"] == []
     # a reminder missed beyond its grace is recorded as skipped and never sent
-    from bot.clock import FixedClock
+    from bot.core.clock import FixedClock
 
     services = build(settings_for(tmp_path / "late", fake, extra={"IEUM_REMINDER_CHANNELS": "slack:CLATE"}),
                      clock=FixedClock(at + due[0].rule.grace + timedelta(hours=1)))
@@ -355,7 +354,7 @@ def test_kill_during_triage_updates(tmp_path, fake):
     stop = threading.Event()
 
     def agent(part: list[str]) -> None:
-        from harness import click
+        from fakes.harness import click
 
         for r in part:
             for payload in (click(AGENT, "triage.assign", r, channel=TRIAGE), click(AGENT, "triage.start", r, channel=TRIAGE),
@@ -382,7 +381,7 @@ def test_kill_during_triage_updates(tmp_path, fake):
     statuses = Counter(s for (s,) in _rows(db, "SELECT status FROM inquiries"))
     assert statuses["조치완료"] >= 10 and sum(statuses.values()) == 40
     bot = BotProcess(data, fake, log).start()
-    time.sleep(2.5)  # recovery's second pass (IEUM_RECOVERY_SETTLE_SECONDS=1)
+    wait_until(lambda: not _cards_missing(db), timeout=30)  # recovery's passes (IEUM_RECOVERY_SETTLE_SECONDS=1)
     try:
         # the agent picks up where the crash left off: every inquiry can be finished
         for r in receipts:

@@ -11,22 +11,18 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Client, FaultySlack, submission, wait_until  # noqa: E402
-from slack_fake import command_body, event_body, message_event, payload_body, post, signed_headers  # noqa: E402
+from fakes.harness import Client, FaultySlack, submission, wait_until  # noqa: E402
+from fakes.slack import command_body, event_body, message_event, payload_body, post, signed_headers  # noqa: E402
 # `helpdesk`: test_slack's bot with agents, here over the FaultySlack `fake` below
 from test_slack import AGENT, SUBJECT, TRIAGE, _settings, channel_posts, helpdesk, submit_view  # noqa: E402,F401
 
-from bot.server import ServerThread, mount_slack  # noqa: E402
+from bot.http import ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402
 
 RAW = ("800101-1234567", "8001011234567", "800101")
 
 
-@pytest.fixture(scope="module")
-def fake():
-    f = FaultySlack().start()
-    yield f
-    f.stop()
+FAKE = FaultySlack  # the `fake` fixture of conftest.py starts one per module
 
 
 def db_bytes(services) -> bytes:
@@ -98,7 +94,7 @@ def test_a_channel_form_needing_correction_goes_back_to_its_submitter_and_nothin
 
 
 def test_a_form_reply_is_sealed_in_the_outbox_and_wiped_once_sent(helpdesk, fake):
-    from bot.messages import Field, Form, Reply
+    from bot.core.messages import Field, Form, Reply
 
     outbox = helpdesk.services.outbox
     form = Form("inquiry.submit", "질의하기 등록", [Field("subject_info", "대상자 정보", initial=SUBJECT, private=True)])
@@ -169,7 +165,7 @@ def test_agents_are_shown_by_display_name_not_id(helpdesk, fake):
     assert "김담당님이 맡았습니다" in update["text"] and AGENT not in update["text"]
     fake.wait_calls("users.info")
     # shown in the inquiry's detail too, and users.info is asked once per user (cached)
-    from bot.messages import Incoming
+    from bot.core.messages import Incoming
     from handlers.router import dispatch
 
     (detail,) = dispatch(Incoming(user="U100", action="inquiry.view", value=receipt, surface="slack"),
@@ -211,7 +207,7 @@ def test_a_replayed_click_and_a_replayed_slash_command_are_done_once(helpdesk, f
 
 
 def test_acks_never_wait_on_a_hung_web_api(tmp_path, knowledge, fake):
-    from bot.adapters.slack import SlackAdapter, make_client
+    from bot.surfaces.slack.adapter import SlackAdapter, make_client
 
     fake.reset()
     fake.chaos("*", "timeout", wait=30)  # every Web API call hangs, from start-up on
@@ -267,13 +263,13 @@ def test_a_triage_card_slack_refuses_for_good_is_failed_visible_and_told_to_the_
     outbox = helpdesk.services.outbox
     outbox.max_attempts, outbox.backoff = 2, 0.0
     fake.chaos("chat.postMessage", "500", times=100)
-    from bot.messages import Incoming
+    from bot.core.messages import Incoming
     from handlers.router import dispatch
 
     values = {"title": "알림 실패 시험", "category": "전체업무 > ERP > 급여", "type": "사용법문의", "content": "내용"}
     replies = dispatch(Incoming(user="U100", action="inquiry.submit", value="{}", surface="slack", form=values,
                                 submission="slack:VFAIL"), helpdesk.services)
-    from bot.adapters.slack import Context
+    from bot.surfaces.slack.adapter import Context
 
     helpdesk.adapter.deliver(replies, Context(user="U100", dm_only=True, key="view:VFAIL"))
     receipt = replies[0].data["receipt"]
@@ -302,7 +298,7 @@ def test_a_triage_card_slack_refuses_for_good_is_failed_visible_and_told_to_the_
 def test_a_re_shown_form_answers_its_submission_on_every_surface(helpdesk):
     """The handler's side of item 1: a submission from a form opened in a channel (not `direct`) gets the
     form back for that submission (no `to_user`), so Teams' invoke response and Slack's ack both carry it."""
-    from bot.messages import Incoming
+    from bot.core.messages import Incoming
     from handlers.router import dispatch
 
     for surface in ("slack", "teams"):

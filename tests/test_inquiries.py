@@ -15,27 +15,14 @@ from datetime import datetime
 import pytest
 from openpyxl import load_workbook
 
-from bot.businesshours import BusinessCalendar, Policy, remaining_label
-from bot.clock import SEOUL
-from bot.config import PROJECT_ROOT
-from bot.inquiries import (DONE, EXPORT_HEADINGS, IN_PROGRESS, WAITING, AlreadyDone, BadState, Forbidden,
-                           Inquiries, Invalid, NotFound)
-from bot.messages import Incoming
+from bot.infra.businesshours import BusinessCalendar, Policy, remaining_label
+from bot.core.clock import SEOUL
+from bot.core.config import PROJECT_ROOT
+from bot.inquiries.service import DONE, EXPORT_HEADINGS, IN_PROGRESS, WAITING, AlreadyDone, BadState, Forbidden, Inquiries, Invalid, NotFound
+from bot.core.messages import Incoming
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)  # a Monday
-
-
-@pytest.fixture
-def make(make_services):
-    return make_services
-
-
-@pytest.fixture
-def services(tmp_path, make):
-    s = make(tmp_path)
-    yield s
-    s.close()
 
 
 def file(s, **kw):
@@ -150,9 +137,9 @@ KILL_SCRIPT = textwrap.dedent("""
     from datetime import datetime
     from pathlib import Path
     from bot import services as services_mod
-    from bot.clock import SEOUL, FixedClock
-    from bot.config import Settings
-    from bot.store import Store
+    from bot.core.clock import SEOUL, FixedClock
+    from bot.core.config import Settings
+    from bot.infra.store import Store
     d = Path(sys.argv[1])
     s = services_mod.build(Settings(data_dir=d, secret_key="dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4=", knowledge=Path(sys.argv[2])), clock=FixedClock(datetime(2022, 8, 29, 10, tzinfo=SEOUL)),
                            store=Store(d / "ieum.db"))
@@ -463,7 +450,7 @@ def test_attachment_type_from_the_surface_and_agents_as_a_callable(services):
 
 
 def test_terminal_chat_walks_the_form_and_moves_personal_data_in_one_step(services):
-    from bot.console import Console
+    from bot.surfaces.console.adapter import Console
 
     script = "\n".join([
         "질의하기",

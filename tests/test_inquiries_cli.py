@@ -11,9 +11,9 @@ import sys
 import pytest
 from openpyxl import load_workbook
 
-from bot.cli import main
-from bot.config import PROJECT_ROOT
-from bot.inquiries import EXPORT_HEADINGS
+from bot.cli.main import main
+from bot.core.config import PROJECT_ROOT
+from bot.inquiries.service import EXPORT_HEADINGS
 
 SECRET_RRN = "850101-1234567"
 GOOD = {"title": "인사카드 직원정보 누락", "category": "ERP/인사", "type": "자료확인", "urgent": False, "public": True,
@@ -113,7 +113,7 @@ def test_export_csv_and_xlsx(env, monkeypatch, capsys):
 def test_ieum_command_in_a_subprocess(env):
     import os
 
-    proc = subprocess.run([sys.executable, "-m", "bot.inquiries_cli", "inquiries", "file", "--json"], cwd=PROJECT_ROOT,
+    proc = subprocess.run([sys.executable, "-m", "bot.cli.inquiries", "inquiries", "file", "--json"], cwd=PROJECT_ROOT,
                           input=lines(GOOD, {**GOOD, "category": "없는분류"}), capture_output=True, text=True,
                           env={**os.environ}, timeout=60)
     assert proc.returncode == 2

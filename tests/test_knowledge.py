@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_KNOWLEDGE
-from bot.knowledge import KnowledgeError, check, load_faq_file, load_knowledge
-from bot.search import Engine
-from bot.templates import Templates, kdate, kdatetime
+from bot.core.config import DEFAULT_KNOWLEDGE
+from bot.knowledge.base import KnowledgeError, load_faq_file, load_knowledge
+from bot.knowledge.checking import check
+from bot.knowledge.search import Engine
+from bot.knowledge.templates import Templates, kdate, kdatetime
 
 IEUM = [sys.executable, "-m", "bot.cli"]
 
@@ -177,7 +178,7 @@ def test_engine_over_a_plain_faq(tmp_path):
     ("2022-09-20T10:00", "이미 개통되었습니다"),
 ])
 def test_answers_are_time_aware(kb, now, phrase):
-    from bot.clock import FixedClock, parse_time
+    from bot.core.clock import FixedClock, parse_time
 
     text = Templates(kb, FixedClock(parse_time(now))).render_answer(kb.entry("outage-period"))
     assert "8월 31일(수) 18:00" in text and phrase in text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from bot.config import Settings
+from bot.core.config import Settings
 from bot.services import build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ def ask(data_dir: Path, question: str) -> dict:
 
 def chat_answer(data_dir: Path, question: str) -> str:
     """What the chat says: services built as `ieum chat` builds them."""
-    from bot.messages import Incoming
+    from bot.core.messages import Incoming
     from handlers.router import dispatch
 
     s = build(Settings(data_dir=data_dir, secret_key=SECRET))

@@ -16,23 +16,16 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import PERSONAL, SUBJECT, TRIAGE, Client, check_invariants, settings_for, submission  # noqa: E402
-from slack_fake import FakeSlack  # noqa: E402
+from fakes.harness import PERSONAL, SUBJECT, TRIAGE, Client, check_invariants, settings_for, submission  # noqa: E402
+from fakes.slack import FakeSlack  # noqa: E402
 
-from bot.backup import BackupError, backup, in_use, restore  # noqa: E402
-from bot.logs import setup as setup_logging  # noqa: E402
-from bot.messages import Reply  # noqa: E402
-from bot.server import ServerThread, mount_slack  # noqa: E402
+from bot.infra.backup import BackupError, backup, in_use, restore  # noqa: E402
+from bot.infra.logs import setup as setup_logging  # noqa: E402
+from bot.core.messages import Reply  # noqa: E402
+from bot.http import ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def fake():
-    f = FakeSlack().start()
-    yield f
-    f.stop()
 
 
 @pytest.fixture()
@@ -94,7 +87,7 @@ def test_metrics_counts_answers_declines_inquiries_reminders_and_ack_latency(liv
 
 
 def test_healthz_checks_database_and_scheduler(live):
-    from bot.scheduler import start
+    from bot.infra.scheduler import start
 
     services, server, client = live
     status, body = client.get("/healthz")
@@ -108,7 +101,7 @@ def test_healthz_checks_database_and_scheduler(live):
         sched.shutdown()
     status, body = client.get("/healthz")
     assert status == 503 and json.loads(body)["scheduler"]["ok"] is False
-    services.extra.pop("scheduler")
+    services.scheduler = None
     # the database made read-only (as root only the immutable attribute stops writes)
     db = services.store.path
     if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:

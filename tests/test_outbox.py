@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.clock import SEOUL, FixedClock
-from bot.messages import Choice, Field, Form, Reply
-from bot.outbox import Outbox, from_json, to_json
-from bot.store import Store
+from bot.core.clock import SEOUL, FixedClock
+from bot.core.messages import Choice, Field, Form, Reply
+from bot.infra.outbox import MIGRATIONS, Outbox, from_json, to_json
+from bot.infra.store import Store
 
 T0 = datetime(2022, 8, 29, 9, 0, tzinfo=SEOUL)
 
@@ -27,7 +27,7 @@ def clock():
 
 @pytest.fixture
 def outbox(db_path, clock):
-    store = Store(db_path)
+    store = Store(db_path, migrations=[MIGRATIONS])
     yield Outbox(store, clock)
     store.close()
 
@@ -94,7 +94,7 @@ def test_failing_sender_is_retried_with_backoff_then_succeeds(outbox, clock):
 
 
 def test_bounded_attempts_end_as_failed(db_path, clock):
-    store = Store(db_path)
+    store = Store(db_path, migrations=[MIGRATIONS])
     outbox = Outbox(store, clock, max_attempts=3, backoff=1)
 
     def broken(target, reply):
@@ -135,12 +135,12 @@ def test_skip_records_the_key(outbox):
 
 
 def test_a_claim_abandoned_by_a_dead_process_is_retried_after_its_lease(db_path, clock):
-    store = Store(db_path)
+    store = Store(db_path, migrations=[MIGRATIONS])
     dead = Outbox(store, clock, lease=60)
     dead.enqueue(Reply("x"), key="k", surface="slack", target="C")
     assert dead._claim(dead.get("k")["id"], clock.now().timestamp(), time.time()) is not None  # then "crashes"
     sent = []
-    alive = Outbox(Store(db_path), clock, lease=60)
+    alive = Outbox(Store(db_path, migrations=[MIGRATIONS]), clock, lease=60)
     alive.register_sender("slack", lambda t, r: sent.append(r.text))
     assert alive.drain() == 0  # still leased
     clock.advance(hours=5)  # leases run on real time: the campaign clock moving does not free it
@@ -152,7 +152,7 @@ def test_a_claim_abandoned_by_a_dead_process_is_retried_after_its_lease(db_path,
 
 
 def test_two_connections_draining_one_database_send_each_item_once(db_path, clock):
-    setup = Outbox(Store(db_path), clock)
+    setup = Outbox(Store(db_path, migrations=[MIGRATIONS]), clock)
     keys = [f"k{i}" for i in range(60)]
     for k in keys:
         setup.enqueue(Reply(k), key=k, surface="slack", target="C")
@@ -166,7 +166,7 @@ def test_two_connections_draining_one_database_send_each_item_once(db_path, cloc
 
     workers = []
     for _ in range(4):
-        ob = Outbox(Store(db_path), clock)  # a separate connection each, like separate processes
+        ob = Outbox(Store(db_path, migrations=[MIGRATIONS]), clock)  # a separate connection each, like separate processes
         ob.register_sender("slack", sender)
         workers.append(ob)
     barrier = threading.Barrier(len(workers))

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters import teams
-from bot.config import Settings
-from bot.console import Console
-from bot.server import ServerThread
+from bot.surfaces.teams import adapter as teams
+from bot.core.config import Settings
+from bot.surfaces.console.adapter import Console
+from bot.http import ServerThread
 from bot.services import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import slack_fake  # noqa: E402
-import teams_fake  # noqa: E402
+from fakes import slack as slack_fake  # noqa: E402
+from fakes import teams as teams_fake  # noqa: E402
 
 
 DECLINED = "급여 명세서 출력 메뉴가 어디에 있나요"

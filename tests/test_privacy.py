@@ -2,7 +2,6 @@
 that no generated personal number ever reaches a public field, an export, a channel message or the log."""
 from __future__ import annotations
 
-import functools
 import io
 import json
 import logging
@@ -13,20 +12,18 @@ from datetime import datetime
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from bot.clock import SEOUL
-from bot.inquiries import Invalid
-from bot.inquiries_cli import file_line
-from bot.messages import Incoming
-from bot.logs import RedactingHandlerFilter
-from bot.privacy import Cipher, KeyError_, KeyMismatch, extract, find_personal_data, generate_key, load_key, mask
+from bot.core.clock import SEOUL
+from bot.inquiries.service import Invalid
+from bot.cli.inquiries import file_line
+from bot.core.messages import Incoming
+from bot.infra.logs import RedactingHandlerFilter
+from bot.core.privacy import Cipher, KeyError_, KeyMismatch, extract, find_personal_data, generate_key, load_key, mask
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
 
 
-@pytest.fixture
-def make(make_services):
-    return functools.partial(make_services, agents=("agent1",))
+AGENTS = ("agent1",)  # the `make` fixture's agents in this module
 
 
 # ---- the guard -----------------------------------------------------------------------------------
@@ -173,7 +170,7 @@ def test_lost_key_file_refuses_to_start(tmp_path, make):
 
 
 def test_cli_reports_key_mismatch_in_korean(tmp_path, monkeypatch, capsys, make, inquiry_knowledge):
-    from bot.inquiries_cli import main
+    from bot.cli.inquiries import main
 
     make(tmp_path, secret="Zmlyc3Qta2V5Li4uLi4uLi4uLi4uLi4uLi4uLi4uLi4=").close()
     monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path))

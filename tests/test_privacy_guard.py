@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.inquiries import Invalid
-from bot.logs import JsonFormatter, redact, setup as setup_logging
-from bot.messages import Incoming
-from bot.privacy import find_personal_data
-from bot.server import ServerThread
+from bot.inquiries.service import Invalid
+from bot.infra.logs import JsonFormatter, redact, setup as setup_logging
+from bot.core.messages import Incoming
+from bot.core.privacy import find_personal_data
+from bot.http import ServerThread
 from bot.services import build
 from handlers.router import dispatch
-from harness import AGENT, CATEGORY, SECRET, TRIAGE, Client, message_event, settings_for, submission
-from slack_fake import FakeSlack, signature
+from fakes.harness import AGENT, CATEGORY, SECRET, TRIAGE, Client, message_event, settings_for, submission
+from fakes.slack import FakeSlack, signature
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "cmVsaWFiaWxpdHktdGVzdC1rZXkuLi4uLi4uLi4uLi4="
@@ -113,7 +113,7 @@ def _first_post(adapter, receipt: str, dm: bool):
 
 @pytest.mark.parametrize("n, spelling", [(n, s) for n, (s, _) in enumerate(SPELLINGS)])
 def test_guard_battery(desk, caplog, n, spelling):
-    from bot.server import SLACK_KEY
+    from bot.http import SLACK_KEY
 
     services, server, fake, slack = desk
     caplog.set_level(logging.INFO)
@@ -176,7 +176,7 @@ def test_guard_battery(desk, caplog, n, spelling):
 
 
 def test_debug_logging_never_writes_the_subject_info_an_assignee_opens(desk, caplog):
-    from harness import click
+    from fakes.harness import click
 
     services, server, fake, slack = desk
     stream = io.StringIO()
@@ -330,8 +330,8 @@ def _file_with(s, *attachments, requester="u1"):
 
 
 def test_attachment_bytes_are_stored_encrypted_backed_up_and_shown_to_requester_and_assignee_only(tmp_path, filing):
-    from bot.backup import backup
-    from bot.inquiries import Forbidden, read_local_file
+    from bot.infra.backup import backup
+    from bot.inquiries.service import Forbidden, read_local_file
 
     path = tmp_path / "명세서.pdf"
     path.write_bytes(PDF + b"UNIQUE-ATTACHMENT-BYTES")
@@ -359,7 +359,7 @@ def test_attachment_bytes_are_stored_encrypted_backed_up_and_shown_to_requester_
 
 
 def test_attachment_names_are_sanitised_and_types_checked_by_content(tmp_path, filing):
-    from bot.inquiries import read_local_file
+    from bot.inquiries.service import read_local_file
 
     i = _file_with(filing, {"name": "../../etc/passwd.pdf", "data": PDF}, {"name": "a.exe\x00.pdf", "data": PDF})
     assert [a.name for a in filing.inquiries.get(i.receipt).attachments] == ["passwd.pdf", "a.exe.pdf"]

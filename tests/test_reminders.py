@@ -8,14 +8,13 @@ import holidays
 import pytest
 
 from bot import services as services_mod
-from bot.clock import SEOUL, FixedClock
-from bot.config import Settings
-from bot.messages import Incoming
-from bot.reminders import (Occurrence, ReminderError, Rule, apply_overrides, check_rules, load_rules,
-                           occurrences, parse_offset, relative_phrase, rules_path, set_milestone,
-                           shift_to_business_day)
-from bot.store import Store
-from bot.templates import kdatetime
+from bot.core.clock import SEOUL, FixedClock
+from bot.core.config import Settings
+from bot.core.messages import Incoming
+from bot.knowledge.phrases import relative_phrase, rules_path
+from bot.reminders.service import Occurrence, ReminderError, Rule, apply_overrides, check_rules, load_rules, occurrences, parse_offset, set_milestone, shift_to_business_day
+from bot.infra.store import Store
+from bot.knowledge.templates import kdatetime
 from handlers.router import dispatch
 
 
@@ -239,7 +238,7 @@ class _Inquiries:
 def test_inquiry_warnings_at_75_percent_and_overdue_in_business_hours(tmp_path):
     s = make(tmp_path, when="2022-09-07T09:00")
     s.outbox.register_sender("slack", lambda t, r: None)
-    s.extra["inquiries"] = _Inquiries([{
+    s.inquiries = _Inquiries([{
         "receipt": "0000000011", "assignee": "U_AGENT", "surface": "slack", "title": "권한 문의",
         "created_at": at("2022-09-07T09:00"), "due_at": at("2022-09-08T09:00"),  # 9 business hours
     }])
@@ -262,7 +261,7 @@ def test_inquiry_warnings_at_75_percent_and_overdue_in_business_hours(tmp_path):
 def test_inquiry_warnings_follow_the_inquiries_business_hours_policy(tmp_path):
     from datetime import time
 
-    from bot.businesshours import BusinessCalendar, Policy
+    from bot.infra.businesshours import BusinessCalendar, Policy
 
     s = make(tmp_path, when="2022-09-07T09:30")
     s.outbox.register_sender("slack", lambda t, r: None)
@@ -271,7 +270,7 @@ def test_inquiry_warnings_follow_the_inquiries_business_hours_policy(tmp_path):
         "created_at": at("2022-09-06T10:00"), "due_at": at("2022-09-07T09:00"),
     }])
     stand_in.calendar = BusinessCalendar(Policy(start=time(10, 0), end=time(17, 0)))
-    s.extra["inquiries"] = stand_in
+    s.inquiries = stand_in
     assert s.reminders.calendar() is stand_in.calendar
     assert s.reminders.inquiry_warnings() == 0  # 09:30 is before this policy's opening
     s.clock.set(at("2022-09-07T10:00"))
@@ -281,7 +280,7 @@ def test_inquiry_warnings_follow_the_inquiries_business_hours_policy(tmp_path):
 
 
 def test_cli_simulate_lists_the_whole_campaign(tmp_path, monkeypatch, capsys):
-    from bot.cli import main
+    from bot.cli.main import main
 
     monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("IEUM_NOW", raising=False)
@@ -310,9 +309,9 @@ def test_cli_simulate_lists_the_whole_campaign(tmp_path, monkeypatch, capsys):
 
 
 def test_template_global_without_services_for_kb_check(services):
-    from bot.knowledge import Entry
-    from bot.reminders import install_template_globals
-    from bot.templates import Templates
+    from bot.knowledge.base import Entry
+    from bot.knowledge.phrases import install_template_globals
+    from bot.knowledge.templates import Templates
 
     templates = Templates(services.kb, FixedClock(at("2022-09-01T10:00")))
     install_template_globals(templates)

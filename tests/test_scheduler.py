@@ -15,10 +15,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import services as services_mod
-from bot.clock import SEOUL, FixedClock
-from bot.config import Settings
-from bot.scheduler import JOB_DEFAULTS, Scheduler, tick
-from bot.store import Store
+from bot.core.clock import SEOUL, FixedClock
+from bot.core.config import Settings
+from bot.infra.scheduler import JOB_DEFAULTS, Scheduler, tick
+from bot.infra.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,8 +143,8 @@ def test_two_scheduler_processes_on_one_database_send_once(tmp_path):
     env = {**os.environ, "IEUM_DATA_DIR": str(tmp_path), "IEUM_NOW": "2022-08-23T09:01:00+09:00",
            "IEUM_REMINDER_CHANNELS": "console:console", "PYTHONPATH": str(ROOT)}
     env.pop("SLACK_BOT_TOKEN", None)
-    Store(tmp_path / "ieum.db").close()  # schema first, so both processes start from the same state
-    cmd = [sys.executable, "-m", "bot.reminders_cli", "schedule", "tick"]
+    Store(tmp_path / "ieum.db", migrations=services_mod.MIGRATIONS).close()  # schema first, so both processes start from the same state
+    cmd = [sys.executable, "-m", "bot.cli.reminders", "schedule", "tick"]
     procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=60) for p in procs]
@@ -201,7 +201,7 @@ def test_asyncio_scheduler_inside_a_running_loop(tmp_path):
 
 def test_the_rehearsal_clock_drives_due_ness(tmp_path):
     # IEUM_NOW=2022-08-29T08:59 — the wall clock is years later, yet only what is due "then" is sent.
-    from bot.clock import Clock
+    from bot.core.clock import Clock
 
     settings = Settings(data_dir=tmp_path, extra={"IEUM_REMINDER_CHANNELS": "slack:C"})
     s = services_mod.build(settings, clock=Clock(at("2022-08-29T08:00")), store=Store(tmp_path / "ieum.db"))

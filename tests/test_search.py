@@ -3,8 +3,8 @@ import unicodedata
 
 import pytest
 
-from bot.knowledge import Entry
-from bot.search import Engine
+from bot.knowledge.base import Entry
+from bot.knowledge.search import Engine
 
 ENTRIES = [
     Entry("donation-menu", "후원관리 메뉴 위치", "희망이음 기관운영(행정)업무 > 후원관리",
@@ -126,7 +126,7 @@ def test_out_of_domain_declined_on_shipped_kb(kb_engine, query):
     ("희망이음 주소", "ssis.go.kr"),
 ])
 def test_shipped_kb_answers(kb_engine, kb, query, must_contain):
-    from bot.templates import Templates
+    from bot.knowledge.templates import Templates
 
     r = kb_engine.answer(query)
     assert r.answered

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge import Entry
-from bot.search import Engine
+from bot.knowledge.base import Entry
+from bot.knowledge.search import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = Path(os.environ.get("IEUM_CORPORA") or ROOT.parent / "shared" / "eval" / "external")

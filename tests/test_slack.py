@@ -10,23 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.server import SLACK_KEY, ServerThread
+from bot.core.config import Settings
+from bot.http import SLACK_KEY, ServerThread
 from bot.services import build
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from slack_fake import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
+from fakes.harness import wait_until
+from fakes.slack import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
                               payload_body, post, signed_headers)
 
 
 TRIAGE = "CTRIAGE"
-
-
-@pytest.fixture(scope="module")
-def fake():
-    f = FakeSlack().start()
-    yield f
-    f.stop()
-
 
 
 class Bot:
@@ -168,8 +161,8 @@ def test_user_text_is_escaped(bot, fake):
 
 
 def test_escape_unit():
-    from bot.adapters.slack import escape, message_payload
-    from bot.messages import Reply
+    from bot.surfaces.slack.adapter import escape, message_payload
+    from bot.core.messages import Reply
 
     assert escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
     p = message_payload(Reply("<!here> " + "가" * 10000))
@@ -179,8 +172,8 @@ def test_escape_unit():
 
 
 def test_limits_unit():
-    from bot.adapters.slack import form_view, message_payload, select_options
-    from bot.messages import Choice, Field, Form, Reply
+    from bot.surfaces.slack.adapter import form_view, message_payload, select_options
+    from bot.core.messages import Choice, Field, Form, Reply
 
     p = message_payload(Reply("가\n" * 200000, choices=[Choice("버튼" * 60, "x", "v" * 5000) for _ in range(60)]))
     assert len(p["blocks"]) <= 50
@@ -434,7 +427,7 @@ def test_the_same_modal_submitted_twice_files_one_inquiry(helpdesk, fake):
     cards = [c for c in fake.of("chat.postMessage") if c.get("channel") == TRIAGE]
     assert len(cards) == 1 and receipt in cards[0]["text"]
     # and the handler answers the repeat with that same receipt
-    from bot.messages import Incoming
+    from bot.core.messages import Incoming
     from handlers.router import dispatch
 
     again = dispatch(Incoming(user="U100", action="inquiry.submit", value="{}", surface="slack", form=values,
@@ -487,10 +480,7 @@ def test_thread_relay_between_card_and_requester(helpdesk, fake):
     # the card's ts is what the fake returned; find it through the adapter's table (by receipt)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
     # the adapter records the post after Slack's reply reaches it: wait for that, not just the call
-    deadline = time.monotonic() + 10
-    while helpdesk.adapter.state.first_post(receipt, dm=False) is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    key, channel, ts = helpdesk.adapter.state.first_post(receipt, dm=False)
+    key, channel, ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=False))
     assert channel == TRIAGE
     n = len(fake.calls)
     helpdesk.event(message_event("확인 중입니다. 어느 화면에서 막히셨나요?", user=AGENT, channel=TRIAGE, thread_ts=ts))
@@ -507,12 +497,8 @@ def test_thread_relay_between_card_and_requester(helpdesk, fake):
 def test_thread_relay_masks_personal_data_before_posting_or_keeping_it(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
-    deadline = time.monotonic() + 10
-    while (helpdesk.adapter.state.first_post(receipt, dm=False) is None
-           or helpdesk.adapter.state.first_post(receipt, dm=True) is None) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    _, _, card_ts = helpdesk.adapter.state.first_post(receipt, dm=False)
-    _, dm, dm_ts = helpdesk.adapter.state.first_post(receipt, dm=True)
+    _, _, card_ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=False))
+    _, dm, dm_ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=True))
     n = len(fake.calls)
     helpdesk.event(message_event("제 번호는 010-2345-6789, 주민번호 800101-1234567 입니다", user="U100",
                                  channel=dm, thread_ts=dm_ts))
@@ -538,10 +524,7 @@ def test_thread_relay_masks_personal_data_before_posting_or_keeping_it(helpdesk,
 def test_reply_in_a_thread_of_someone_elses_inquiry_is_not_relayed(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
-    deadline = time.monotonic() + 10
-    while helpdesk.adapter.state.first_post(receipt, dm=True) is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    _, dm, dm_ts = helpdesk.adapter.state.first_post(receipt, dm=True)
+    _, dm, dm_ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=True))
     n = len(fake.calls)
     helpdesk.event(message_event("다른 사람이 보낸 글", user="U999", channel=dm, thread_ts=dm_ts))
     fake.quiet(0.5)
@@ -556,7 +539,7 @@ def test_first_event_makes_no_auth_test_call(bot, fake):
 
 
 def test_seen_event_ids_older_than_a_week_are_pruned_at_start_up(tmp_path, knowledge, fake):
-    from bot.adapters.slack import SlackAdapter
+    from bot.surfaces.slack.adapter import SlackAdapter
 
     services = build(_settings(tmp_path, knowledge, fake))
     try:
@@ -622,11 +605,9 @@ def test_failed_dm_is_kept_and_retried(helpdesk, fake):
     fake.fail("chat.postMessage", 500, times=8)  # the update in the card thread and the DM: 4 attempts each
     helpdesk.click(card, "맡기", user=AGENT, channel=TRIAGE)
     outbox = helpdesk.services.outbox
-    deadline = time.monotonic() + 10
-    while len(outbox.items(status="pending")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pending = outbox.items(status="pending")
-    assert len(pending) == 2, outbox.counts()
+    # both back to pending after their failed attempt (a drain may hold one in 'sending' for a moment)
+    pending = wait_until(lambda: len(outbox.items(status="pending")) == 2 and outbox.items(status="pending"),
+                         timeout=30)
     assert not [c for c in fake.of("chat.postMessage") if c.get("channel") == "D100" and "맡" in c.everything]
     fake.reset()
     # later (the backoff has passed), the outbox delivers what was kept

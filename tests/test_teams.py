@@ -13,14 +13,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.adapters import teams
-from bot.config import Settings
-from bot.messages import Choice, Reply
-from bot.server import TEAMS_KEY, ServerThread
+from bot.surfaces.teams import adapter as teams
+from bot.core.config import Settings
+from bot.core.messages import Choice, Reply
+from bot.http import TEAMS_KEY, ServerThread
 from bot.services import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from teams_fake import (APP_ID, ISSUER, KID, OUTBOUND_TOKEN, FakeConnections, FakeTeams, card_action,
+from fakes.harness import wait_until
+from fakes.teams import (APP_ID, ISSUER, KID, OUTBOUND_TOKEN, FakeConnections, FakeTeams, card_action,
                         find_action, inputs, installed, mention, message, post)
 
 
@@ -31,12 +32,7 @@ SUBJECT = "홍길동 800101-1234567"
 DECLINED = "급여 명세서 출력 메뉴가 어디에 있나요"
 
 
-@pytest.fixture(scope="module")
-def fake():
-    f = FakeTeams().start()
-    yield f
-    f.stop()
-
+FAKE = FakeTeams  # the `fake` fixture of conftest.py starts one per module
 
 
 def teams_settings(tmp_path, knowledge, fake, **extra) -> Settings:
@@ -106,7 +102,7 @@ def card_of(activity: dict) -> dict | None:
 
 
 def titles(card: dict | None) -> list[str]:
-    from teams_fake import actions
+    from fakes.teams import actions
 
     return [a.get("title") for a in actions(card)]
 
@@ -279,10 +275,9 @@ def test_the_same_form_card_submitted_twice_files_one_inquiry(bot, fake):
     fourth = bot.click(old, reply_to="act-older-card", form=VALUES)
     assert third["value"] == fourth["value"] and third["value"] != second["value"]
     assert bot.services.inquiries.mine("aad-u1").total == 2
-    # one triage card per inquiry, never two
-    import time
-
-    time.sleep(0.5)
+    # one triage card per inquiry, never two: counted once the outbox has delivered everything
+    counts = bot.services.outbox.counts
+    wait_until(lambda: not counts().get("pending") and not counts().get("sending"))
     cards = [c for c in fake.calls if c.conversation == TRIAGE and c.method == "send"]
     assert len(cards) == 2 and len({json.dumps(c.card, ensure_ascii=False) for c in cards}) == 2
 
@@ -367,7 +362,7 @@ def test_unknown_user_is_kept_for_retry(bot, fake):
 
 
 def test_private_field_is_never_prefilled_in_a_channel():
-    from bot.messages import Field, Form
+    from bot.core.messages import Field, Form
 
     form = Form("x", "양식", [Field("subject_info", "대상자 정보", kind="textarea", private=True, initial=SUBJECT)])
     assert "800101" in json.dumps(teams.form_card(form), ensure_ascii=False)
@@ -577,7 +572,7 @@ def test_every_answer_in_knowledge_renders_without_stray_marks(kb):
     import html as htmllib
     import re
 
-    from bot.templates import Templates
+    from bot.knowledge.templates import Templates
 
     templates = Templates(kb)
     for entry in kb.entries:

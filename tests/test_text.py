@@ -3,7 +3,7 @@ import unicodedata
 
 import pytest
 
-from bot.text import Synonyms, chosung, compose, ends_half_typed, is_chosung_query, jamo, normalize, strip_all
+from bot.core.text import Synonyms, chosung, compose, ends_half_typed, is_chosung_query, jamo, normalize, strip_all
 
 
 def test_nfd_hangul_composes():
@@ -56,7 +56,7 @@ def test_light_verb_tails(word, stem):
 @pytest.mark.parametrize("word, function", [("하는거에요", True), ("되나요", True), ("있음", True), ("뭐였죠", True),
                                             ("보고", False), ("가입", False), ("가능", False), ("언제", False)])
 def test_function_words(word, function):
-    from bot.text import is_function_word
+    from bot.core.text import is_function_word
 
     assert is_function_word(word) is function
 

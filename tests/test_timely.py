@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FixedClock, parse_time
-from bot.knowledge import MAX_ANSWER
-from bot.search import Engine
-from bot.templates import Templates, left, state
+from bot.core.clock import FixedClock, parse_time
+from bot.knowledge.base import MAX_ANSWER
+from bot.knowledge.search import Engine
+from bot.knowledge.templates import Templates, left, state
 
 from test_eval import _holds
 

@@ -2,32 +2,19 @@
 requester, triage-channel cards without subject info, answering, completing and promoting to FAQ."""
 from __future__ import annotations
 
-import functools
 import threading
 from datetime import datetime
 
 import pytest
 
-from bot.clock import SEOUL
-from bot.inquiries import DONE, IN_PROGRESS, AlreadyClaimed, Inquiries
-from bot.messages import Incoming
-from bot.store import Store
+from bot.core.clock import SEOUL
+from bot.inquiries.service import DONE, IN_PROGRESS, AlreadyClaimed, Inquiries
+from bot.core.messages import Incoming
+from bot.infra.store import Store
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
 AGENTS = ("agent1", "agent2")
-
-
-@pytest.fixture
-def make(make_services):
-    return functools.partial(make_services, agents=AGENTS)
-
-
-@pytest.fixture
-def services(tmp_path, make):
-    s = make(tmp_path)
-    yield s
-    s.close()
 
 
 def file(s, **kw):
@@ -179,7 +166,7 @@ def test_open_for_reminders(services):
 def test_recovery_queues_what_a_crash_cut_off_under_the_handlers_keys(services):
     from datetime import timedelta
 
-    from bot.recovery import reconcile
+    from handlers.recovery import reconcile
 
     s = services
     s.outbox.register_sender("slack", lambda target, reply: None)

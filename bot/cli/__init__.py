@@ -1,0 +1,1 @@
+"""The `ieum` command (the top layer: nothing in the bot imports it); `bot.cli.main:main` is the entry point."""

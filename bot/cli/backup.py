@@ -1,0 +1,50 @@
+"""`ieum backup` and `ieum restore` (the work is bot.infra.backup's)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bot.cli.common import _settings
+from bot.core.privacy import key_problem
+from bot.infra.backup import BackupError, backup, restore
+
+
+def cmd_backup(args) -> int:
+    settings = _settings(args)
+    try:
+        result = backup(settings.db_path, args.output)
+    except BackupError as e:
+        print(f"백업 실패: {e}", file=sys.stderr)
+        return 1
+    print(f"백업 완료: {result['output']} ({result['bytes']:,} 바이트, {result['seconds']}초, "
+          f"질의 {result.get('inquiries', 0)}건)")
+    print("참고: 암호화 키(IEUM_SECRET_KEY 또는 데이터 디렉터리의 secret.key)는 백업에 들어 있지 않습니다. 따로 보관하세요.")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    settings = _settings(args)
+    # Refuse before anything is replaced: a backup the current key cannot read would lose its subject info.
+    if Path(args.input).is_file() and (problem := key_problem(settings, Path(args.input))):
+        print("복원하지 않았습니다: 지금 키로는 백업의 대상자 정보를 풀 수 없습니다. 백업 당시의 키를 IEUM_SECRET_KEY에 "
+              "설정한 뒤 다시 실행하세요.", file=sys.stderr)
+        return 2
+    try:
+        result = restore(args.input, settings.db_path, force=args.force)
+    except BackupError as e:
+        print(f"복원 실패: {e}", file=sys.stderr)
+        return 1
+    print(f"복원 완료: {result['restored']} (질의 {result.get('inquiries', 0)}건)")
+    if result["previous"]:
+        print(f"복원 전 데이터베이스는 {result['previous']}에 보관했습니다.")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    b = subparsers.add_parser("backup", help="copy the database safely while the bot runs (SQLite backup API)")
+    b.add_argument("output", help="the backup file to write")
+    b.set_defaults(func=cmd_backup)
+    r = subparsers.add_parser("restore", help="replace the database with a backup (refuses while in use)")
+    r.add_argument("input", help="a file written by `ieum backup`")
+    r.add_argument("--force", action="store_true", help="overwrite even if the database is in use")
+    r.set_defaults(func=cmd_restore)

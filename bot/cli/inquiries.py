@@ -1,0 +1,219 @@
+"""`ieum inquiries list|show|assign|answer|export|file` for the helpdesk and for scripts.
+
+Nothing printed here ever contains subject info (대상자 정보): `list --json` and `show --json` carry only
+a `has_subject_info` flag, exports have the seed's list columns only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bot.inquiries.service import PERIODS, STATUSES, EXPORT_HEADINGS, InquiryError, Invalid
+
+EXIT_OK, EXIT_FAIL, EXIT_REFUSED = 0, 1, 2
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser("inquiries", help="질의하기: list, show, assign, answer, export, file")
+    sub = p.add_subparsers(dest="inquiries_command", required=True)
+
+    def filters(sp):
+        sp.add_argument("--status", choices=STATUSES, help="진행상태")
+        sp.add_argument("--category", help="업무분류 (예: '전체업무 > ERP > 인사' 또는 'ERP/인사'; 하위 분류 포함)")
+        sp.add_argument("--type", help="질의구분")
+        sp.add_argument("--urgent", action="store_const", const=True, default=None, help="긴급만")
+        sp.add_argument("--text", help="제목·질의내용 검색어")
+        sp.add_argument("--period", choices=list(PERIODS), help="접수기간")
+        sp.add_argument("--requester", help="요청자 id")
+        sp.add_argument("--assignee", help="담당자 id")
+
+    ls = sub.add_parser("list", help="질의 목록 (최신순)")
+    filters(ls)
+    ls.add_argument("--page", type=int, default=1)
+    ls.add_argument("--per-page", type=int, default=20)
+    ls.add_argument("--json", action="store_true", help="JSON lines (대상자 정보 제외)")
+
+    sh = sub.add_parser("show", help="질의 한 건과 이력")
+    sh.add_argument("receipt")
+    sh.add_argument("--json", action="store_true")
+
+    asg = sub.add_parser("assign", help="담당자 지정 (이미 다른 담당자가 있으면 거부)")
+    asg.add_argument("receipt")
+    asg.add_argument("agent")
+    asg.add_argument("--force", action="store_true", help="다른 담당자에게서 넘겨받기")
+
+    ans = sub.add_parser("answer", help="답변 등록 (기본: 조치완료)")
+    ans.add_argument("receipt")
+    ans.add_argument("--agent", required=True)
+    ans.add_argument("--text", help="답변 (없으면 표준입력)")
+    ans.add_argument("--no-complete", action="store_true", help="조치중으로 두기")
+
+    ex = sub.add_parser("export", help="필터한 목록을 CSV/Excel로 (대상자 정보 제외)")
+    filters(ex)
+    ex.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    ex.add_argument("--output", required=True)
+
+    fl = sub.add_parser("file", help="표준입력의 JSON lines로 질의 등록")
+    fl.add_argument("--json", action="store_true", required=True,
+                    help="한 줄에 하나: title, category, type, urgent, public, requester, organization, "
+                         "position, content, subject_info")
+    p.set_defaults(func=run)
+
+
+def _filters(args) -> dict:
+    return {k: getattr(args, k) for k in ("status", "category", "type", "urgent", "text", "period", "requester",
+                                          "assignee") if getattr(args, k, None) is not None}
+
+
+def _err(message: str) -> None:
+    print(f"오류: {message}", file=sys.stderr)
+
+
+def run(args) -> int:
+    from bot.core.privacy import KeyMismatch
+    from bot.services import build
+
+    try:
+        services = build()
+    except KeyMismatch as e:
+        _err(str(e))
+        return EXIT_REFUSED
+    try:
+        return COMMANDS[args.inquiries_command](args, services)
+    except InquiryError as e:
+        _err(str(e))
+        return EXIT_FAIL
+    finally:
+        services.close()
+
+
+def _check_agent(services, agent: str) -> bool:
+    if not services.inquiries.is_agent(agent):  # the same rule as in chat
+        _err(f"헬프데스크 담당자(IEUM_AGENTS)가 아닙니다: {agent}")
+        return False
+    return True
+
+
+def cmd_list(args, services) -> int:
+    inq = services.inquiries
+    page = inq.list(page=args.page, per_page=args.per_page, **_filters(args))
+    now = services.clock.now()
+    if args.json:
+        for i in page.items:
+            d = i.public_dict()
+            d["remaining"] = inq.remaining_label(i, now)
+            print(json.dumps(d, ensure_ascii=False))
+        return EXIT_OK
+    print("\t".join(EXPORT_HEADINGS))
+    for row in inq.export_rows(page.items):
+        print("\t".join(str(v) for v in row))
+    print(f"질의 목록 (총 {page.total}건, {page.page}/{page.pages}쪽)")
+    return EXIT_OK
+
+
+def cmd_show(args, services) -> int:
+    inq = services.inquiries
+    i = inq.get(args.receipt, events=True)
+    if args.json:
+        d = i.public_dict()
+        d["remaining"] = inq.remaining_label(i)
+        d["events"] = [e.__dict__ for e in i.events]
+        print(json.dumps(d, ensure_ascii=False))
+        return EXIT_OK
+    print(services.templates.render("inquiry_detail", i=i.public_dict(), remaining=inq.remaining_label(i)))
+    print()
+    print("이력:")
+    for e in i.events:
+        print(f"  {e.at}  {e.actor}  {e.kind}")
+    return EXIT_OK
+
+
+def cmd_assign(args, services) -> int:
+    if not _check_agent(services, args.agent):
+        return EXIT_FAIL
+    i = services.inquiries.assign(args.receipt, args.agent, force=args.force)
+    print(f"{i.receipt}\t담당 {i.assignee}\t{i.status}")
+    return EXIT_OK
+
+
+def cmd_answer(args, services) -> int:
+    if not _check_agent(services, args.agent):
+        return EXIT_FAIL
+    text = args.text if args.text is not None else sys.stdin.read()
+    try:
+        i = services.inquiries.answer(args.receipt, args.agent, text, complete=not args.no_complete)
+    except Invalid as e:
+        _err(str(e))
+        return EXIT_REFUSED
+    print(f"{i.receipt}\t{i.status}")
+    return EXIT_OK
+
+
+def cmd_export(args, services) -> int:
+    n = services.inquiries.export(args.output, args.format, **_filters(args))
+    print(f"{n}건을 {args.output}에 저장했습니다.", file=sys.stderr)
+    return EXIT_OK
+
+
+FILE_FIELDS = ("title", "category", "type", "urgent", "public", "requester", "organization", "position",
+               "content", "subject_info")
+
+
+def file_line(services, line: str) -> str:
+    """File one JSON line; returns the receipt number or raises InquiryError with the Korean reason."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        raise InquiryError("JSON 형식이 올바르지 않습니다.") from None
+    if not isinstance(data, dict):
+        raise InquiryError("한 줄에 JSON 객체 하나가 있어야 합니다.")
+    unknown = sorted(k for k in data if k not in FILE_FIELDS and k not in ("requester_name", "attachments"))
+    if unknown:
+        raise InquiryError(f"알 수 없는 필드입니다: {', '.join(unknown)[:80]}")
+    for k in ("title", "category", "type", "requester", "organization", "position", "content", "subject_info"):
+        if data.get(k) is not None and not isinstance(data[k], str):
+            raise InquiryError(f"{k} 필드는 문자열이어야 합니다.")
+    for k in ("urgent", "public"):
+        if data.get(k) is not None and not isinstance(data[k], (bool, int, str)):
+            raise InquiryError(f"{k} 필드는 true/false여야 합니다.")
+    i = services.inquiries.file(
+        title=data.get("title") or "", category=data.get("category") or "", type=data.get("type") or "",
+        urgent=data.get("urgent", False), public=data.get("public", True), requester=data.get("requester") or "",
+        requester_name=data.get("requester_name") or "", organization=data.get("organization") or "",
+        position=data.get("position") or "", content=data.get("content") or "",
+        subject_info=data.get("subject_info") or "", attachments=data.get("attachments") or [], source="import")
+    return i.receipt
+
+
+def cmd_file(args, services) -> int:
+    refused = 0
+    stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
+    for n, raw in enumerate(stream, 1):
+        line = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        if not line.strip():
+            continue
+        try:
+            print(file_line(services, line), flush=True)
+        except InquiryError as e:
+            refused += 1
+            print(f"거부 {n}행: {e}", flush=True)
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
+COMMANDS = {"list": cmd_list, "show": cmd_show, "assign": cmd_assign, "answer": cmd_answer,
+            "export": cmd_export, "file": cmd_file}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (`python -m bot.inquiries_cli inquiries list`), the same as `ieum inquiries …`."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8", errors="replace")
+    parser = argparse.ArgumentParser(prog="ieum")
+    register_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

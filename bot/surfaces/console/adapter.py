@@ -1,0 +1,230 @@
+"""The terminal chat: the same handlers as Slack and Teams, with numbered choices for buttons.
+
+Works interactively (history through readline, Ctrl-D to quit) and scripted
+(`printf '질문\\n' | ieum chat` prints the answers and exits at the end of input).
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import sys
+from typing import TextIO
+
+from handlers.router import dispatch
+
+from bot.core.messages import Choice, Field, Form, Incoming, Reply
+
+QUIT_WORDS = {"종료", "quit", "exit", "/quit", "/exit"}
+CANCEL_WORDS = {"취소", "cancel", "/cancel"}
+
+
+class _Input:
+    """Lines from a terminal (with readline) or a pipe (decoded leniently)."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO):
+        self.stdin, self.stdout = stdin, stdout
+        self.tty = stdin.isatty() and stdout.isatty()
+        if self.tty:
+            try:
+                import readline  # noqa: F401  (history and line editing for input())
+            except ImportError:
+                pass
+
+    def read(self, prompt: str) -> str | None:
+        if self.tty:
+            try:
+                return input(prompt)
+            except EOFError:
+                return None
+        raw = self.stdin.buffer.readline() if hasattr(self.stdin, "buffer") else self.stdin.readline()
+        if not raw:
+            return None
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        return raw.rstrip("\r\n")
+
+
+class Console:
+    def __init__(self, services, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, *, user: str | None = None):
+        self.services = services
+        self.out = stdout
+        self.input = _Input(stdin, stdout)
+        self.user = user or services.settings.extra.get("IEUM_USER") or _login()  # IEUM_USER, read by config
+        self.choices: list[Choice] = []
+
+    # ---- output ---------------------------------------------------------------------------
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _plain(self, text: str) -> str:
+        # Slack-style *bold* → terminal bold (or plain text when piped).
+        text = re.sub(r"(?<!\w)_([^_\n]+)_(?!\w)", r"\1", text)  # Slack-style _italic_: plain here
+        if self.input.tty:
+            return re.sub(r"\*([^*\n]+)\*", "\033[1m\\1\033[0m", text)
+        return re.sub(r"\*([^*\n]+)\*", r"\1", text)
+
+    def show(self, replies: list[Reply]) -> None:
+        for reply in replies:
+            if reply.form is not None:
+                self.walk_form(reply.form, reply.text)
+                continue
+            prefix = ""
+            if reply.to_user and reply.to_user != self.user:
+                prefix = f"[알림 → {reply.to_user}] "
+            elif reply.to_conversation:
+                prefix = f"[{reply.to_conversation} 채널] "
+            self.say(prefix + self._plain(reply.text))
+            if reply.choices and not prefix:
+                self.choices = list(reply.choices)
+                self.say("  " + "  ".join(f"[{i}] {c.label}" for i, c in enumerate(self.choices, 1)))
+            self.say()
+
+    # ---- input ----------------------------------------------------------------------------
+
+    def incoming(self, **kw) -> Incoming:
+        return Incoming(user=self.user, user_name=self.user, conversation="console", surface="console", **kw)
+
+    def handle_line(self, line: str) -> None:
+        text = line.strip()
+        if text.isdigit() and self.choices and 1 <= int(text) <= len(self.choices):
+            c = self.choices[int(text) - 1]
+            self.choices = []
+            self.show(dispatch(self.incoming(action=c.action, value=c.value), self.services))
+            return
+        self.choices = []
+        self.show(dispatch(self.incoming(text=line), self.services))
+
+    def run(self) -> int:
+        if self.input.tty:
+            self.say("이음 — 희망이음 전환 도우미입니다. 궁금한 점을 입력하세요. (번호로 버튼 선택, Ctrl-D 또는 '종료'로 끝내기)")
+            self.say("명령: 질의하기 · 내 질의 · 알림 · 도움말")
+            self.say()
+        while True:
+            line = self.input.read("나> ")
+            if line is None:
+                if self.input.tty:
+                    self.say()
+                return 0
+            if not line.strip():
+                continue
+            if line.strip().lower() in QUIT_WORDS:
+                return 0
+            try:
+                self.handle_line(line)
+            except Exception:  # the chat must survive any single failure
+                import logging
+
+                logging.getLogger(__name__).exception("console handler failed")
+                self.say("죄송합니다. 처리 중 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.\n")
+
+    # ---- forms ----------------------------------------------------------------------------
+
+    def walk_form(self, form: Form, intro: str = "") -> None:
+        """Ask each field in turn, submit, and re-ask the fields the handler rejected."""
+        if intro:
+            self.say(self._plain(intro))
+        self.say(f"— {form.title} — ('취소'를 입력하면 그만둡니다)")
+        values: dict = {f.name: f.initial for f in form.fields}
+        todo = list(form.fields) if not form.errors else [f for f in form.fields if f.name in form.errors]
+        for f in todo:
+            if f.name in form.errors:
+                self.say(f"⚠ {f.label}: {form.errors[f.name]}")
+            value = self.ask_field(f, values.get(f.name))
+            if value is _CANCEL:
+                self.say("질의 작성을 취소했습니다.\n")
+                return
+            values[f.name] = value
+            if f.suggest_action and value:
+                self.show(dispatch(self.incoming(action=f.suggest_action, value=str(value)), self.services))
+        self.show(dispatch(self.incoming(action=form.action, value=form.state, form=values), self.services))
+
+    def ask_field(self, f: Field, current):
+        marks = (" (필수)" if f.required else "") + (" 🔒비공개" if f.private else "")
+        if f.hint:
+            self.say(f"  {f.hint}")
+        if f.kind == "select":
+            for i, (_, label) in enumerate(f.options, 1):
+                self.say(f"  [{i}] {label}")
+        default = ""
+        if current not in (None, "", []):
+            default = f" [{_show(current, f)}]"
+        while True:
+            prompt = f"{f.label}{marks}{default}> "
+            if not self.input.tty:
+                self.say(prompt)  # scripted runs still show which field a line answered
+            line = self.input.read(prompt)
+            if line is None or line.strip() in CANCEL_WORDS:
+                return _CANCEL
+            line = line.strip()
+            if not line:
+                if current not in (None, "") or not f.required:
+                    return current
+                self.say("  필수 항목입니다.")
+                continue
+            if f.kind == "select":
+                chosen = _pick(line, f.options)
+                if chosen is None:
+                    self.say("  목록의 번호나 이름을 입력하세요.")
+                    continue
+                return chosen
+            if f.kind == "boolean":
+                if line in ("예", "네", "y", "yes", "1", "ㅇ"):
+                    return True
+                if line in ("아니요", "아니오", "n", "no", "0", "ㄴ"):
+                    return False
+                self.say("  예 또는 아니요로 답해 주세요.")
+                continue
+            if f.kind == "files":
+                from bot.inquiries.service import AttachmentError, read_local_file
+
+                try:  # the bytes are read here, on the user's own machine, once
+                    return [read_local_file(p) for p in re.split(r"\s*,\s*", line) if p]
+                except AttachmentError as e:
+                    self.say(f"  {e}")
+                    continue
+            if f.max_length and len(line) > f.max_length:
+                self.say(f"  {f.max_length}자 이내로 입력하세요. (지금 {len(line)}자)")
+                continue
+            return line
+
+
+class _Cancel:
+    pass
+
+
+_CANCEL = _Cancel()
+
+
+def _show(value, f: Field) -> str:
+    if f.kind == "boolean":
+        return "예" if value else "아니요"
+    if f.kind == "select":
+        return next((label for v, label in f.options if v == value), str(value))
+    if isinstance(value, list):
+        return ", ".join(a.get("name", "") if isinstance(a, dict) else str(a) for a in value)
+    return str(value)
+
+
+def _pick(line: str, options: list[tuple[str, str]]) -> str | None:
+    if line.isdigit() and 1 <= int(line) <= len(options):
+        return options[int(line) - 1][0]
+    for value, label in options:
+        if line in (value, label):
+            return value
+    key = line.replace(" ", "")
+    hits = [v for v, label in options if label.replace(" ", "").endswith(key) or v.replace(" ", "").endswith(key)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "console"
+
+
+def run_console(services, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    return Console(services, stdin, stdout).run()
