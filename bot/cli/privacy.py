@@ -38,7 +38,7 @@ def cmd_report(args, services) -> int:
 
 def cmd_purge(args, services) -> int:
     result = services.privacy.purge()
-    print(services.templates.render("privacy_purge", result=result, now=services.clock.now(),
+    print(services.templates.render("privacy_purge", result=result, at=services.clock.now(),
                                     days=services.privacy.policy.destroy_after_days).strip())
     return EXIT_OK
 

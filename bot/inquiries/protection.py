@@ -14,6 +14,8 @@ import hashlib
 import io
 import json
 import logging
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -161,25 +163,28 @@ class Privacy:
         return result
 
     def old_backups(self) -> list[str]:
-        """SQLite files in the data directory (backups, databases kept by a restore) older than the last
-        destruction: they still hold what was destroyed since, so an operator should rotate them."""
+        """SQLite files in the data directory (backups, databases kept by a restore) that still hold subject
+        info or attachments the register says are destroyed: past their retention, an operator rotates them."""
         if self.data_dir is None or not Path(self.data_dir).is_dir():
             return []
-        last = max((d["at"] for d in self.records.destructions()), default=None)
-        if last is None:
+        destroyed = {parse_receipt(r) for r in self.records.destroyed_receipts()}
+        if not destroyed:
             return []
-        since = datetime.fromisoformat(last).timestamp()
-        live = {Path(self.db_path).resolve()} if self.db_path else set()
-        live.add(Path(self.records.store.path).resolve() if self.records.store.path else Path())
+        live = {Path(p).resolve() for p in (self.db_path, self.records.store.path) if p}
         out = []
         for path in sorted(Path(self.data_dir).rglob("*")):
             try:
-                if (not path.is_file() or path.resolve() in live or path.stat().st_mtime >= since
-                        or path.open("rb").read(16) != SQLITE_MAGIC):
+                if not path.is_file() or path.resolve() in live or path.open("rb").read(16) != SQLITE_MAGIC:
                     continue
-            except OSError:
+                # immutable: read as it is on disk, creating no -wal or -shm beside a backup
+                with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)) as db:
+                    held = {r[0] for r in db.execute(
+                        "SELECT inquiry_id FROM inquiry_subjects UNION "
+                        "SELECT inquiry_id FROM inquiry_attachments WHERE content IS NOT NULL OR file_id != ''")}
+            except (OSError, sqlite3.Error):
                 continue
-            out.append(str(path))
+            if held & destroyed:
+                out.append(str(path))
         return out
 
     # ---- review ---------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ class AccessLog:
             cols = list(row)
             cur = c.execute(f"INSERT INTO access_records ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                             [row[k] for k in cols])
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def destroyed(self, *, receipt: str, what: str, why: str, by: str, at: datetime | None = None) -> None:
         """A line of the 파기 대장: what was destroyed, when, why, by whom (or '자동 파기')."""

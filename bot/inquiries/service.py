@@ -605,7 +605,7 @@ class Inquiries:
                 filed["parent"] = receipt(parent_id)  # a re-inquiry (재질의)
             self._event(number, str(row["requester"]), "filed", filed, now)
         if token or any(isinstance(a.get("data"), bytes) for a in attachments):
-            self._record("입력", number, row["requester"], row["requester"], where or source)
+            self._record("입력", number, str(row["requester"]), str(row["requester"]), where or source)
         log.info("inquiry %s filed by %s", receipt(number), row["requester"])
         inquiry = self.get(number)
         if inquiry.public and self._similar is not None:
