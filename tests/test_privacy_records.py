@@ -188,6 +188,25 @@ def test_a_deleted_record_breaks_the_chain_at_the_next_one(services):
     assert broken.id == 3 and "삭제" in broken.reason
 
 
+def test_a_retention_below_two_years_stops_the_bot_with_a_korean_line(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from bot.core.config import DEFAULT_KNOWLEDGE
+
+    root = tmp_path / "knowledge"
+    shutil.copytree(DEFAULT_KNOWLEDGE, root, ignore=shutil.ignore_patterns("entries"))
+    (root / "entries").mkdir()
+    policy = (root / "policy.yaml").read_text(encoding="utf-8")
+    assert "records_retention_years: 2" in policy
+    (root / "policy.yaml").write_text(policy.replace("records_retention_years: 2", "records_retention_years: 1"),
+                                      encoding="utf-8")
+    monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("IEUM_KNOWLEDGE", str(root))
+    assert main(["privacy", "verify"]) == 2
+    err = capsys.readouterr().err
+    assert "2년 이상" in err and "Traceback" not in err
+
+
 def test_retention_is_two_years_at_least_and_pruning_keeps_the_chain(tmp_path):
     clock = FixedClock(datetime(2020, 1, 1, 10, tzinfo=SEOUL))
     with pytest.raises(RecordError):

@@ -166,29 +166,21 @@ class AccessLog:
             prev = row["hash"]
         return len(rows), None
 
-    def rows(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-        where, args = [], []
-        if start is not None:
-            where.append("at >= ?")
-            args.append(_text(start))
-        if end is not None:
-            where.append("at < ?")
-            args.append(_text(end))
-        sql = f"SELECT {', '.join(FIELDS)} FROM access_records"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+    def _between(self, table: str, cols: tuple[str, ...], start: datetime | None, end: datetime | None) -> list[dict]:
+        bounds = [(f"at {op} ?", _text(t)) for op, t in ((">=", start), ("<", end)) if t is not None]
+        where = " WHERE " + " AND ".join(c for c, _ in bounds) if bounds else ""
         with self.store.transaction():
-            return [dict(zip(FIELDS, r)) for r in self.store.conn.execute(sql + " ORDER BY id", args).fetchall()]
+            rows = self.store.conn.execute(f"SELECT {', '.join(cols)} FROM {table}{where} ORDER BY id",
+                                           [v for _, v in bounds]).fetchall()
+        return [dict(zip(cols, r)) for r in rows]
+
+    def rows(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+        """The access records in [start, end), oldest first."""
+        return self._between("access_records", FIELDS, start, end)
 
     def destructions(self, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-        with self.store.transaction():
-            rows = self.store.conn.execute("SELECT at, receipt, what, why, by FROM destructions ORDER BY id").fetchall()
-        out = [dict(zip(("at", "receipt", "what", "why", "by"), r)) for r in rows]
-        if start is not None:
-            out = [r for r in out if r["at"] >= _text(start)]
-        if end is not None:
-            out = [r for r in out if r["at"] < _text(end)]
-        return out
+        """The 파기 대장 in [start, end), oldest first."""
+        return self._between("destructions", ("at", "receipt", "what", "why", "by"), start, end)
 
     def destroyed_receipts(self) -> set[str]:
         with self.store.transaction():

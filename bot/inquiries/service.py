@@ -29,6 +29,7 @@ from bot.core.clock import SEOUL
 from bot.knowledge.base import Entry
 from bot.core.privacy import Cipher, find_personal_data, labels, mask
 from bot.infra.store import Migrations, Store
+from bot.inquiries.records import AccessLog
 
 log = logging.getLogger(__name__)
 
@@ -426,7 +427,7 @@ class Inquiries:
         self._similar = None  # an Engine over recent public inquiries, built on first use
         self._categories: list[str] | None = None
         self._category_keys: tuple[dict[tuple, str], dict[tuple, list[str]]] | None = None
-        self.records = None  # bot.inquiries.records.AccessLog: every handling of subject info is recorded there
+        self.records: AccessLog | None = None  # every handling of subject info is recorded there (접속기록)
 
     # ---- reference data -------------------------------------------------------------------------
 
@@ -979,8 +980,8 @@ class Inquiries:
             raise Forbidden("대상자 정보 삭제는 질의한 본인만 요청할 수 있습니다.")
         now = self.clock.now()
         c = self.store.conn
-        c.execute("PRAGMA secure_delete = ON")  # deleted cells and freed pages are zeroed, not left behind
         with self.store.transaction():
+            c.execute("PRAGMA secure_delete = ON")  # deleted cells and freed pages are zeroed, not left behind
             subject = c.execute("DELETE FROM inquiry_subjects WHERE inquiry_id = ?", [inq.id]).rowcount
             files = c.execute("UPDATE inquiry_attachments SET content = NULL, file_id = '', name = '파기됨.' || type "
                               "WHERE inquiry_id = ? AND (content IS NOT NULL OR file_id != '')", [inq.id]).rowcount
