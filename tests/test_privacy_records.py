@@ -98,6 +98,12 @@ def test_the_slack_view_writes_one_complete_record(tmp_path):
         fake.quiet(0.2)
         (record,) = _views(services)
         _complete(record, handler=AGENT, place="slack", receipt=i.receipt, requester="U100")
+        # the requester's 대상자 정보 삭제 button, clicked in Slack: destroyed at once, recorded with the surface
+        assert Client(server.url).interact(click("U100", "privacy.destroy.confirm", i.receipt))[0] == 200
+        fake.wait_for(lambda f: [c for c in f.calls if "파기했습니다" in c.everything])
+        assert not services.inquiries.get(i.receipt).has_subject
+        assert [(r["handler"], r["place"]) for r in services.privacy.records.rows() if r["action"] == "삭제"] == \
+            [("U100", "slack")]
     finally:
         server.stop()
         services.close()
@@ -121,6 +127,16 @@ def test_the_teams_view_writes_one_complete_record(tmp_path, inquiry_knowledge):
                       or [c for c in calls if "UNIQUE-SUBJECT-MARK" in c.text])
         (record,) = _views(services)
         _complete(record, handler="aad-u1", place="teams", receipt=i.receipt, requester="aad-u1")
+        # the requester's 대상자 정보 삭제 button on the Teams card
+        confirm = {"verb": "privacy.destroy.confirm", "data": {teams.ACTION_KEY: "privacy.destroy.confirm", "v": i.receipt}}
+        status, data = teams_fake.post(server.url + teams.ROUTE, teams_fake.card_action(confirm, service_url=fake.url),
+                                       token=fake.token())
+        assert status == 200
+        fake.wait_for(lambda calls: "파기했습니다" in json.dumps(data, ensure_ascii=False)
+                      or [c for c in calls if "파기했습니다" in c.text])
+        assert not services.inquiries.get(i.receipt).has_subject
+        assert [(r["handler"], r["place"]) for r in services.privacy.records.rows() if r["action"] == "삭제"] == \
+            [("aad-u1", "teams")]
     finally:
         server.stop()
         services.close()
