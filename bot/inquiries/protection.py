@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import logging
 import sqlite3
 from contextlib import closing
@@ -174,8 +173,11 @@ class Privacy:
         out = []
         for path in sorted(Path(self.data_dir).rglob("*")):
             try:
-                if not path.is_file() or path.resolve() in live or path.open("rb").read(16) != SQLITE_MAGIC:
+                if not path.is_file() or path.resolve() in live:
                     continue
+                with path.open("rb") as f:
+                    if f.read(16) != SQLITE_MAGIC:
+                        continue
                 # immutable: read as it is on disk, creating no -wal or -shm beside a backup
                 with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)) as db:
                     held = {r[0] for r in db.execute(
@@ -267,9 +269,3 @@ def setup(services) -> None:
     services.privacy = Privacy(services.inquiries, records, policy, clock=services.clock,
                                data_dir=services.settings.data_dir if db_path else None, db_path=db_path)
 
-
-def as_json(review: Review) -> str:
-    return json.dumps({"month": review.month, "records": len(review.records), "after_hours": len(review.after_hours),
-                       "bursts": review.bursts, "not_assignee": len(review.not_assignee),
-                       "downloads": len(review.downloads), "destructions": len(review.destructions),
-                       "digest": review.digest, "acks": review.acks}, ensure_ascii=False)

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bot.core.clock import SEOUL
 from bot.infra.store import Migrations, Store
@@ -201,6 +201,3 @@ class AccessLog:
         with self.store.transaction():
             self.store.conn.execute("INSERT INTO records_meta (name, value) VALUES (?, ?) "
                                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value", [name, value])
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.rows())
