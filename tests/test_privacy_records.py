@@ -52,6 +52,12 @@ def _complete(record: dict, *, handler: str, place: str, receipt: str, requester
     assert "800101" not in str(record) and "홍길동" not in str(record)
 
 
+def _destroyed_by(services, receipt: str, handler: str, place: str) -> None:
+    assert not services.inquiries.get(receipt).has_subject
+    deleted = [(r["handler"], r["place"]) for r in services.privacy.records.rows() if r["action"] == "삭제"]
+    assert deleted == [(handler, place)]
+
+
 # ---- every surface's view writes exactly one complete record ------------------------------------------
 
 
@@ -101,9 +107,7 @@ def test_the_slack_view_writes_one_complete_record(tmp_path):
         # the requester's 대상자 정보 삭제 button, clicked in Slack: destroyed at once, recorded with the surface
         assert Client(server.url).interact(click("U100", "privacy.destroy.confirm", i.receipt))[0] == 200
         fake.wait_for(lambda f: [c for c in f.calls if "파기했습니다" in c.everything])
-        assert not services.inquiries.get(i.receipt).has_subject
-        assert [(r["handler"], r["place"]) for r in services.privacy.records.rows() if r["action"] == "삭제"] == \
-            [("U100", "slack")]
+        _destroyed_by(services, i.receipt, "U100", "slack")
     finally:
         server.stop()
         services.close()
@@ -119,24 +123,21 @@ def test_the_teams_view_writes_one_complete_record(tmp_path, inquiry_knowledge):
     server = ServerThread(services, host="127.0.0.1", port=0, mounts=[mount]).start()
     try:
         i = _file(services, "aad-u1")
-        action = {"verb": "inquiry.subject", "data": {teams.ACTION_KEY: "inquiry.subject", "v": i.receipt}}
-        status, data = teams_fake.post(server.url + teams.ROUTE, teams_fake.card_action(action, service_url=fake.url),
-                                       token=fake.token())
-        assert status == 200
-        fake.wait_for(lambda calls: "UNIQUE-SUBJECT-MARK" in json.dumps(data, ensure_ascii=False)
-                      or [c for c in calls if "UNIQUE-SUBJECT-MARK" in c.text])
+
+        def press(verb: str, expect: str) -> None:
+            action = {"verb": verb, "data": {teams.ACTION_KEY: verb, "v": i.receipt}}
+            status, data = teams_fake.post(server.url + teams.ROUTE,
+                                           teams_fake.card_action(action, service_url=fake.url), token=fake.token())
+            assert status == 200
+            fake.wait_for(lambda calls: expect in json.dumps(data, ensure_ascii=False)
+                          or [c for c in calls if expect in c.text])
+
+        press("inquiry.subject", "UNIQUE-SUBJECT-MARK")
         (record,) = _views(services)
         _complete(record, handler="aad-u1", place="teams", receipt=i.receipt, requester="aad-u1")
         # the requester's 대상자 정보 삭제 button on the Teams card
-        confirm = {"verb": "privacy.destroy.confirm", "data": {teams.ACTION_KEY: "privacy.destroy.confirm", "v": i.receipt}}
-        status, data = teams_fake.post(server.url + teams.ROUTE, teams_fake.card_action(confirm, service_url=fake.url),
-                                       token=fake.token())
-        assert status == 200
-        fake.wait_for(lambda calls: "파기했습니다" in json.dumps(data, ensure_ascii=False)
-                      or [c for c in calls if "파기했습니다" in c.text])
-        assert not services.inquiries.get(i.receipt).has_subject
-        assert [(r["handler"], r["place"]) for r in services.privacy.records.rows() if r["action"] == "삭제"] == \
-            [("aad-u1", "teams")]
+        press("privacy.destroy.confirm", "파기했습니다")
+        _destroyed_by(services, i.receipt, "aad-u1", "teams")
     finally:
         server.stop()
         services.close()
@@ -405,8 +406,6 @@ def test_the_requester_destroys_at_once_on_every_surface(services, surface):
     assert [c.action for c in ask.choices] == ["privacy.destroy.confirm"]
     done = dispatch(Incoming(user="u1", action="privacy.destroy.confirm", value=i.receipt, surface=surface), services)[0]
     assert "파기했습니다" in done.text
-    assert not services.inquiries.get(i.receipt).has_subject
+    _destroyed_by(services, i.receipt, "u1", surface)
     (line,) = services.privacy.records.destructions()
     assert line["by"] == "u1" and "요청" in line["why"]
-    deleted = [r for r in services.privacy.records.rows() if r["action"] == "삭제"]
-    assert [(r["handler"], r["place"]) for r in deleted] == [("u1", surface)]
