@@ -19,7 +19,9 @@ from bot.infra import people
 from bot.infra.outbox import Outbox
 from bot.infra.scheduler import Scheduler
 from bot.infra.store import Migrations, Store
+from bot.inquiries import protection
 from bot.inquiries import service as inquiries_feature
+from bot.inquiries.protection import Privacy
 from bot.inquiries.service import Inquiries
 from bot.knowledge import feedback as feedback_feature
 from bot.knowledge.base import KnowledgeBase, load_knowledge
@@ -57,12 +59,15 @@ class Services:
     feedback: Feedback | None = None
     inquiries: Inquiries | None = None
     reminders: Reminders | None = None
+    privacy: Privacy | None = None  # access records (their own file), destruction, the monthly review
     cipher: Cipher | None = None  # the subject-info key, loaded once (bot.core.privacy.service_cipher)
     # attached by the processes that run them: `bot.infra.scheduler.start`, `bot.metrics.install`
     scheduler: Scheduler | None = None
     metrics: Any = None  # bot.metrics.Metrics (the HTTP layer, above this one)
 
     def close(self) -> None:
+        if self.privacy is not None:
+            self.privacy.records.close()
         self.store.close()
 
 
@@ -89,5 +94,6 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, store
     services.outbox.on_failure.append(functools.partial(_tell_undelivered, services))
     feedback_feature.setup(services)
     inquiries_feature.setup(services)
+    protection.setup(services)
     reminders_feature.setup(services)
     return services

@@ -151,7 +151,7 @@ def submit(incoming: Incoming, services) -> list[Reply]:
                      requester_name=incoming.user_name, organization=values["organization"] or incoming.organization,
                      position=values["position"] or incoming.position, content=values["content"],
                      subject_info=values["subject_info"], attachments=values["files"], question=question,
-                     source=incoming.surface, submission_id=incoming.submission)
+                     source=incoming.surface, submission_id=incoming.submission, where=incoming.surface)
     except Invalid as e:
         form = build_form(services, incoming, values=values, question=question, errors=e.errors)
         return _form_reply(services, incoming, form, question)
@@ -182,7 +182,7 @@ def _submit_reinquiry(incoming: Incoming, services, parent: str, values: dict) -
         child = services.inquiries.reinquire(parent, incoming.user, content=values["content"],
                                              title=values["title"] or None,
                                              subject_info=values["subject_info"] or None,
-                                             submission_id=incoming.submission)
+                                             submission_id=incoming.submission, where=incoming.surface)
     except Invalid as e:
         form = build_form(services, incoming, values=values, errors=e.errors, parent=parent)
         return _form_reply(services, incoming, form)
@@ -217,6 +217,8 @@ def detail_choices(services, i, user: str) -> list[Choice]:
     if i.has_subject and user in (i.requester, i.assignee):
         choices.append(Choice("대상자 정보 보기", "inquiry.subject", i.receipt))
     if user == i.requester:
+        if i.receipt in inq.holding_personal_data(requester=user):
+            choices.append(Choice("대상자 정보 삭제", "privacy.destroy", i.receipt))
         if i.status == DONE:
             if i.satisfaction is None:
                 choices += rating_choices(i.receipt, "만족도 {n}점")
@@ -251,7 +253,7 @@ def subject(incoming: Incoming, services) -> list[Reply]:
     """The subject info, to the requester or the assignee only, as a private direct message."""
     try:
         receipt = services.inquiries.get(incoming.value or "").receipt
-        text = services.inquiries.read_subject_info(receipt, incoming.user)
+        text = services.inquiries.read_subject_info(receipt, incoming.user, where=incoming.surface)
     except InquiryError as e:
         return error_reply(services, str(e))
     # "sensitive": the outbox stores it encrypted and wipes it once delivered, should it go out of band.

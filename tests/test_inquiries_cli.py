@@ -97,17 +97,25 @@ def test_export_csv_and_xlsx(env, monkeypatch, capsys):
     run(monkeypatch, capsys, ["inquiries", "file", "--json"], lines(GOOD, {**GOOD, "category": "ERP/세무"}))
     path = env / "out.csv"
     code, _, _ = run(monkeypatch, capsys, ["inquiries", "export", "--format", "csv", "--output", str(path),
-                                           "--category", "ERP/인사"])
+                                           "--category", "ERP/인사", "--reason", "월간 처리 현황 보고"])
     assert code == 0
     text = path.read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == EXPORT_HEADINGS and len(rows) == 2 and rows[1][1] == "ERP/인사"
     assert SECRET_RRN not in text and "홍길동" not in text
     xpath = env / "out.xlsx"
-    code, _, _ = run(monkeypatch, capsys, ["inquiries", "export", "--format", "xlsx", "--output", str(xpath)])
+    code, _, _ = run(monkeypatch, capsys, ["inquiries", "export", "--format", "xlsx", "--output", str(xpath),
+                                           "--reason", "감사 자료"])
     values = [[c.value for c in r] for r in load_workbook(xpath).active.iter_rows()]
     assert values[0] == EXPORT_HEADINGS and len(values) == 3
     assert SECRET_RRN not in json.dumps(values, ensure_ascii=False, default=str)
+
+
+def test_export_without_a_reason_is_refused_and_writes_nothing(env, monkeypatch, capsys):
+    run(monkeypatch, capsys, ["inquiries", "file", "--json"], lines(GOOD))
+    path = env / "out.csv"
+    code, _, err = run(monkeypatch, capsys, ["inquiries", "export", "--output", str(path)])
+    assert code == 2 and "사유" in err and not path.exists()
 
 
 def test_ieum_command_in_a_subprocess(env):

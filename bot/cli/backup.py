@@ -4,9 +4,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.cli.common import _settings
+from bot.cli.common import _settings, operator
 from bot.core.privacy import key_problem
 from bot.infra.backup import BackupError, backup, restore
+from bot.services import build
 
 
 def cmd_backup(args) -> int:
@@ -35,6 +36,17 @@ def cmd_restore(args) -> int:
         print(f"복원 실패: {e}", file=sys.stderr)
         return 1
     print(f"복원 완료: {result['restored']} (질의 {result.get('inquiries', 0)}건)")
+    # A restore is a handling of every subject's data (접속기록, 변경); what was destroyed (파기 대장) since the
+    # backup was made is destroyed again at once.
+    services = build(settings)
+    try:
+        services.privacy.records.record(handler=operator(args, services), place="CLI", action="변경",
+                                        detail=f"백업 복원: {Path(args.input).name}"[:200])
+        again = services.privacy.purge()["destroyed"]
+    finally:
+        services.close()
+    if again:
+        print(f"파기 대장에 따라 대상자 정보를 다시 파기했습니다: {', '.join(again)}")
     if result["previous"]:
         print(f"복원 전 데이터베이스는 {result['previous']}에 보관했습니다.")
     return 0
@@ -47,4 +59,5 @@ def register_cli(subparsers) -> None:
     r = subparsers.add_parser("restore", help="replace the database with a backup (refuses while in use)")
     r.add_argument("input", help="a file written by `ieum backup`")
     r.add_argument("--force", action="store_true", help="overwrite even if the database is in use")
+    r.add_argument("--by", help="who restores, for the access records (default: IEUM_USER or the login account)")
     r.set_defaults(func=cmd_restore)

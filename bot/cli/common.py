@@ -24,3 +24,12 @@ def _replace(settings: Settings, **changes) -> Settings:
 def build_services(args):
     """Services for a command, honouring --knowledge."""
     return build(_settings(args))
+
+
+def operator(args, services) -> str:
+    """Who runs this command, for the access records: --by, else IEUM_USER, else the system account."""
+    import os
+    import pwd
+
+    return (getattr(args, "by", None) or services.settings.extra.get("IEUM_USER")
+            or pwd.getpwuid(os.getuid()).pw_name)

@@ -53,6 +53,8 @@ def register_cli(subparsers) -> None:
     filters(ex)
     ex.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     ex.add_argument("--output", required=True)
+    ex.add_argument("--reason", help="내려받는 사유 (필수: 개인을 식별할 수 있는 목록이므로 접속기록에 남습니다)")
+    ex.add_argument("--by", help="내려받는 사람의 계정 (기본: IEUM_USER 또는 로그인 계정)")
 
     fl = sub.add_parser("file", help="표준입력의 JSON lines로 질의 등록")
     fl.add_argument("--json", action="store_true", required=True,
@@ -151,6 +153,16 @@ def cmd_answer(args, services) -> int:
 
 
 def cmd_export(args, services) -> int:
+    # The list names requesters and their organisations: an 출력 of personal data, refused without a reason.
+    from bot.cli.common import operator
+    from bot.inquiries.records import RecordError
+
+    try:
+        services.privacy.records.record(handler=operator(args, services), place="CLI", action="출력",
+                                        reason=args.reason or "", detail=f"질의 목록 내보내기 ({args.format})")
+    except RecordError as e:
+        _err(str(e) + " (--reason)")
+        return EXIT_REFUSED
     n = services.inquiries.export(args.output, args.format, **_filters(args))
     print(f"{n}건을 {args.output}에 저장했습니다.", file=sys.stderr)
     return EXIT_OK

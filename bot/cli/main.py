@@ -6,14 +6,16 @@ import json
 import logging
 import sys
 
-from bot.cli import backup, inquiries, reminders, serve
+from bot.cli import backup, inquiries, privacy, reminders, serve
 from bot.cli.common import _settings, build_services  # noqa: F401  (build_services: for callers)
 from bot.core.config import ConfigError, Settings
+from bot.infra.businesshours import PolicyError
 from bot.knowledge.base import KnowledgeError
 from bot.reminders.service import check_knowledge as check_reminders
 
 # The subcommands beyond chat, ask, run and kb: each module's `register_cli(subparsers)` adds its own.
-COMMANDS = (inquiries.register_cli, reminders.register_cli, serve.register_cli, backup.register_cli)
+COMMANDS = (inquiries.register_cli, reminders.register_cli, serve.register_cli, backup.register_cli,
+            privacy.register_cli)
 
 
 def _read_lines(stream) -> "iter[str]":
@@ -231,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     except (StartupError, StoreError, KeyError_, KeyMismatch) as e:
         print(f"시작할 수 없습니다: {e}", file=sys.stderr)
         return 2
-    except ConfigError as e:
+    except (ConfigError, PolicyError) as e:
         print(f"설정 오류: {e}", file=sys.stderr)
         return 2
     except KnowledgeError as e:

@@ -44,6 +44,13 @@ def tick(services) -> dict[str, int]:
             out["inquiry_warnings"] = reminders.inquiry_warnings(now)
         except Exception:
             log.exception("scheduler: inquiry warnings failed")
+    privacy = getattr(services, "privacy", None)
+    if privacy is not None:
+        try:  # destruction (파기) runs once a day of the bot's clock, on the first tick of that day
+            if (done := privacy.daily(now)) is not None:
+                out["destroyed"] = len(done["destroyed"])
+        except Exception:
+            log.exception("scheduler: the daily destruction (파기) failed")
     outbox = services.outbox
     if outbox is not None:
         try:

@@ -29,6 +29,7 @@ from bot.core.clock import SEOUL
 from bot.knowledge.base import Entry
 from bot.core.privacy import Cipher, find_personal_data, labels, mask
 from bot.infra.store import Migrations, Store
+from bot.inquiries.records import AccessLog
 
 log = logging.getLogger(__name__)
 
@@ -426,6 +427,7 @@ class Inquiries:
         self._similar = None  # an Engine over recent public inquiries, built on first use
         self._categories: list[str] | None = None
         self._category_keys: tuple[dict[tuple, str], dict[tuple, list[str]]] | None = None
+        self.records: AccessLog | None = None  # every handling of subject info is recorded there (접속기록)
 
     # ---- reference data -------------------------------------------------------------------------
 
@@ -543,7 +545,7 @@ class Inquiries:
              public: Any = True, guideline: Any = False, requester_name: str = "", organization: str = "",
              position: str = "", content: str = "", subject_info: str = "", attachments: Iterable[dict] = (),
              question: str = "", parent_id: int | None = None, source: str = "chat",
-             submission_id: str | None = None, _subject_token: str | None = None) -> Inquiry:
+             submission_id: str | None = None, _subject_token: str | None = None, where: str = "") -> Inquiry:
         """Validate and store a new inquiry with its subject info, attachments and first event.
 
         `submission_id` names the form instance this comes from (`Incoming.submission`): filing is then
@@ -603,6 +605,8 @@ class Inquiries:
             if parent_id:
                 filed["parent"] = receipt(parent_id)  # a re-inquiry (재질의)
             self._event(number, str(row["requester"]), "filed", filed, now)
+        if token or any(isinstance(a.get("data"), bytes) for a in attachments):
+            self._record("입력", number, str(row["requester"]), str(row["requester"]), where or source)
         log.info("inquiry %s filed by %s", receipt(number), row["requester"])
         inquiry = self.get(number)
         if inquiry.public and self._similar is not None:
@@ -858,7 +862,7 @@ class Inquiries:
         return self.get(n)
 
     def reinquire(self, number: str | int, user: str, *, content: str, title: str | None = None,
-                  subject_info: str | None = None, submission_id: str | None = None) -> Inquiry:
+                  subject_info: str | None = None, submission_id: str | None = None, where: str = "") -> Inquiry:
         """재질의: a completed inquiry is reopened as a new inquiry linked to it (same requester only).
 
         The new inquiry keeps its parent's chat surface (`source`), so its notices and deadline warnings go
@@ -883,7 +887,7 @@ class Inquiries:
                               requester_name=parent.requester_name, organization=parent.organization,
                               position=parent.position, content=content, subject_info=subject_info or "",
                               parent_id=parent.id, source=parent.source, submission_id=submission_id,
-                              _subject_token=token)
+                              _subject_token=token, where=where)
             self._event(parent.id, user, "reinquired", {"child": child.receipt})
         return child
 
@@ -929,7 +933,13 @@ class Inquiries:
 
     # ---- subject info and attachments -----------------------------------------------------------
 
-    def read_attachment(self, number: str | int, index: int, user: str) -> tuple[str, bytes]:
+    def _record(self, action: str, number: int, requester: str, handler: str, where: str, **more) -> None:
+        """One access record (접속기록) of this handling of subject info; a failure to record refuses it."""
+        if self.records is not None:
+            self.records.record(handler=handler, place=where or "미상", action=action, receipt=receipt(number),
+                                requester=requester, **more)
+
+    def read_attachment(self, number: str | int, index: int, user: str, *, where: str = "") -> tuple[str, bytes]:
         """(name, bytes) of the inquiry's `index`-th attachment (from 0), for the requester or the assignee only."""
         inq = self.get(number)
         if not user or user not in (inq.requester, inq.assignee):
@@ -938,9 +948,10 @@ class Inquiries:
         rows = self._read("SELECT name, content FROM inquiry_attachments WHERE inquiry_id = ? ORDER BY id", [inq.id])
         if not 0 <= index < len(rows) or rows[index][1] is None:
             raise NotFound("첨부파일이 없습니다.")
+        self._record("조회", inq.id, inq.requester, user, where, detail=f"첨부파일 {index + 1}")
         return rows[index][0], self.cipher.decrypt_bytes(rows[index][1])
 
-    def read_subject_info(self, number: str | int, user: str) -> str:
+    def read_subject_info(self, number: str | int, user: str, *, where: str = "") -> str:
         """The decrypted subject info, for the requester or the assignee only; every attempt is logged."""
         inq = self.get(number)
         allowed = bool(user) and user in (inq.requester, inq.assignee)
@@ -953,7 +964,52 @@ class Inquiries:
         if not allowed:
             raise Forbidden("대상자 정보는 요청자와 담당자만 볼 수 있습니다.")
         rows = self._read("SELECT token FROM inquiry_subjects WHERE inquiry_id = ?", [inq.id])
-        return self.cipher.decrypt(rows[0][0]) if rows else ""
+        if not rows:
+            return ""
+        self._record("조회", inq.id, inq.requester, user, where)
+        return self.cipher.decrypt(rows[0][0])
+
+    def destroy_subject(self, number: str | int, *, by: str, why: str, where: str = "",
+                        requester_only: bool = False) -> dict[str, int]:
+        """파기: delete the subject info and the attachments' contents (and names, which may name the person) of
+        an inquiry, keeping the inquiry and its public fields. The freed pages are overwritten (secure_delete)
+        and the WAL is checkpointed and truncated, so the ciphertext is gone from the files, not just unlinked.
+        `requester_only`: the requester asked (`대상자 정보 삭제`); anyone else is refused. Returns what went."""
+        inq = self.get(number)
+        if requester_only and by != inq.requester:
+            raise Forbidden("대상자 정보 삭제는 질의한 본인만 요청할 수 있습니다.")
+        now = self.clock.now()
+        c = self.store.conn
+        with self.store.transaction():
+            c.execute("PRAGMA secure_delete = ON")  # deleted cells and freed pages are zeroed, not left behind
+            subject = c.execute("DELETE FROM inquiry_subjects WHERE inquiry_id = ?", [inq.id]).rowcount
+            files = c.execute("UPDATE inquiry_attachments SET content = NULL, file_id = '', name = '파기됨.' || type "
+                              "WHERE inquiry_id = ? AND (content IS NOT NULL OR file_id != '')", [inq.id]).rowcount
+            if subject or files:
+                self._touch(inq.id, now, has_subject=0)
+                self._event(inq.id, by, "subject_destroyed", {"subject_info": bool(subject), "attachments": files,
+                                                              "why": why}, now)
+        if subject or files:
+            self._record("삭제", inq.id, inq.requester, by, where, detail=why)
+            with self.store._lock:
+                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            log.info("inquiry %s: subject info destroyed (%s)", inq.receipt, why)
+        return {"subject_info": subject, "attachments": files}
+
+    def holding_personal_data(self, *, completed_before: datetime | None = None,
+                              requester: str | None = None) -> builtins.list[str]:
+        """Receipts of inquiries still holding subject info or attachments; with `completed_before`, only those
+        조치완료 before it (the ones whose purpose is over); with `requester`, only that requester's."""
+        sql = ("SELECT id FROM inquiries WHERE (has_subject = 1 OR EXISTS (SELECT 1 FROM inquiry_attachments a "
+               "WHERE a.inquiry_id = inquiries.id AND (a.content IS NOT NULL OR a.file_id != '')))")
+        args: builtins.list[Any] = []
+        if completed_before is not None:
+            sql += " AND status = ? AND completed_at <= ?"
+            args += [DONE, _now_text(completed_before)]
+        if requester is not None:
+            sql += " AND requester = ?"
+            args.append(requester)
+        return [receipt(r[0]) for r in self._read(sql + " ORDER BY id", args)]
 
     def subject_reads(self, number: str | int) -> builtins.list[dict]:
         n = parse_receipt(number)
