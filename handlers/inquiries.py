@@ -13,7 +13,7 @@ from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.core.privacy import extract, labels, find_personal_data, mask
 
 from handlers.common import error_reply, rating_choices, render  # noqa: F401  (handlers.threads uses render)
-from handlers.registry import action, command
+from handlers.registry import action, command, pattern
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,10 @@ def mine(incoming: Incoming, services) -> list[Reply]:
 def detail_choices(services, i, user: str) -> list[Choice]:
     inq = services.inquiries
     choices: list[Choice] = []
+    if inq.is_agent(user) and user != i.requester:  # an agent's work first: [1] is 맡기, not 추천
+        from handlers.triage import agent_choices
+
+        choices += agent_choices(i, user)
     if i.has_subject and user in (i.requester, i.assignee):
         choices.append(Choice("대상자 정보 보기", "inquiry.subject", i.receipt))
     if user == i.requester:
@@ -223,18 +227,19 @@ def detail_choices(services, i, user: str) -> list[Choice]:
             choices.append(Choice("재질의", "inquiry.reinquire", i.receipt))
     elif i.public:
         choices.append(Choice("추천", "inquiry.recommend", i.receipt))
-    if inq.is_agent(user):
+    if inq.is_agent(user) and user == i.requester:
         from handlers.triage import agent_choices
 
         choices += agent_choices(i, user)
     return choices
 
 
+@pattern(r"\d{10}")
 @action("inquiry.view")
 def view(incoming: Incoming, services) -> list[Reply]:
     inq = services.inquiries
     try:
-        i = inq.view(incoming.value or "", incoming.user)
+        i = inq.view(incoming.value or (incoming.text or "").strip(), incoming.user)
     except InquiryError as e:
         return error_reply(services, str(e))
     data = i.public_dict()

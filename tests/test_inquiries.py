@@ -456,7 +456,8 @@ def test_terminal_chat_walks_the_form_and_moves_personal_data_in_one_step(servic
         "질의하기",
         "급여 명세서 출력 오류 010-1234-5678",  # title, with a phone number
         "전체업무 > ERP > 급여", "시스템오류", "아니요", "", "", "", "",
-        "출력 버튼이 반응하지 않습니다", "", "",
+        "출력 버튼이 반응하지 않습니다", "",  # 질의내용 may hold several lines: an empty line ends it
+        "", "",
         "",  # the form comes back with the number moved to subject info: Enter accepts
         "내 질의",
     ]) + "\n"

@@ -40,10 +40,25 @@ def cmd_list(args) -> int:
             print(f"(미정) {r.id}: {ms.name} — {ms.label or '날짜 미정'}; "
                   f"`ieum schedule set {ms.id} YYYY-MM-DD`로 정하면 알림이 예약됩니다")
         if not shown:
-            print("예정된 알림이 없습니다.")
+            print(_why_empty(reminders, now, args.all))
         return 0
     finally:
         services.close()
+
+
+def _why_empty(reminders, now, everything: bool) -> str:
+    """'Nothing planned' and why: the campaign is over (or not dated yet), and how to replay it."""
+    from bot.knowledge.templates import kdate
+
+    past = [o.at for o in reminders.occurrences(None)]
+    if everything or not past:
+        return "예정된 알림이 없습니다. (날짜가 정해진 알림 규칙이 없습니다)"
+    first, last = min(past), max(past)
+    if last < now:
+        return (f"예정된 알림이 없습니다. 알림 일정은 {first.year}년 {kdate(first)} ~ {kdate(last)}에 끝났습니다 "
+                f"(지금: {now.year}년 {kdate(now)}). 지난 일정을 다시 보려면 `ieum schedule list --all`, "
+                f"당시 시계로 재현하려면 IEUM_NOW={first.isoformat(timespec='minutes')} 처럼 시작 시각을 주세요.")
+    return "예정된 알림이 없습니다."
 
 
 def cmd_preview(args) -> int:

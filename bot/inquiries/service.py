@@ -661,9 +661,10 @@ class Inquiries:
         inq = self.get(number, events=True)
         if not self.can_view(inq, user):
             raise Forbidden("비공개 질의는 요청자와 담당자만 볼 수 있습니다.")
-        with self.store.transaction():
-            self.store.conn.execute("UPDATE inquiries SET views = views + 1 WHERE id = ?", [inq.id])
-        inq.views += 1
+        if user != inq.requester:  # 조회수 counts readers, not the requester rereading their own
+            with self.store.transaction():
+                self.store.conn.execute("UPDATE inquiries SET views = views + 1 WHERE id = ?", [inq.id])
+            inq.views += 1
         if user not in (inq.requester, inq.assignee):
             inq.attachments = []  # a public inquiry's readers see its text, not the requester's files
         return inq

@@ -399,6 +399,8 @@ class Reminders:
             # A subscriber gets what is sent after they subscribed, not the backlog.
             subs = self.subscribers() if subscribers is None else subscribers
             out.extend((s, u) for s, u, since in subs if since <= occ.at.timestamp())
+        if ("console", "console") in out:  # one terminal, one screen: its subscriber is already the broadcast
+            out = [(s, t) for s, t in out if s != "console" or t == "console"]
         return list(dict.fromkeys(out))  # without repeats, first come first
 
     # -- schedule
