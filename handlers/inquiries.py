@@ -50,7 +50,7 @@ def build_form(services, incoming: Incoming, *, values: dict | None = None, ques
         Field("guideline", "지침문의 이관", kind="boolean", initial=_as_bool(v.get("guideline", False))),
         Field("organization", "소속기관", initial=v.get("organization", incoming.organization)),
         Field("position", "직위", initial=v.get("position", incoming.position)),
-        Field("content", "질의내용", kind="textarea", max_length=4000, initial=v.get("content", ""),
+        Field("content", "질의내용", kind="textarea", max_length=4000, initial=v.get("content", ""), required=bool(parent),
               hint="구체적으로 작성 (공개되므로 개인정보는 적지 마세요)"),
         Field("subject_info", "대상자 정보", kind="textarea", private=True, initial=v.get("subject_info", ""),
               hint="주민등록번호·주소·전화번호 등 개인정보 (본인과 담당자만 확인 가능, 암호화 저장)"),

@@ -123,9 +123,7 @@ def cmd_show(args, services) -> int:
         return EXIT_OK
     print(services.templates.render("inquiry_detail", i=i.public_dict(), remaining=inq.remaining_label(i)))
     print()
-    print("이력:")
-    for e in i.events:
-        print(f"  {e.at}  {e.actor}  {e.kind}")
+    print(services.templates.render("inquiry_history", events=i.events))
     return EXIT_OK
 
 

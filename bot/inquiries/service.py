@@ -869,6 +869,8 @@ class Inquiries:
             raise Forbidden("재질의는 질의한 본인만 할 수 있습니다.")
         if parent.status != DONE:
             raise BadState("조치완료된 질의만 재질의할 수 있습니다.")
+        if not str(content or "").strip():  # a re-inquiry is a new question: it needs one
+            raise Invalid({"content": "재질의할 내용을 질의내용에 적어 주세요."})
         title = (title or f"[재질의] {parent.title}")[:MAX_TITLE]
         token = None
         if not subject_info and parent.has_subject:

@@ -173,10 +173,19 @@ class Console:
         self.say(f"— {form.title} — ('취소'를 입력하면 그만둡니다)")
         values: dict = {f.name: f.initial for f in form.fields}
         todo = list(form.fields) if not form.errors else [f for f in form.fields if f.name in form.errors]
+        if form.errors:  # every problem at once, then each field in turn
+            labels = {f.name: f.label for f in form.fields}
+            self.say(f"⚠ 고칠 항목 {len(form.errors)}개:")
+            for name, message in form.errors.items():
+                self.say(f"  • {labels.get(name, name)}: {message}")
         for f in todo:
             if f.name in form.errors:
                 self.say(f"⚠ {f.label}: {form.errors[f.name]}")
-            value = self.ask_field(f, values.get(f.name))
+            current = values.get(f.name)
+            if f.kind == "files" and f.name in form.errors:
+                current = None  # the refused files are not kept: Enter files without them
+                self.say("  다른 파일 경로를 입력하거나, 첨부 없이 진행하려면 Enter를 누르세요.")
+            value = self.ask_field(f, current)
             if value is _CANCEL:
                 self.say("질의 작성을 취소했습니다.\n")
                 return

@@ -1,0 +1,165 @@
+"""What a new user tripped over (issue 13): the terminal chat, the forms, the history, the view count."""
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.core.messages import Incoming, Reply
+from bot.surfaces.console.adapter import Console
+from handlers.router import dispatch
+
+ROOT = Path(__file__).resolve().parent.parent
+EXE = b"MZ\x90\x00\x03\x00\x00\x00"
+
+
+def file(s, **kw):
+    data = dict(title="인사카드 직원정보 누락", category="전체업무 > ERP > 인사", type="자료확인", requester="u1",
+                requester_name="박세나", organization="복지시설", content="인사카드에 직원정보가 보이지 않습니다.")
+    data.update(kw)
+    return s.inquiries.file(**data)
+
+
+def chat(services, script: list[str], user="u1") -> tuple[Console, str]:
+    out = io.StringIO()
+    con = Console(services, io.StringIO("\n".join(script) + "\n"), out, user=user)
+    con.run()
+    return con, out.getvalue()
+
+
+def test_button_numbers_stay_bound_and_labels_press_buttons(services):
+    i = file(services)
+    services.inquiries.assign(i.receipt, "agent1")
+    services.inquiries.answer(i.receipt, "agent1", "인사카드 메뉴에서 다시 조회해 주세요.", complete=True)
+    # an agent opens an unassigned public inquiry: [1] is the agent's 맡기, not the reader's 추천
+    j = file(services, requester="u2")
+    con, text = chat(services, [j.receipt], user="agent1")
+    assert con.choices[0].label == "맡기" and "[1] 맡기" in text
+    # typing a label presses that button; a plain question keeps the buttons last shown
+    con, text = chat(services, [j.receipt, "맡기", "ㅎㅇ", "1"], user="agent1")
+    assert services.inquiries.get(j.receipt).assignee == "agent1"
+    assert "안녕하세요" not in text.split("ㅎㅇ")[0]
+    # the requester's own view: the rating buttons are numbered once, a number means what it was shown with
+    con, text = chat(services, [i.receipt, "만족도 4점"])
+    assert services.inquiries.get(i.receipt).satisfaction == 4
+
+
+def test_a_batch_of_replies_numbers_its_buttons_on(services):
+    from bot.core.messages import Choice
+
+    out = io.StringIO()
+    con = Console(services, io.StringIO(""), out, user="u1")
+    con.show([Reply("하나", choices=[Choice("FAQ 등록", "a.x", "1")]),
+              Reply("둘", choices=[Choice("5점", "b.y", "5"), Choice("4점", "b.y", "4")])])
+    assert "[1] FAQ 등록" in out.getvalue() and "[2] 5점" in out.getvalue() and "[3] 4점" in out.getvalue()
+    assert con.pressed("1").label == "FAQ 등록" and con.pressed("3").value == "4"
+    assert con.pressed("faq등록").label == "FAQ 등록" and con.pressed("0000000001") is None
+    con.show([Reply("버튼 없는 안내")])
+    assert con.pressed("2").label == "5점"  # still the buttons the user last saw
+
+
+def test_receipt_number_opens_the_inquiry_and_help_lists_the_agent_commands(services):
+    i = file(services)
+    text = dispatch(Incoming(user="u1", text=i.receipt, surface="console"), services)[0].text
+    assert i.title in text and "질의" in text
+    agent_help = dispatch(Incoming(user="agent1", text="도움말", surface="console"), services)[0].text
+    user_help = dispatch(Incoming(user="u1", text="도움말", surface="console"), services)[0].text
+    assert "질의 목록" in agent_help and "질의 목록" not in user_help
+    assert "0000000001" in user_help
+
+
+def test_greetings_and_small_talk_from_the_data_file(kb_services):
+    hi = dispatch(Incoming(user="u1", text="ㅎㅇ", surface="console"), kb_services)[0]
+    assert hi.data["reason"] == "greeting" and "안녕하세요" in hi.text
+    lunch = dispatch(Incoming(user="u1", text="점심 뭐 먹지?", surface="console"), kb_services)[0]
+    assert lunch.data["reason"] == "chitchat" and not lunch.choices
+    real = dispatch(Incoming(user="u1", text="희망이음 언제 열려요", surface="console"), kb_services)[0]
+    assert real.kind == "answer"
+
+
+def test_multi_line_fields_end_with_an_empty_line_or_a_dot(services):
+    script = ["질의하기", "급여 명세서 출력 오류", "전체업무 > ERP > 급여", "시스템오류", "아니요", "", "", "", "",
+              "첫째 줄입니다", "둘째 줄입니다", ".", "대상자 1", "대상자 2", "", ""]
+    _, text = chat(services, script)
+    assert "빈 줄이나 '.'" in text
+    i = services.inquiries.get("1")
+    assert i.content == "첫째 줄입니다\n둘째 줄입니다"
+    assert services.inquiries.read_subject_info("1", "u1") == "대상자 1\n대상자 2"
+
+
+def test_every_form_error_at_once(services, tmp_path):
+    bad = tmp_path / "run.exe"
+    bad.write_bytes(EXE)
+    values = {"title": "급여 오류 010-1234-5678", "category": "전체업무 > ERP > 급여", "type": "시스템오류",
+              "content": "출력이 안 됩니다", "subject_info": "",
+              "files": [{"name": "run.exe", "data": EXE, "size": len(EXE)}]}
+    replies = dispatch(Incoming(user="u1", surface="slack", action="inquiry.submit", value="{}", form=values),
+                       services)
+    form = next(r.form for r in replies if r.form is not None)
+    assert set(form.errors) >= {"title", "files"}  # personal data moved and the .exe refused in one round
+    # the terminal lists them all before asking again
+    script = ["질의하기", "급여 오류 010-1234-5678", "전체업무 > ERP > 급여", "시스템오류", "아니요", "", "", "", "",
+              "출력이 안 됩니다", "", "", str(bad), "", "", ""]
+    _, text = chat(services, script)
+    block = text.split("고칠 항목 2개:")[1].split("⚠")[0]
+    assert "제목" in block and "첨부" in block
+    assert services.inquiries.get("1").attachments == []  # filed without the refused file
+
+
+def test_history_in_korean_and_reinquiry_needs_content(services):
+    i = file(services)
+    services.inquiries.assign(i.receipt, "agent1")
+    services.inquiries.answer(i.receipt, "agent1", "다시 조회해 주세요.", complete=True)
+    import pytest
+
+    from bot.inquiries.service import Invalid
+
+    with pytest.raises(Invalid) as e:
+        services.inquiries.reinquire(i.receipt, "u1", content="  ")
+    assert "질의내용" in e.value.errors["content"]
+    text = services.templates.render("inquiry_history", events=services.inquiries.get(i.receipt, events=True).events)
+    assert "접수" in text and "담당자 지정" in text and "조치완료" in text
+    assert "filed" not in text and "assigned" not in text
+
+
+def test_the_requesters_own_views_are_not_counted(services):
+    i = file(services)
+    services.inquiries.view(i.receipt, "u1")
+    services.inquiries.view(i.receipt, "u1")
+    assert services.inquiries.get(i.receipt).views == 0
+    services.inquiries.view(i.receipt, "u2")
+    assert services.inquiries.get(i.receipt).views == 1
+
+
+def test_reminders_reach_the_terminal_once_and_redraw_the_prompt(services):
+    reminders = services.reminders
+    reminders.subscribe("console", "u1")
+    occ = next(o for o in reminders.occurrences(None) if "subscribers" in o.rule.audience
+               and "broadcast" in o.rule.audience and o.at.timestamp() > 0)
+    targets = reminders.targets(occ, subscribers=[("console", "u1", 0)], broadcast=[("console", "console")])
+    assert targets == [("console", "console")]
+    out = io.StringIO()
+    con = Console(services, io.StringIO(""), out, user="u1")
+    con.input.prompt = "나> "  # as while input() waits
+    con.deliver("console", Reply("🔔 내일 시스템이 중단됩니다"))
+    assert out.getvalue().startswith("\r\033[K[알림] 🔔 내일") and out.getvalue().endswith("나> ")
+
+
+def test_start_banner_names_the_rehearsal_clock(tmp_path):
+    import os
+    import pty
+
+    from test_console import _read_until
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "bot.cli", "chat"],
+                  {**os.environ, "IEUM_DATA_DIR": str(tmp_path), "IEUM_USER": "tester", "LANG": "C.UTF-8",
+                   "TERM": "dumb", "IEUM_NOW": "2022-08-29T08:59:00+09:00"})
+    try:
+        screen = _read_until(fd, "나> ")
+        assert "리허설 시계" in screen and "2022년 8월 29일(월) 08:5" in screen and "tester" in screen
+        os.write(fd, b"\x04")
+        os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
