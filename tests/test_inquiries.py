@@ -223,7 +223,7 @@ def test_export_csv_and_xlsx_with_seed_headings(services, tmp_path):
     assert rows[0] == EXPORT_HEADINGS == ["접수번호", "업무분류", "질의구분", "제목", "소속기관", "요청자", "등록일자",
                                           "진행상태", "처리여유기간", "추천수", "만족도", "조회수"]
     assert rows[1][:3] == ["0000000001", "ERP/인사", "자료확인"] and rows[1][3].startswith("'=")
-    assert rows[1][6:] == ["2022-08-29", "조치대기", "16시간", "0", "0", "1"]
+    assert rows[1][6:] == ["2022-08-29", "조치대기", "16시간", "0", "", "1"]
     path = tmp_path / "list.xlsx"
     services.inquiries.export(path, "xlsx", status=WAITING)
     ws = load_workbook(path).active

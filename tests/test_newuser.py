@@ -163,3 +163,33 @@ def test_start_banner_names_the_rehearsal_clock(tmp_path):
         os.waitpid(pid, 0)
     finally:
         os.close(fd)
+
+
+def test_export_dates_widths_empty_rating_and_content(services, tmp_path):
+    from datetime import date, datetime
+
+    from openpyxl import load_workbook
+
+    from bot.inquiries.service import CONTENT_HEADINGS, EXPORT_HEADINGS
+
+    done = file(services, content="출력이 안 됩니다.", subject_info="홍길동 900101-1234567")
+    services.inquiries.assign(done.receipt, "agent1")
+    services.inquiries.answer(done.receipt, "agent1", "인사카드 메뉴에서 다시 조회해 주세요.", complete=True)
+    file(services, title="두 번째 질의")
+    path = tmp_path / "all.xlsx"
+    assert services.inquiries.export(path, "xlsx", with_content=True) == 2
+    ws = load_workbook(path).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert list(rows[0]) == EXPORT_HEADINGS + CONTENT_HEADINGS
+    by_receipt = {r[0]: dict(zip(rows[0], r)) for r in rows[1:]}
+    first, second = by_receipt[done.receipt], by_receipt["0000000002"]
+    assert isinstance(first["등록일자"], (date, datetime))  # a real date, not text
+    assert ws.column_dimensions["D"].width >= 30  # 제목 is readable without resizing
+    assert second["만족도"] in (None, "")  # not rated: empty, not 0
+    assert first["답변"].startswith("인사카드 메뉴") and first["담당자"] == "agent1"
+    assert isinstance(first["완료일시"], datetime) and first["처리시간(업무시간)"] is not None
+    assert "900101" not in str(rows) and "홍길동" not in str(rows)
+    plain = tmp_path / "plain.csv"
+    services.inquiries.export(plain, "csv")
+    header, *lines = plain.read_text(encoding="utf-8-sig").splitlines()
+    assert header.split(",") == EXPORT_HEADINGS and "질의내용" not in header

@@ -53,6 +53,8 @@ def register_cli(subparsers) -> None:
     filters(ex)
     ex.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     ex.add_argument("--output", required=True)
+    ex.add_argument("--with-content", action="store_true",
+                    help="질의내용·답변·담당자·완료일시·처리시간 포함 (개인정보는 가림, 대상자 정보는 제외)")
 
     fl = sub.add_parser("file", help="표준입력의 JSON lines로 질의 등록")
     fl.add_argument("--json", action="store_true", required=True,
@@ -149,7 +151,7 @@ def cmd_answer(args, services) -> int:
 
 
 def cmd_export(args, services) -> int:
-    n = services.inquiries.export(args.output, args.format, **_filters(args))
+    n = services.inquiries.export(args.output, args.format, with_content=args.with_content, **_filters(args))
     print(f"{n}건을 {args.output}에 저장했습니다.", file=sys.stderr)
     return EXIT_OK
 
