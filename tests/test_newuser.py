@@ -193,3 +193,19 @@ def test_export_dates_widths_empty_rating_and_content(services, tmp_path):
     services.inquiries.export(plain, "csv")
     header, *lines = plain.read_text(encoding="utf-8-sig").splitlines()
     assert header.split(",") == EXPORT_HEADINGS and "질의내용" not in header
+
+
+def test_a_csv_faq_with_korean_headers_loads_and_bad_headers_are_named(tmp_path):
+    import pytest
+
+    from bot.knowledge.base import KnowledgeError, load_faq_file
+
+    good = tmp_path / "faq.csv"
+    good.write_text("id,질문,답변\nq1,점심시간 언제예요,12시부터 13시까지입니다\n", encoding="utf-8")
+    (entry,) = load_faq_file(good)
+    assert (entry.id, entry.title, entry.answer) == ("q1", "점심시간 언제예요", "12시부터 13시까지입니다")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("번호,물음,풀이\n1,x,y\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as e:
+        load_faq_file(bad)
+    assert "id,question,answer" in str(e.value) and "id,질문,답변" in str(e.value)
