@@ -267,7 +267,7 @@ def load_faq_file(path: Path) -> list[Entry]:
             raise KnowledgeError(f"{path}:{n}: 객체가 아닙니다")
         row = {FAQ_COLUMNS.get(str(k).strip().lower(), str(k).strip().lower()): v
                for k, v in row.items() if k is not None}
-        if n == (rows[0][0] if rows else n) and not {"id", "question", "answer"} <= set(row):
+        if suffix != ".jsonl" and not {"id", "question", "answer"} <= set(row):  # a table: its header is wrong
             missing = [k for k in ("id", "question", "answer") if k not in row]
             raise KnowledgeError(f"{path}: 열 {', '.join(missing)}이(가) 없습니다. 첫 줄에 id,question,answer "
                                  "(또는 id,질문,답변) 열 이름이 있어야 합니다")
