@@ -209,3 +209,40 @@ def test_a_csv_faq_with_korean_headers_loads_and_bad_headers_are_named(tmp_path)
     with pytest.raises(KnowledgeError) as e:
         load_faq_file(bad)
     assert "id,question,answer" in str(e.value) and "id,질문,답변" in str(e.value)
+
+
+def test_reminder_moved_by_a_holiday_says_its_real_distance_and_why(services):
+    from bot.reminders.service import set_milestone
+
+    set_milestone(services, "phase2_reporting", "2022-09-13", by="test")
+    r = services.reminders
+    occ = next(o for o in r.occurrences(None) if o.rule.id == "phase2_open" and o.offset == "D-1")
+    assert occ.at.date().isoformat() == "2022-09-08"  # 추석 (9/9–12) moved it
+    text = r.render(occ).text
+    assert "D-5" in text and "9월 12일(월)" in text and "앞당겨" in text
+    assert "그대로 물어보세요" not in text
+
+
+
+def test_the_cms_reminder_links_the_cms_entry(kb_services):
+    r = kb_services.reminders
+    cms = next(o for o in r.occurrences(None) if o.rule.id == "cms_before")
+    assert "「중단 기간 CMS 출금신청」" in r.render(cms).text  # the CMS entry, not only the 후원관리 menu
+
+
+def test_subscribing_after_the_campaign_promises_nothing(services):
+    services.clock.set(datetime_(2026, 11, 30))
+    text = dispatch(Incoming(user="u1", text="알림", surface="console"), services)[0].text
+    assert "미리 알려 드릴게요" not in text and "보낼 알림이 없습니다" in text and "2022년" in text
+    services.clock.set(datetime_(2022, 8, 29))
+    dispatch(Incoming(user="u1", text="알림 끄기", surface="console"), services)
+    text = dispatch(Incoming(user="u1", text="알림", surface="console"), services)[0].text
+    assert "다음 알림" in text
+
+
+def datetime_(y, m, d):
+    from datetime import datetime
+
+    from bot.core.clock import SEOUL
+
+    return datetime(y, m, d, 8, 0, tzinfo=SEOUL)

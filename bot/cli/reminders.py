@@ -19,7 +19,7 @@ def _milestone_name(services, mid: str) -> str:
 
 
 def cmd_list(args) -> int:
-    from bot.knowledge.templates import kdatetime
+    from bot.knowledge.templates import dday, kdate, kdatetime
 
     services = _services(args)
     try:
@@ -29,9 +29,13 @@ def cmd_list(args) -> int:
         shown = 0
         for occ in reminders.occurrences(start):
             targets = ", ".join(f"{s}:{t}" for s, t in reminders.targets(occ)) or "(대상 없음)"
-            shifted = " (휴일 → 앞당김)" if occ.at.date() != occ.planned.date() else ""
+            label, shifted = occ.offset, ""
+            if occ.at.date() != occ.planned.date():  # the real distance, and why it is not the rule's
+                moment = services.kb.milestones[occ.milestone].moment
+                label = dday(moment, occ.at) if moment and occ.offset.startswith("D") else occ.offset
+                shifted = f" ({occ.offset} {kdate(occ.planned)}이 휴일 → 앞당김)"
             print(f"{occ.at.isoformat(timespec='minutes')}  {kdatetime(occ.at):<18} {occ.rule.id:<18} "
-                  f"{occ.offset:<6} {_milestone_name(services, occ.milestone)}{shifted} → {targets}")
+                  f"{label:<6} {_milestone_name(services, occ.milestone)}{shifted} → {targets}")
             shown += 1
         open_ones = [r for r in reminders.rules.rules
                      if r.milestone in services.kb.milestones and services.kb.milestones[r.milestone].moment is None]

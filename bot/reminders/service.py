@@ -420,7 +420,8 @@ class Reminders:
         entries = [e for e in (kb.entry(i) for i in occ.rule.entries) if e is not None]
         data: dict[str, Any] = dict(
             m=ms, at=at, d=dday(moment, at) if moment else "", hours_left=hours_left, todo=occ.rule.todo,
-            entries=entries, rule=occ.rule.id,
+            entries=entries, rule=occ.rule.id, offset=occ.offset,
+            moved_from=occ.planned if occ.planned.date() != at.date() else None,  # a holiday moved it earlier
         )
         if ms.start and ms.end:
             data["day_n"] = (at.astimezone(SEOUL).date() - ms.start.astimezone(SEOUL).date()).days + 1
