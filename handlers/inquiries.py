@@ -50,7 +50,8 @@ def build_form(services, incoming: Incoming, *, values: dict | None = None, ques
         Field("guideline", "지침문의 이관", kind="boolean", initial=_as_bool(v.get("guideline", False))),
         Field("organization", "소속기관", initial=v.get("organization", incoming.organization)),
         Field("position", "직위", initial=v.get("position", incoming.position)),
-        Field("content", "질의내용", kind="textarea", max_length=4000, initial=v.get("content", ""), required=bool(parent),
+        Field("content", "질의내용", kind="textarea", max_length=4000, initial=v.get("content", ""),
+              required=bool(parent),  # a re-inquiry is a new question: it needs one
               hint="구체적으로 작성 (공개되므로 개인정보는 적지 마세요)"),
         Field("subject_info", "대상자 정보", kind="textarea", private=True, initial=v.get("subject_info", ""),
               hint="주민등록번호·주소·전화번호 등 개인정보 (본인과 담당자만 확인 가능, 암호화 저장)"),
@@ -212,12 +213,7 @@ def mine(incoming: Incoming, services) -> list[Reply]:
 
 
 def detail_choices(services, i, user: str) -> list[Choice]:
-    inq = services.inquiries
     choices: list[Choice] = []
-    if inq.is_agent(user) and user != i.requester:  # an agent's work first: [1] is 맡기, not 추천
-        from handlers.triage import agent_choices
-
-        choices += agent_choices(i, user)
     if i.has_subject and user in (i.requester, i.assignee):
         choices.append(Choice("대상자 정보 보기", "inquiry.subject", i.receipt))
     if user == i.requester:
@@ -227,10 +223,12 @@ def detail_choices(services, i, user: str) -> list[Choice]:
             choices.append(Choice("재질의", "inquiry.reinquire", i.receipt))
     elif i.public:
         choices.append(Choice("추천", "inquiry.recommend", i.receipt))
-    if inq.is_agent(user) and user == i.requester:
+    if services.inquiries.is_agent(user):
         from handlers.triage import agent_choices
 
-        choices += agent_choices(i, user)
+        work = agent_choices(i, user)
+        # another's inquiry: the agent's work comes first ([1] is 맡기, not 추천)
+        choices = choices + work if user == i.requester else work + choices
     return choices
 
 

@@ -311,7 +311,7 @@ def _alternatives_as_choice(replies: list[Reply]) -> list[Reply]:
     answers = [r for r in replies if r.kind == "answer" and (r.data or {}).get("entry_id")]
     if len(answers) < 2 or len(answers) != len(replies):
         return replies
-    return [Reply(bundled_text("console_alternatives", titles=[r.data["title"] for r in answers]), kind="message",
+    return [Reply(bundled_text("console_alternatives"), kind="message",
                   choices=[Choice(r.data["title"][:60], "answer.show", r.data["entry_id"]) for r in answers])]
 
 
