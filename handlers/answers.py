@@ -61,6 +61,10 @@ def _answer_reply(services, entry, *, query: str, thread: str | None, score: flo
 def answer_question(incoming: Incoming, services) -> list[Reply]:
     query = (incoming.text or "").strip()
     result = services.engine.answer(query)
+    if not result.answered:
+        from bot.knowledge import smalltalk
+
+        result.reason = smalltalk.reason(services.kb, query) or result.reason
     log.info("answer answered=%s reason=%s entry=%s score=%.1f", result.answered, result.reason,
              result.best.entry_id if result.best else None, result.best.score if result.best else 0)
     _record(services, result)
@@ -135,5 +139,6 @@ def feedback(incoming: Incoming, services) -> list[Reply]:
 
 @command("도움말", "help", "사용법", "명령어")
 def help_text(incoming: Incoming, services) -> list[Reply]:
-    return [Reply(services.templates.render("help", surface=incoming.surface), kind="notice",
+    agent = services.inquiries.is_agent(incoming.user)
+    return [Reply(services.templates.render("help", surface=incoming.surface, agent=agent), kind="notice",
                   choices=[Choice("질의하기", "inquiry.open", ""), Choice("내 질의", "inquiry.mine", "")])]

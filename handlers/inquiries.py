@@ -13,7 +13,7 @@ from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.core.privacy import extract, labels, find_personal_data, mask
 
 from handlers.common import error_reply, rating_choices, render  # noqa: F401  (handlers.threads uses render)
-from handlers.registry import action, command
+from handlers.registry import action, command, pattern
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def build_form(services, incoming: Incoming, *, values: dict | None = None, ques
         Field("organization", "소속기관", initial=v.get("organization", incoming.organization)),
         Field("position", "직위", initial=v.get("position", incoming.position)),
         Field("content", "질의내용", kind="textarea", max_length=4000, initial=v.get("content", ""),
+              required=bool(parent),  # a re-inquiry is a new question: it needs one
               hint="구체적으로 작성 (공개되므로 개인정보는 적지 마세요)"),
         Field("subject_info", "대상자 정보", kind="textarea", private=True, initial=v.get("subject_info", ""),
               hint="주민등록번호·주소·전화번호 등 개인정보 (본인과 담당자만 확인 가능, 암호화 저장)"),
@@ -212,7 +213,6 @@ def mine(incoming: Incoming, services) -> list[Reply]:
 
 
 def detail_choices(services, i, user: str) -> list[Choice]:
-    inq = services.inquiries
     choices: list[Choice] = []
     if i.has_subject and user in (i.requester, i.assignee):
         choices.append(Choice("대상자 정보 보기", "inquiry.subject", i.receipt))
@@ -225,18 +225,21 @@ def detail_choices(services, i, user: str) -> list[Choice]:
             choices.append(Choice("재질의", "inquiry.reinquire", i.receipt))
     elif i.public:
         choices.append(Choice("추천", "inquiry.recommend", i.receipt))
-    if inq.is_agent(user):
+    if services.inquiries.is_agent(user):
         from handlers.triage import agent_choices
 
-        choices += agent_choices(i, user)
+        work = agent_choices(i, user)
+        # another's inquiry: the agent's work comes first ([1] is 맡기, not 추천)
+        choices = choices + work if user == i.requester else work + choices
     return choices
 
 
+@pattern(r"\d{10}")
 @action("inquiry.view")
 def view(incoming: Incoming, services) -> list[Reply]:
     inq = services.inquiries
     try:
-        i = inq.view(incoming.value or "", incoming.user)
+        i = inq.view(incoming.value or (incoming.text or "").strip(), incoming.user)
     except InquiryError as e:
         return error_reply(services, str(e))
     data = i.public_dict()

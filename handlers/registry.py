@@ -14,6 +14,7 @@ from bot.core.messages import Incoming, Reply
 Handler = Callable[[Incoming, "object"], list[Reply]]
 ACTIONS: dict[str, Handler] = {}
 COMMANDS: dict[str, Handler] = {}
+PATTERNS: list[tuple[re.Pattern, Handler]] = []  # typed commands with an argument, e.g. a receipt number
 
 
 def action(*names: str) -> Callable[[Handler], Handler]:
@@ -38,6 +39,16 @@ def command(*words: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         for w in words:
             COMMANDS[command_key(w)] = fn
+        return fn
+
+    return register
+
+
+def pattern(regex: str) -> Callable[[Handler], Handler]:
+    """Register a handler for messages that (stripped) match `regex` in full."""
+
+    def register(fn: Handler) -> Handler:
+        PATTERNS.append((re.compile(regex), fn))
         return fn
 
     return register

@@ -29,15 +29,10 @@ def subscription(incoming: Incoming, services) -> list[Reply]:
     else:
         on = reminders.toggle(incoming.surface, incoming.user)
     nxt = next(iter(reminders.occurrences(services.clock.now())), None)
-    if on:
-        text = "🔔 일정 알림을 받습니다. 자료입력 마감, 시스템 중단, 개통, 보고 기한을 미리 알려 드릴게요."
-        if nxt is not None:
-            from bot.knowledge.templates import kdatetime
-
-            text += f"\n다음 알림: {kdatetime(nxt.at)} — {services.kb.milestones[nxt.milestone].name}"
-        text += "\n그만 받으려면 '알림 끄기'라고 입력하세요."
-    else:
-        text = "🔕 일정 알림을 껐습니다. 다시 받으려면 '알림 켜기'라고 입력하세요."
+    last = None if nxt is not None else max((o.at for o in reminders.occurrences(None)), default=None)
+    text = services.templates.render("reminder_subscribed", on=on, next_at=nxt.at if nxt else None,
+                                     next_name=services.kb.milestones[nxt.milestone].name if nxt else "",
+                                     last_at=last)
     from bot.core.messages import Choice
 
     choice = Choice("알림 끄기", "reminders.toggle", "off") if on else Choice("알림 켜기", "reminders.toggle", "on")

@@ -13,7 +13,7 @@ from bot.core.messages import Incoming, Reply
 from handlers import answers, inquiries, privacy, triage, reminders, threads  # noqa: F401  # isort: skip
 from handlers.answers import answer_question
 from bot.infra.people import remember
-from handlers.registry import ACTIONS, COMMANDS, Handler, action, command, command_key  # noqa: F401
+from handlers.registry import ACTIONS, COMMANDS, PATTERNS, Handler, action, command, command_key  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,10 @@ def _route(incoming: Incoming, services) -> list[Reply]:
     fn = COMMANDS.get(command_key(incoming.text))
     if fn is not None:
         return fn(incoming, services)
+    text = (incoming.text or "").strip()
+    for regex, fn in PATTERNS:
+        if regex.fullmatch(text):
+            return fn(incoming, services)
     return answer_question(incoming, services)
 
 

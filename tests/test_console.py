@@ -74,11 +74,14 @@ def test_piped_chat_answers_and_exits_at_end_of_input(tmp_path):
 
 def test_numbered_choices_press_buttons(kb_services):
     out = StringIO()
-    con = Console(kb_services, StringIO("시스템 중단 기간\n3\n"), out, user="tester")
+    con = Console(kb_services, StringIO("시스템 중단 기간\n3\n2\n"), out, user="tester")
     con.run()
     text = out.getvalue()
-    assert text.count("[3] 다른 답변 보기") >= 2  # the answer, then the two alternatives
     assert "8월 31일" in text
+    # 다른 답변 보기: one numbered choice between the alternatives, not two answers with their own buttons
+    more = text.split("다른 답변 후보입니다")[1]
+    assert "[1] " in more and "[2] " in more and "[5]" not in more.split("\n\n")[0]
+    assert more.count("[3] 다른 답변 보기") == 1  # [2] opened the second alternative with its own buttons
 
 
 def test_feedback_is_stored(kb_services):

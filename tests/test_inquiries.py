@@ -223,7 +223,7 @@ def test_export_csv_and_xlsx_with_seed_headings(services, tmp_path):
     assert rows[0] == EXPORT_HEADINGS == ["접수번호", "업무분류", "질의구분", "제목", "소속기관", "요청자", "등록일자",
                                           "진행상태", "처리여유기간", "추천수", "만족도", "조회수"]
     assert rows[1][:3] == ["0000000001", "ERP/인사", "자료확인"] and rows[1][3].startswith("'=")
-    assert rows[1][6:] == ["2022-08-29", "조치대기", "16시간", "0", "0", "1"]
+    assert rows[1][6:] == ["2022-08-29", "조치대기", "16시간", "0", "", "1"]
     path = tmp_path / "list.xlsx"
     services.inquiries.export(path, "xlsx", status=WAITING)
     ws = load_workbook(path).active
@@ -456,7 +456,8 @@ def test_terminal_chat_walks_the_form_and_moves_personal_data_in_one_step(servic
         "질의하기",
         "급여 명세서 출력 오류 010-1234-5678",  # title, with a phone number
         "전체업무 > ERP > 급여", "시스템오류", "아니요", "", "", "", "",
-        "출력 버튼이 반응하지 않습니다", "", "",
+        "출력 버튼이 반응하지 않습니다", "",  # 질의내용 may hold several lines: an empty line ends it
+        "", "",
         "",  # the form comes back with the number moved to subject info: Enter accepts
         "내 질의",
     ]) + "\n"

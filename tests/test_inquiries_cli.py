@@ -84,7 +84,7 @@ def test_assign_answer_show(env, monkeypatch, capsys):
     code, out, _ = run(monkeypatch, capsys, ["inquiries", "answer", "1", "--agent", "agent1"], "마이페이지에서 수정하세요.\n")
     assert code == 0 and "조치완료" in out
     code, out, _ = run(monkeypatch, capsys, ["inquiries", "show", "1"])
-    assert "마이페이지" in out and "assigned" in out and SECRET_RRN not in out
+    assert "마이페이지" in out and "담당자 지정" in out and "assigned" not in out and SECRET_RRN not in out
     code, out, _ = run(monkeypatch, capsys, ["inquiries", "show", "1", "--json"])
     d = json.loads(out)
     assert [e["kind"] for e in d["events"]] == ["filed", "assigned", "answered", "completed"]

@@ -70,7 +70,7 @@ class ConsoleSurface:
         yes_no = lambda b: "예" if b else "아니요"  # noqa: E731
         lines = [values["title"], values["category"], values["type"], yes_no(values["urgent"]),
                  yes_no(values["public"]), yes_no(values["guideline"]), values["organization"], values["position"],
-                 values["content"], values["subject_info"], ""]
+                 values["content"], "", values["subject_info"], "", ""]  # multi-line fields end with an empty line
         self.console.input.stdin = StringIO("\n".join(lines) + "\n")
         self.console.handle_line(str(n))
         assert "접수" in self.out.getvalue()

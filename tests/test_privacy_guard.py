@@ -384,8 +384,8 @@ def test_attachment_names_are_sanitised_and_types_checked_by_content(tmp_path, f
 
 def test_the_terminal_refuses_a_path_that_does_not_exist(tmp_path):
     data = tmp_path / "data"
-    # title, category, type, urgent, public, guideline, organisation, position, content, subject info, files
-    answers = "\n".join(["질의하기", "첨부 확인", "1", "1", "아니요", "예", "아니요", "", "", "내용입니다", "",
+    # title, category, type, urgent, public, guideline, organisation, position, content (ended by an empty line), subject info, files
+    answers = "\n".join(["질의하기", "첨부 확인", "1", "1", "아니요", "예", "아니요", "", "", "내용입니다", "", "",
                          str(tmp_path / "없는파일.pdf"), "취소"]) + "\n"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "IEUM_"))}
     r = subprocess.run([sys.executable, "-m", "bot.cli", "chat"], cwd=tmp_path, input=answers, text=True,

@@ -55,6 +55,8 @@ def register_cli(subparsers) -> None:
     ex.add_argument("--output", required=True)
     ex.add_argument("--reason", help="내려받는 사유 (필수: 개인을 식별할 수 있는 목록이므로 접속기록에 남습니다)")
     ex.add_argument("--by", help="내려받는 사람의 계정 (기본: IEUM_USER 또는 로그인 계정)")
+    ex.add_argument("--with-content", action="store_true",
+                    help="질의내용·답변·담당자·완료일시·처리시간 포함 (개인정보는 가림, 대상자 정보는 제외)")
 
     fl = sub.add_parser("file", help="표준입력의 JSON lines로 질의 등록")
     fl.add_argument("--json", action="store_true", required=True,
@@ -125,9 +127,7 @@ def cmd_show(args, services) -> int:
         return EXIT_OK
     print(services.templates.render("inquiry_detail", i=i.public_dict(), remaining=inq.remaining_label(i)))
     print()
-    print("이력:")
-    for e in i.events:
-        print(f"  {e.at}  {e.actor}  {e.kind}")
+    print(services.templates.render("inquiry_history", events=i.events))
     return EXIT_OK
 
 
@@ -163,7 +163,7 @@ def cmd_export(args, services) -> int:
     except RecordError as e:
         _err(str(e) + " (--reason)")
         return EXIT_REFUSED
-    n = services.inquiries.export(args.output, args.format, **_filters(args))
+    n = services.inquiries.export(args.output, args.format, with_content=args.with_content, **_filters(args))
     print(f"{n}건을 {args.output}에 저장했습니다.", file=sys.stderr)
     return EXIT_OK
 

@@ -19,7 +19,7 @@ def _milestone_name(services, mid: str) -> str:
 
 
 def cmd_list(args) -> int:
-    from bot.knowledge.templates import kdatetime
+    from bot.knowledge.templates import dday, kdate, kdatetime
 
     services = _services(args)
     try:
@@ -29,9 +29,13 @@ def cmd_list(args) -> int:
         shown = 0
         for occ in reminders.occurrences(start):
             targets = ", ".join(f"{s}:{t}" for s, t in reminders.targets(occ)) or "(대상 없음)"
-            shifted = " (휴일 → 앞당김)" if occ.at.date() != occ.planned.date() else ""
+            label, shifted = occ.offset, ""
+            if occ.at.date() != occ.planned.date():  # the real distance, and why it is not the rule's
+                moment = services.kb.milestones[occ.milestone].moment
+                label = dday(moment, occ.at) if moment and occ.offset.startswith("D") else occ.offset
+                shifted = f" ({occ.offset} {kdate(occ.planned)}이 휴일 → 앞당김)"
             print(f"{occ.at.isoformat(timespec='minutes')}  {kdatetime(occ.at):<18} {occ.rule.id:<18} "
-                  f"{occ.offset:<6} {_milestone_name(services, occ.milestone)}{shifted} → {targets}")
+                  f"{label:<6} {_milestone_name(services, occ.milestone)}{shifted} → {targets}")
             shown += 1
         open_ones = [r for r in reminders.rules.rules
                      if r.milestone in services.kb.milestones and services.kb.milestones[r.milestone].moment is None]
@@ -40,10 +44,25 @@ def cmd_list(args) -> int:
             print(f"(미정) {r.id}: {ms.name} — {ms.label or '날짜 미정'}; "
                   f"`ieum schedule set {ms.id} YYYY-MM-DD`로 정하면 알림이 예약됩니다")
         if not shown:
-            print("예정된 알림이 없습니다.")
+            print(_why_empty(reminders, now, args.all))
         return 0
     finally:
         services.close()
+
+
+def _why_empty(reminders, now, everything: bool) -> str:
+    """'Nothing planned' and why: the campaign is over (or not dated yet), and how to replay it."""
+    from bot.knowledge.templates import kdate
+
+    past = [o.at for o in reminders.occurrences(None)]
+    if everything or not past:
+        return "예정된 알림이 없습니다. (날짜가 정해진 알림 규칙이 없습니다)"
+    first, last = min(past), max(past)
+    if last < now:
+        return (f"예정된 알림이 없습니다. 알림 일정은 {first.year}년 {kdate(first)} ~ {kdate(last)}에 끝났습니다 "
+                f"(지금: {now.year}년 {kdate(now)}). 지난 일정을 다시 보려면 `ieum schedule list --all`, "
+                f"당시 시계로 재현하려면 IEUM_NOW={first.isoformat(timespec='minutes')} 처럼 시작 시각을 주세요.")
+    return "예정된 알림이 없습니다."
 
 
 def cmd_preview(args) -> int:

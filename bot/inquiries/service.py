@@ -20,7 +20,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -47,6 +47,9 @@ MAX_FILES = 10
 PERIODS = {"1개월": 1, "3개월": 3, "1년": 12}
 EXPORT_HEADINGS = ["접수번호", "업무분류", "질의구분", "제목", "소속기관", "요청자", "등록일자", "진행상태",
                    "처리여유기간", "추천수", "만족도", "조회수"]
+# `export --with-content` adds what was asked and answered (masked like the rest; never the subject info).
+CONTENT_HEADINGS = ["질의내용", "답변", "담당자", "완료일시", "처리시간(업무시간)"]
+EXPORT_WIDTHS = [13, 24, 12, 40, 18, 12, 12, 10, 14, 8, 8, 8, 60, 60, 12, 18, 16]  # characters, for Excel
 SIMILAR_POOL = 5000  # most recent public inquiries kept in the similar-inquiry index
 
 
@@ -665,9 +668,10 @@ class Inquiries:
         inq = self.get(number, events=True)
         if not self.can_view(inq, user):
             raise Forbidden("비공개 질의는 요청자와 담당자만 볼 수 있습니다.")
-        with self.store.transaction():
-            self.store.conn.execute("UPDATE inquiries SET views = views + 1 WHERE id = ?", [inq.id])
-        inq.views += 1
+        if user != inq.requester:  # 조회수 counts readers, not the requester rereading their own
+            with self.store.transaction():
+                self.store.conn.execute("UPDATE inquiries SET views = views + 1 WHERE id = ?", [inq.id])
+            inq.views += 1
         if user not in (inq.requester, inq.assignee):
             inq.attachments = []  # a public inquiry's readers see its text, not the requester's files
         return inq
@@ -872,6 +876,8 @@ class Inquiries:
             raise Forbidden("재질의는 질의한 본인만 할 수 있습니다.")
         if parent.status != DONE:
             raise BadState("조치완료된 질의만 재질의할 수 있습니다.")
+        if not str(content or "").strip():  # a re-inquiry is a new question: it needs one
+            raise Invalid({"content": "재질의할 내용을 질의내용에 적어 주세요."})
         title = (title or f"[재질의] {parent.title}")[:MAX_TITLE]
         token = None
         if not subject_info and parent.has_subject:
@@ -1121,24 +1127,35 @@ class Inquiries:
 
     # ---- export ---------------------------------------------------------------------------------
 
-    def export_rows(self, items: Iterable[Inquiry] | None = None, **filters) -> Iterator[builtins.list]:
-        """The list screen's columns (EXPORT_HEADINGS) for `items`, or for every inquiry matching `filters`."""
+    def export_rows(self, items: Iterable[Inquiry] | None = None, *, with_content: bool = False,
+                    **filters) -> Iterator[builtins.list]:
+        """The list screen's columns (EXPORT_HEADINGS, + CONTENT_HEADINGS `with_content`) for `items`, or for
+        every inquiry matching `filters`. 등록일자 is a date; an unrated inquiry's 만족도 is empty, not 0."""
         now = self.clock.now()
         for inq in (self.iter_all(**filters) if items is None else items):
-            yield [inq.receipt, inq.category_short, inq.type, mask(inq.title), mask(inq.organization),
-                   mask(inq.requester_name or inq.requester), inq.created_at[:10], inq.status,
-                   self.remaining_label(inq, now), inq.recommends, inq.satisfaction or 0, inq.views]
+            row = [inq.receipt, inq.category_short, inq.type, mask(inq.title), mask(inq.organization),
+                   mask(inq.requester_name or inq.requester), inq.created.date(), inq.status,
+                   self.remaining_label(inq, now), inq.recommends,
+                   "" if inq.satisfaction is None else inq.satisfaction, inq.views]
+            if with_content:
+                done = datetime.fromisoformat(inq.completed_at) if inq.completed_at else None
+                took = round(self.calendar.hours_between(inq.created, done), 1) if done else ""
+                row += [mask(inq.content), mask(inq.answer or ""), inq.assignee or "",
+                        done.replace(tzinfo=None) if done else "", took]
+            yield row
 
-    def export(self, out, fmt: str = "csv", **filters) -> int:
+    def export(self, out, fmt: str = "csv", *, with_content: bool = False, **filters) -> int:
         """Write the filtered list as CSV (UTF-8 with BOM, for Excel) or xlsx to a path or binary stream."""
         if fmt not in ("csv", "xlsx"):
             raise InquiryError("내보내기 형식은 csv 또는 xlsx여야 합니다.")
         count = 0
+        headings = EXPORT_HEADINGS + (CONTENT_HEADINGS if with_content else [])
+        rows = self.export_rows(with_content=with_content, **filters)
         if fmt == "csv":
             buf = io.StringIO()
             w = csv.writer(buf)
-            w.writerow(EXPORT_HEADINGS)
-            for r in self.export_rows(**filters):
+            w.writerow(headings)
+            for r in rows:
                 w.writerow([_csv_safe(v) for v in r])
                 count += 1
             data = ("\ufeff" + buf.getvalue()).encode("utf-8")
@@ -1149,11 +1166,24 @@ class Inquiries:
             return count
         from openpyxl import Workbook
 
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.utils import get_column_letter
+
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("질의 목록")
-        ws.append(EXPORT_HEADINGS)
-        for r in self.export_rows(**filters):
-            ws.append([_csv_safe(v) for v in r])
+        for n, width in enumerate(EXPORT_WIDTHS[:len(headings)], 1):
+            ws.column_dimensions[get_column_letter(n)].width = width
+        ws.append(headings)
+        for r in rows:
+            cells = []
+            for v in r:
+                cell = WriteOnlyCell(ws, _csv_safe(v))
+                if isinstance(v, datetime):
+                    cell.number_format = "yyyy-mm-dd hh:mm"
+                elif isinstance(v, date):
+                    cell.number_format = "yyyy-mm-dd"
+                cells.append(cell)
+            ws.append(cells)
             count += 1
         wb.save(out)
         return count

@@ -227,6 +227,10 @@ def load_entries_yaml(path: Path) -> list[Entry]:
     return out
 
 
+# A plain FAQ's column names: English, or the Korean an organisation's own spreadsheet uses.
+FAQ_COLUMNS = {"아이디": "id", "번호": "id", "질문": "question", "답변": "answer", "답": "answer"}
+
+
 def load_faq_file(path: Path) -> list[Entry]:
     """A plain FAQ: `.jsonl`, `.csv` or `.xlsx` with columns id, question, answer."""
     path = Path(path)
@@ -261,12 +265,17 @@ def load_faq_file(path: Path) -> list[Entry]:
     for n, row in rows:
         if not isinstance(row, dict):
             raise KnowledgeError(f"{path}:{n}: 객체가 아닙니다")
-        row = {str(k).strip().lower(): v for k, v in row.items() if k is not None}
+        row = {FAQ_COLUMNS.get(str(k).strip().lower(), str(k).strip().lower()): v
+               for k, v in row.items() if k is not None}
+        if suffix != ".jsonl" and not {"id", "question", "answer"} <= set(row):  # a table: its header is wrong
+            missing = [k for k in ("id", "question", "answer") if k not in row]
+            raise KnowledgeError(f"{path}: 열 {', '.join(missing)}이(가) 없습니다. 첫 줄에 id,question,answer "
+                                 "(또는 id,질문,답변) 열 이름이 있어야 합니다")
         if all(row.get(k) in (None, "") for k in ("id", "question", "answer")):
             continue
         for key in ("id", "question", "answer"):
             if row.get(key) in (None, ""):
-                raise KnowledgeError(f"{path}:{n}: '{key}' 열이 비어 있습니다")
+                raise KnowledgeError(f"{path}:{n}: '{key}' 열이 비어 있습니다 (열: id,question,answer 또는 id,질문,답변)")
         question = str(row["question"]).strip()
         out.append(Entry(id=str(row["id"]).strip(), title=question, answer=str(row["answer"]).strip(),
                          questions=[], origin=f"{path}:{n}", source=str(path.name)))

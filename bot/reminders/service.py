@@ -401,6 +401,8 @@ class Reminders:
             # A subscriber gets what is sent after they subscribed, not the backlog.
             subs = self.subscribers() if subscribers is None else subscribers
             out.extend((s, u) for s, u, since in subs if since <= occ.at.timestamp())
+        if ("console", "console") in out:  # one terminal, one screen: its subscriber is already the broadcast
+            out = [(s, t) for s, t in out if s != "console" or t == "console"]
         return list(dict.fromkeys(out))  # without repeats, first come first
 
     # -- schedule
@@ -420,7 +422,8 @@ class Reminders:
         entries = [e for e in (kb.entry(i) for i in occ.rule.entries) if e is not None]
         data: dict[str, Any] = dict(
             m=ms, at=at, d=dday(moment, at) if moment else "", hours_left=hours_left, todo=occ.rule.todo,
-            entries=entries, rule=occ.rule.id,
+            entries=entries, rule=occ.rule.id, offset=occ.offset,
+            moved_from=occ.planned if occ.planned.date() != at.date() else None,  # a holiday moved it earlier
         )
         if ms.start and ms.end:
             data["day_n"] = (at.astimezone(SEOUL).date() - ms.start.astimezone(SEOUL).date()).days + 1

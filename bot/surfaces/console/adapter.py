@@ -6,17 +6,20 @@ Works interactively (history through readline, Ctrl-D to quit) and scripted
 from __future__ import annotations
 
 import getpass
-import os
 import re
 import sys
+import threading
 from typing import TextIO
 
 from handlers.router import dispatch
 
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
+from bot.surfaces.base import bundled_text
 
 QUIT_WORDS = {"종료", "quit", "exit", "/quit", "/exit"}
 CANCEL_WORDS = {"취소", "cancel", "/cancel"}
+END_OF_FIELD = {"", "."}  # a multi-line field ends with an empty line or a lone dot
+MAX_BUTTON_DIGITS = 2  # "1".."99" press buttons; a ten-digit receipt number is a command, not a button
 
 
 class _Input:
@@ -25,6 +28,7 @@ class _Input:
     def __init__(self, stdin: TextIO, stdout: TextIO):
         self.stdin, self.stdout = stdin, stdout
         self.tty = stdin.isatty() and stdout.isatty()
+        self.prompt: str | None = None  # the prompt input() is waiting at, to redraw after an interruption
         if self.tty:
             try:
                 import readline  # noqa: F401  (history and line editing for input())
@@ -33,10 +37,13 @@ class _Input:
 
     def read(self, prompt: str) -> str | None:
         if self.tty:
+            self.prompt = prompt
             try:
                 return input(prompt)
             except EOFError:
                 return None
+            finally:
+                self.prompt = None
         raw = self.stdin.buffer.readline() if hasattr(self.stdin, "buffer") else self.stdin.readline()
         if not raw:
             return None
@@ -51,13 +58,30 @@ class Console:
         self.out = stdout
         self.input = _Input(stdin, stdout)
         self.user = user or services.settings.extra.get("IEUM_USER") or _login()  # IEUM_USER, read by config
+        # The buttons last shown, numbered once: a number keeps meaning the same button until new ones appear.
         self.choices: list[Choice] = []
+        self._lock = threading.Lock()  # reminders arrive from the scheduler's thread
+        outbox = getattr(services, "outbox", None)
+        if outbox is not None:
+            outbox.register_sender("console", self.deliver)
 
     # ---- output ---------------------------------------------------------------------------
 
     def say(self, text: str = "") -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
+        with self._lock:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def deliver(self, target: str, reply: Reply) -> None:
+        """The outbox's sender for the terminal (reminders, news): printed above the prompt, which is redrawn."""
+        text = "[알림] " + self._plain(reply.text)
+        with self._lock:
+            prompt = self.input.prompt
+            if prompt is None:
+                self.out.write(text + "\n\n")
+            else:  # the user is typing: clear their line, print, then give them back the prompt and what they typed
+                self.out.write("\r\033[K" + text + "\n\n" + prompt + _line_buffer())
+            self.out.flush()
 
     def _plain(self, text: str) -> str:
         # Slack-style *bold* → terminal bold (or plain text when piped).
@@ -67,6 +91,8 @@ class Console:
         return re.sub(r"\*([^*\n]+)\*", r"\1", text)
 
     def show(self, replies: list[Reply]) -> None:
+        replies = _alternatives_as_choice(replies)
+        shown: list[Choice] = []  # every button of this batch, numbered on from the previous reply's
         for reply in replies:
             if reply.form is not None:
                 self.walk_form(reply.form, reply.text)
@@ -78,29 +104,36 @@ class Console:
                 prefix = f"[{reply.to_conversation} 채널] "
             self.say(prefix + self._plain(reply.text))
             if reply.choices and not prefix:
-                self.choices = list(reply.choices)
-                self.say("  " + "  ".join(f"[{i}] {c.label}" for i, c in enumerate(self.choices, 1)))
+                first = len(shown) + 1
+                shown += reply.choices
+                self.say("  " + "  ".join(f"[{i}] {c.label}" for i, c in enumerate(reply.choices, first)))
             self.say()
+        if shown:
+            self.choices = shown
 
     # ---- input ----------------------------------------------------------------------------
 
     def incoming(self, **kw) -> Incoming:
         return Incoming(user=self.user, user_name=self.user, conversation="console", surface="console", **kw)
 
+    def pressed(self, text: str) -> Choice | None:
+        """The button a line names: its number as last shown, or its label ("FAQ 등록")."""
+        if text.isdigit() and len(text) <= MAX_BUTTON_DIGITS:
+            n = int(text)
+            return self.choices[n - 1] if 1 <= n <= len(self.choices) else None
+        key = _label_key(text)
+        return next((c for c in self.choices if _label_key(c.label) == key), None) if key else None
+
     def handle_line(self, line: str) -> None:
-        text = line.strip()
-        if text.isdigit() and self.choices and 1 <= int(text) <= len(self.choices):
-            c = self.choices[int(text) - 1]
-            self.choices = []
+        c = self.pressed(line.strip())
+        if c is not None:
             self.show(dispatch(self.incoming(action=c.action, value=c.value), self.services))
             return
-        self.choices = []
         self.show(dispatch(self.incoming(text=line), self.services))
 
     def run(self) -> int:
         if self.input.tty:
-            self.say("이음 — 희망이음 전환 도우미입니다. 궁금한 점을 입력하세요. (번호로 버튼 선택, Ctrl-D 또는 '종료'로 끝내기)")
-            self.say("명령: 질의하기 · 내 질의 · 알림 · 도움말")
+            self.say(self.banner())
             self.say()
         while True:
             line = self.input.read("나> ")
@@ -120,6 +153,17 @@ class Console:
                 logging.getLogger(__name__).exception("console handler failed")
                 self.say("죄송합니다. 처리 중 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.\n")
 
+    def banner(self) -> str:
+        settings = self.services.settings
+        rehearsal = None
+        if settings.now is not None:
+            from bot.core.dates import kdatetime
+
+            now = self.services.clock.now()
+            rehearsal = f"{now.year}년 {kdatetime(now)}"
+        return bundled_text("console_banner", user=self.user, rehearsal=rehearsal,
+                            agent=self.services.inquiries.is_agent(self.user))
+
     # ---- forms ----------------------------------------------------------------------------
 
     def walk_form(self, form: Form, intro: str = "") -> None:
@@ -129,10 +173,19 @@ class Console:
         self.say(f"— {form.title} — ('취소'를 입력하면 그만둡니다)")
         values: dict = {f.name: f.initial for f in form.fields}
         todo = list(form.fields) if not form.errors else [f for f in form.fields if f.name in form.errors]
+        if form.errors:  # every problem at once, then each field in turn
+            labels = {f.name: f.label for f in form.fields}
+            self.say(f"⚠ 고칠 항목 {len(form.errors)}개:")
+            for name, message in form.errors.items():
+                self.say(f"  • {labels.get(name, name)}: {message}")
         for f in todo:
             if f.name in form.errors:
                 self.say(f"⚠ {f.label}: {form.errors[f.name]}")
-            value = self.ask_field(f, values.get(f.name))
+            current = values.get(f.name)
+            if f.kind == "files" and f.name in form.errors:
+                current = None  # the refused files are not kept: Enter files without them
+                self.say("  다른 파일 경로를 입력하거나, 첨부 없이 진행하려면 Enter를 누르세요.")
+            value = self.ask_field(f, current)
             if value is _CANCEL:
                 self.say("질의 작성을 취소했습니다.\n")
                 return
@@ -151,6 +204,8 @@ class Console:
         default = ""
         if current not in (None, "", []):
             default = f" [{_show(current, f)}]"
+        if f.kind == "textarea":
+            self.say("  여러 줄로 쓸 수 있습니다. 빈 줄이나 '.'만 있는 줄로 끝냅니다.")
         while True:
             prompt = f"{f.label}{marks}{default}> "
             if not self.input.tty:
@@ -158,6 +213,11 @@ class Console:
             line = self.input.read(prompt)
             if line is None or line.strip() in CANCEL_WORDS:
                 return _CANCEL
+            if f.kind == "textarea" and line.strip() not in END_OF_FIELD:
+                more = self.read_lines(f)
+                if more is _CANCEL:
+                    return _CANCEL
+                line = "\n".join([line.rstrip(), *more]).strip()
             line = line.strip()
             if not line:
                 if current not in (None, "") or not f.required:
@@ -190,6 +250,20 @@ class Console:
                 continue
             return line
 
+    def read_lines(self, f: Field):
+        """The lines after a multi-line field's first, up to an empty line or '.'."""
+        lines: list[str] = []
+        while True:
+            prompt = f"{f.label} (계속, 빈 줄이나 '.'로 끝)> "
+            if not self.input.tty:
+                self.say(prompt)
+            line = self.input.read(prompt)
+            if line is None or line.strip() in END_OF_FIELD:
+                return lines
+            if line.strip() in CANCEL_WORDS:
+                return _CANCEL
+            lines.append(line.rstrip())
+
 
 class _Cancel:
     pass
@@ -217,6 +291,28 @@ def _pick(line: str, options: list[tuple[str, str]]) -> str | None:
     key = line.replace(" ", "")
     hits = [v for v, label in options if label.replace(" ", "").endswith(key) or v.replace(" ", "").endswith(key)]
     return hits[0] if len(hits) == 1 else None
+
+
+def _label_key(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+def _line_buffer() -> str:
+    try:
+        import readline
+
+        return readline.get_line_buffer()
+    except Exception:  # no readline: the prompt alone is redrawn
+        return ""
+
+
+def _alternatives_as_choice(replies: list[Reply]) -> list[Reply]:
+    """Several answers at once (다른 답변 보기) become one numbered choice between them, as a terminal reads best."""
+    answers = [r for r in replies if r.kind == "answer" and (r.data or {}).get("entry_id")]
+    if len(answers) < 2 or len(answers) != len(replies):
+        return replies
+    return [Reply(bundled_text("console_alternatives"), kind="message",
+                  choices=[Choice(r.data["title"][:60], "answer.show", r.data["entry_id"]) for r in answers])]
 
 
 def _login() -> str:
