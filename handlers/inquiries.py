@@ -217,7 +217,7 @@ def detail_choices(services, i, user: str) -> list[Choice]:
     if i.has_subject and user in (i.requester, i.assignee):
         choices.append(Choice("대상자 정보 보기", "inquiry.subject", i.receipt))
     if user == i.requester:
-        if i.receipt in inq.holding_personal_data(requester=user):
+        if i.receipt in services.inquiries.holding_personal_data(requester=user):
             choices.append(Choice("대상자 정보 삭제", "privacy.destroy", i.receipt))
         if i.status == DONE:
             if i.satisfaction is None:
