@@ -124,3 +124,29 @@ def test_interactive_chat_in_a_pseudo_terminal(tmp_path):
         except ProcessLookupError:
             pass
         os.close(fd)
+
+
+def test_ask_renders_markdown_for_the_terminal(tmp_path):
+    # Piped: plain text, no literal *bold* or _italic_ markers; --json keeps the markdown as it is.
+    r = subprocess.run([*IEUM, "ask", "희망이음 개통일"], capture_output=True, text=True, cwd=ROOT,
+                       env=env(tmp_path), timeout=60)
+    assert "9월 6일(화) 09:00" in r.stdout and "*" not in r.stdout and "_이미" not in r.stdout
+    r = subprocess.run([*IEUM, "ask", "--json", "희망이음 개통일"], capture_output=True, text=True, cwd=ROOT,
+                       env=env(tmp_path), timeout=60)
+    assert "*9월 6일(화) 09:00*" in json.loads(r.stdout)["answer"]
+    # On a terminal: ANSI bold.
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(ROOT)
+        os.execve(sys.executable, [*IEUM, "ask", "희망이음 개통일"], env(tmp_path, LANG="C.UTF-8", TERM="dumb"))
+    try:
+        screen = _read_until(fd, "\x1b[1m9월 6일(화) 09:00\x1b[0m")
+        assert "\x1b[1m9월 6일(화) 09:00\x1b[0m" in screen and "*" not in screen
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+    finally:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        os.close(fd)
