@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.knowledge import load_knowledge  # noqa: E402
-from bot.search import _GREETING_PREFIX, MAX_QUERY_CHARS, RERANK, DeclineModel, Engine  # noqa: E402
+from bot.search import (_GREETING_PREFIX, MAX_QUERY_CHARS, RERANK, RERANK_WITHIN,  # noqa: E402
+                        DeclineModel, Engine)
 from bot.text import normalize  # noqa: E402
 from bot.templates import Templates  # noqa: E402
 
@@ -106,13 +107,19 @@ def train_rerank(rows, names):
 
     feats, y = [], []
     for r in rows:
-        labels = [c["right"] for c in r["cands"]]
+        cands = contenders(r)
+        labels = [c["right"] for c in cands]
         if r["set"] == "chat" or not any(labels) or all(labels):
             continue
-        feats += [c["features"] for c in r["cands"]]
+        feats += [c["features"] for c in cands]
         y += labels
     model = LogisticRegression(C=1.0, max_iter=3000).fit(matrix(feats, names), np.array(y, dtype=int))
     return dict(zip(names, map(float, model.coef_[0])))
+
+
+def contenders(row):
+    """The candidates the engine re-ranks: those within RERANK_WITHIN points of the first."""
+    return [c for c in row["cands"] if row["cands"][0]["score"] - c["score"] <= RERANK_WITHIN]
 
 
 def choose(row, rerank):
@@ -120,7 +127,7 @@ def choose(row, rerank):
     if not row["cands"]:
         return None
     m = DeclineModel({}, 0.0, rerank=rerank)
-    return min(enumerate(row["cands"]), key=lambda ic: (-m.preference(ic[1]["features"]), ic[0]))[1]
+    return min(enumerate(contenders(row)), key=lambda ic: (-m.preference(ic[1]["features"]), ic[0]))[1]
 
 
 def train_decline(rows, names, rerank):

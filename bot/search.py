@@ -59,7 +59,9 @@ from .text import (
 log = logging.getLogger(__name__)
 
 CANDIDATES = 40
-RERANK = 4  # candidates the re-ranker weighs (the right entry is in the first three 99 % of the time)
+RERANK = 4  # candidates the re-ranker weighs (the right entry is in the first three 99 % of the time) …
+RERANK_WITHIN = 4.0  # … when they score within this many points of the first: farther down, re-ranking by
+# leave-one-set-out made as many answers wrong as right (bench/DECLINE.md), and cost latency
 PREFILTER_ENUMERATE = 2_000  # postings enumerated until this many candidates are found
 ANSWER_WORD_CREDIT = 0.5  # a word found only in an entry's answer counts for half
 QUESTION_WORD_WEIGHT = 0.25
@@ -716,10 +718,11 @@ class Engine:
         matches = self._rank(terms, max(limit, RERANK))
         if not matches:
             return [], {}
-        if not self.model.rerank or len(matches) == 1:
+        close = [m for m in matches[1:RERANK] if matches[0].score - m.score <= RERANK_WITHIN]
+        if not self.model.rerank or not close:
             return matches[:limit], self.features(terms, matches)
         scored = []
-        for i, m in enumerate(matches[:RERANK]):
+        for i in range(len(close) + 1):
             f = self.candidate_features(terms, matches, i)
             scored.append((-self.model.preference(f), i, f))
         _, i, f = min(scored)
@@ -773,7 +776,7 @@ class Engine:
         known_nouns = [t for t in nouns if t.expansions]
         topic = max(known_nouns, key=lambda t: t.position) if known_nouns else None
         topic_covered = max((c for w, c in topic.expansions.items() if w in keys.q_words), default=0.0) if topic else 0.0
-        title = set(self._stems(best.entry.title))
+        title = set(keys.phrasings[0][1].split()) if keys.phrasings else set()  # the title is the first phrasing
         return {
             "topic_covered": topic_covered,
             "topic_unknown": float(bool(unknown_nouns) and max(t.position for t in unknown_nouns)
