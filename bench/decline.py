@@ -1,15 +1,17 @@
-"""Calibrate the decline model on labelled question sets and draw its precision/coverage curve.
+"""Train the re-ranker and the decline model on labelled question sets; draw the precision/coverage curve.
 
     .venv/bin/python bench/decline.py            # train, evaluate, write bench/decline.* and bot/decline_model.json
     .venv/bin/python bench/decline.py --no-write # evaluate only
 
-Every labelled question is asked; the engine's best entry is *right* when its answer holds the expected
-facts (the rule of ../shared/eval/score.py). A logistic regression over `Engine.features` learns P(right).
-Out-of-domain chat (ChatbotData) joins as negatives, weighed as much as all in-domain negatives together.
+Every labelled question is asked; each of its first RERANK candidates is *right* when its answer holds the
+expected facts (the rule of ../shared/eval/score.py). Two logistic regressions over `Engine.features` of a
+(question, candidate) pair: the re-ranker (pointwise: is this candidate right?) picks the first among the
+candidates within RERANK_WITHIN points, the decline model learns P(right) of that choice. Out-of-domain chat
+(ChatbotData) joins as negatives, weighed as much as all in-domain negatives together.
 
-Figures are honest: every set's confidences come from a model trained without that set (leave one set
-out); the curve and the operating point are chosen from those. The model shipped is then trained on all
-sets. Development-only dependencies: scikit-learn, matplotlib (`pip install scikit-learn matplotlib`).
+Figures are honest: every set's confidences come from models trained without that set (leave one set
+out); the feature subset, the curve and the operating point are chosen from those. The models shipped are
+then trained on all sets. Development-only dependencies: the `bench` extra (scikit-learn, matplotlib).
 """
 from __future__ import annotations
 
