@@ -668,7 +668,8 @@ class Engine:
 
     def answer(self, query: str, *, alternatives: int = 2) -> Result:
         result = self._answer(query, query, alternatives)
-        if not result.answered and result.reason == "unknown" and len(query or "") >= LONG_MESSAGE:
+        # (its length counted after normalising: a decomposed-Hangul (NFD) message is not longer)
+        if not result.answered and result.reason == "unknown" and len(normalize(query or "")) >= LONG_MESSAGE:
             # A long message puts its question last ("안녕하세요. 복지관 총무입니다. … 어떻게 하나요?"): when the
             # whole is not confident, the last sentence or two may be, on their own.
             parts = [p for p in _SENTENCE_END.split((query or "")[:MAX_QUERY_CHARS]) if p.strip()]
