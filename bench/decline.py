@@ -1,15 +1,17 @@
-"""Calibrate the decline model on labelled question sets and draw its precision/coverage curve.
+"""Train the re-ranker and the decline model on labelled question sets; draw the precision/coverage curve.
 
     .venv/bin/python bench/decline.py            # train, evaluate, write bench/decline.* and bot/knowledge/decline_model.json
     .venv/bin/python bench/decline.py --no-write # evaluate only
 
-Every labelled question is asked; the engine's best entry is *right* when its answer holds the expected
-facts (the rule of ../shared/eval/score.py). A logistic regression over `Engine.features` learns P(right).
-Out-of-domain chat (ChatbotData) joins as negatives, weighed as much as all in-domain negatives together.
+Every labelled question is asked; each of its first RERANK candidates is *right* when its answer holds the
+expected facts (the rule of ../shared/eval/score.py). Two logistic regressions over `Engine.features` of a
+(question, candidate) pair: the re-ranker (pointwise: is this candidate right?) picks the first among the
+candidates within RERANK_WITHIN points, the decline model learns P(right) of that choice. Out-of-domain chat
+(ChatbotData) joins as negatives, weighed as much as all in-domain negatives together.
 
-Figures are honest: every set's confidences come from a model trained without that set (leave one set
-out); the curve and the operating point are chosen from those. The model shipped is then trained on all
-sets. Development-only dependencies: scikit-learn, matplotlib (`pip install scikit-learn matplotlib`).
+Figures are honest: every set's confidences come from models trained without that set (leave one set
+out); the feature subset, the curve and the operating point are chosen from those. The models shipped are
+then trained on all sets. Development-only dependencies: the `bench` extra (scikit-learn, matplotlib).
 """
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.core.text import normalize  # noqa: E402
 from bot.knowledge.base import load_knowledge  # noqa: E402
-from bot.knowledge.search import DeclineModel, Engine  # noqa: E402
+from bot.knowledge.search import (_GREETING_PREFIX, MAX_QUERY_CHARS, RERANK, RERANK_WITHIN,  # noqa: E402
+                                  DeclineModel, Engine)
 from bot.knowledge.templates import Templates  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
@@ -37,6 +41,15 @@ SETS = {
     "heldout": ROOT / "tests" / "data" / "heldout.jsonl",
     "heldout2": ROOT / "tests" / "data" / "heldout2.jsonl",
     "tune": ROOT / "tests" / "data" / "heldout3-tune.jsonl",
+    "train-a": ROOT / "tests" / "data" / "train-a.jsonl",
+    "train-b": ROOT / "tests" / "data" / "train-b.jsonl",
+    "train-c": ROOT / "tests" / "data" / "train-c.jsonl",
+}
+# Feature subsets tried besides all of them (leave-one-set-out decides).
+SUBSETS = {
+    "general": ["coverage", "noun_coverage", "reverse", "similarity", "topic_covered", "topic_unknown", "unknown",
+                "unknown_noun_share", "unknown_tail", "uncovered", "uncovered_tail", "unknown_verb_tail", "margin",
+                "gap", "title", "score"],
 }
 CHAT = SHARED / "external" / "ChatbotData.csv"
 WRONG_ANSWER_COST = 2.0  # a confident wrong answer costs more than an honest decline: the user acts on it
@@ -53,7 +66,7 @@ def holds(answer: str, expect) -> bool:
 
 
 def collect(engine: Engine, templates: Templates):
-    """Per question: set, features (None when declined before the model), label, and whether answerable."""
+    """Per question: its set, its first RERANK candidates (features, right or not), whether it is answerable."""
     rows = []
     for name, path in SETS.items():
         if not path.exists():
@@ -72,75 +85,115 @@ def collect(engine: Engine, templates: Templates):
 
 
 def _row(engine, templates, name, query, expect):
+    # The engine's own gate: questions it declines before any model (small talk, nothing to look up)
+    # carry no candidates.
     res = engine.answer(query)
-    ranked = ([res.best] if res.best else []) + list(res.alternatives)
-    top = ranked[0] if ranked else None
-    second = ranked[1] if len(ranked) > 1 else None
-    right = bool(expect) and top is not None and holds(templates.render_answer(top.entry), expect)
-    second_right = bool(expect) and second is not None and holds(templates.render_answer(second.entry), expect)
-    margin = (top.score - second.score) if top is not None and second is not None else 100.0
-    return {"set": name, "features": res.features or None, "right": right, "answerable": expect is not None,
-            "second_right": second_right, "margin": margin, "query": query}
+    cands = []
+    if res.features:
+        terms = engine.terms(_GREETING_PREFIX.sub("", normalize(query[:MAX_QUERY_CHARS])))
+        matches = engine._rank(terms, RERANK)
+        for i, m in enumerate(matches[:RERANK]):
+            right = bool(expect) and holds(templates.render_answer(m.entry), expect)
+            cands.append({"features": engine.candidate_features(terms, matches, i), "right": right,
+                          "score": m.score})
+    return {"set": name, "cands": cands, "answerable": expect is not None, "query": query, "expect": expect}
 
 
-def matrix(rows, names):
-    return np.array([[r["features"][n] for n in names] for r in rows], dtype=float)
+def matrix(feats, names):
+    return np.array([[f[n] for n in names] for f in feats], dtype=float)
 
 
-def train(rows, names):
+def train_rerank(rows, names):
+    """Pointwise: which candidate is right, among the candidates of questions where some but not all are."""
     from sklearn.linear_model import LogisticRegression
 
-    rows = [r for r in rows if r["features"] is not None]
-    x, y = matrix(rows, names), np.array([r["right"] for r in rows], dtype=int)
-    neg_in = sum(1 for r in rows if r["set"] != "chat" and not r["right"])
-    n_chat = sum(1 for r in rows if r["set"] == "chat") or 1
-    w = np.array([neg_in / n_chat if r["set"] == "chat" else 1.0 for r in rows])
-    model = LogisticRegression(C=1.0, max_iter=2000).fit(x, y, sample_weight=w)
+    feats, y = [], []
+    for r in rows:
+        cands = contenders(r)
+        labels = [c["right"] for c in cands]
+        if r["set"] == "chat" or not any(labels) or all(labels):
+            continue
+        feats += [c["features"] for c in cands]
+        y += labels
+    model = LogisticRegression(C=1.0, max_iter=3000).fit(matrix(feats, names), np.array(y, dtype=int))
+    return dict(zip(names, map(float, model.coef_[0])))
+
+
+def contenders(row):
+    """The candidates the engine re-ranks: those within RERANK_WITHIN points of the first."""
+    return [c for c in row["cands"] if row["cands"][0]["score"] - c["score"] <= RERANK_WITHIN]
+
+
+def choose(row, rerank):
+    """The candidate the re-ranker puts first (the engine's rule: highest preference, then rank)."""
+    if not row["cands"]:
+        return None
+    m = DeclineModel({}, 0.0, rerank=rerank)
+    return min(enumerate(contenders(row)), key=lambda ic: (-m.preference(ic[1]["features"]), ic[0]))[1]
+
+
+def train_decline(rows, names, rerank):
+    from sklearn.linear_model import LogisticRegression
+
+    chosen = [(r, choose(r, rerank)) for r in rows]
+    chosen = [(r, c) for r, c in chosen if c is not None]
+    x = matrix([c["features"] for _, c in chosen], names)
+    y = np.array([c["right"] for _, c in chosen], dtype=int)
+    neg_in = sum(1 for r, c in chosen if r["set"] != "chat" and not c["right"])
+    n_chat = sum(1 for r, _ in chosen if r["set"] == "chat") or 1
+    w = np.array([neg_in / n_chat if r["set"] == "chat" else 1.0 for r, _ in chosen])
+    model = LogisticRegression(C=1.0, max_iter=3000).fit(x, y, sample_weight=w)
     return dict(zip(names, map(float, model.coef_[0]))), float(model.intercept_[0])
 
 
-def confidences(rows, weights, bias):
+def score_rows(rows, weights, bias, rerank):
+    """(confidence, right) of each row's chosen candidate; (0, False) when declined before the model."""
     m = DeclineModel(weights, bias)
-    return [m.confidence(r["features"]) if r["features"] is not None else 0.0 for r in rows]
+    out = []
+    for r in rows:
+        c = choose(r, rerank)
+        out.append((m.confidence(c["features"]), c["right"]) if c else (0.0, False))
+    return out
 
 
-def figures(rows, conf, t):
+def figures(rows, scored, t):
     """top1, decline, false_decline of the in-domain rows, and the share of chat declined, at threshold t."""
     out = {}
     for name in [*SETS, "all"]:
-        sub = [(r, c) for r, c in zip(rows, conf) if r["set"] != "chat" and (name == "all" or r["set"] == name)]
-        ans = [(r, c) for r, c in sub if r["answerable"]]
-        out_ = [(r, c) for r, c in sub if not r["answerable"]]
+        sub = [(r, s) for r, s in zip(rows, scored) if r["set"] != "chat" and (name == "all" or r["set"] == name)]
+        ans = [s for r, s in sub if r["answerable"]]
+        out_ = [s for r, s in sub if not r["answerable"]]
         if not ans:
             continue
         out[name] = {
             "n": len(ans), "n_out": len(out_),
-            "top1": sum(r["right"] and c >= t for r, c in ans) / len(ans),
-            "decline": sum(c < t for r, c in out_) / max(len(out_), 1),
-            "false_decline": sum(c < t for r, c in ans) / len(ans),
+            "top1": sum(right and c >= t for c, right in ans) / len(ans),
+            "decline": sum(c < t for c, _ in out_) / max(len(out_), 1),
+            "false_decline": sum(c < t for c, _ in ans) / len(ans),
+            "top1_any": sum(right for c, right in ans) / len(ans),  # re-ranked first, before the decline
         }
-    chat = [c for r, c in zip(rows, conf) if r["set"] == "chat"]
+    chat = [c for r, (c, _) in zip(rows, scored) if r["set"] == "chat"]
     out["chat_declined"] = sum(c < t for c in chat) / max(len(chat), 1)
     return out
 
 
-def curve(rows, conf):
+def curve(rows, scored):
     """Precision (answered and right / answered) against coverage (answered / all in-domain questions)."""
-    ind = [(r, c) for r, c in zip(rows, conf) if r["set"] != "chat"]
-    chat = [c for r, c in zip(rows, conf) if r["set"] == "chat"]
+    ind = [(r, s) for r, s in zip(rows, scored) if r["set"] != "chat"]
+    chat = [c for r, (c, _) in zip(rows, scored) if r["set"] == "chat"]
+    n_ans = sum(1 for r, _ in ind if r["answerable"]) or 1
+    n_out = sum(1 for r, _ in ind if not r["answerable"]) or 1
     points = []
     for t in np.round(np.arange(0.02, 0.99, 0.02), 2):
-        answered = [(r, c) for r, c in ind if c >= t]
-        right = sum(r["right"] for r, c in answered)
+        answered = [(r, c, right) for r, (c, right) in ind if c >= t]
+        right = sum(ok for _, _, ok in answered)
         wrong = len(answered) - right
-        missed = sum(1 for r, c in ind if c < t and r["answerable"])
-        n_ans = sum(1 for r, c in ind if r["answerable"]) or 1
-        n_out = sum(1 for r, c in ind if not r["answerable"]) or 1
+        missed = sum(1 for r, (c, _) in ind if c < t and r["answerable"])
         points.append({
             "threshold": float(t), "coverage": len(answered) / len(ind),
             "precision": right / len(answered) if answered else 1.0,
             "top1": right / n_ans,
-            "decline": sum(1 for r, c in ind if c < t and not r["answerable"]) / n_out,
+            "decline": sum(1 for r, (c, _) in ind if c < t and not r["answerable"]) / n_out,
             "false_decline": missed / n_ans,
             "cost": (WRONG_ANSWER_COST * wrong + missed) / len(ind),
             "chat_declined": sum(c < t for c in chat) / max(len(chat), 1),
@@ -148,78 +201,123 @@ def curve(rows, conf):
     return points
 
 
+def folds_of(rows):
+    """Leave one set out; ChatbotData in five folds, so every model still sees chat negatives."""
+    groups = [n for n in SETS if any(r["set"] == n for r in rows)]
+    out = [[i for i, r in enumerate(rows) if r["set"] == g] for g in groups]
+    idx = [i for i, r in enumerate(rows) if r["set"] == "chat"]
+    return groups, out + [idx[k::5] for k in range(5)]
+
+
+def loso(rows, names):
+    scored = [(0.0, False)] * len(rows)
+    _, folds = folds_of(rows)
+    for fold in folds:
+        held = set(fold)
+        train = [r for i, r in enumerate(rows) if i not in held]
+        rr = train_rerank(train, names)
+        w, b = train_decline(train, names, rr)
+        for i, sc in zip(fold, score_rows([rows[i] for i in fold], w, b, rr)):
+            scored[i] = sc
+    return scored
+
+
+def operating_point(points):
+    ok = [pt for pt in points if pt["chat_declined"] >= MIN_CHAT_DECLINED]
+    return min(ok or points, key=lambda pt: (pt["cost"], -pt["threshold"]))
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--features", help="comma-separated feature names (default: all, or the best subset)")
     args = p.parse_args()
     kb = load_knowledge(ROOT / "knowledge")
     engine, templates = Engine.from_knowledge(kb), Templates(kb)
     rows = collect(engine, templates)
-    names = sorted(next(r["features"] for r in rows if r["features"]))
+    every = sorted(next(c["features"] for r in rows for c in r["cands"]))
 
-    # Leave one set out: each set's confidences come from a model that never saw it.
-    conf = [0.0] * len(rows)
-    groups = [*[n for n in SETS if any(r["set"] == n for r in rows)], "chat"]
-    for g in groups:
-        if g == "chat":  # chat in five folds, so the in-domain model still sees chat negatives
-            idx = [i for i, r in enumerate(rows) if r["set"] == "chat"]
-            folds = [idx[k::5] for k in range(5)]
-        else:
-            folds = [[i for i, r in enumerate(rows) if r["set"] == g]]
-        for fold in folds:
-            held = set(fold)
-            w, b = train([r for i, r in enumerate(rows) if i not in held], names)
-            for i, c in zip(fold, confidences([rows[i] for i in fold], w, b)):
-                conf[i] = c
-
-    points = curve(rows, conf)
-    ok = [pt for pt in points if pt["chat_declined"] >= MIN_CHAT_DECLINED]
-    chosen = min(ok or points, key=lambda pt: (pt["cost"], -pt["threshold"]))
+    # Features are chosen by leave-one-set-out cost too: those that generalise, not those that memorise.
+    candidates = {"all": every, **{k: [n for n in every if n in v] for k, v in SUBSETS.items()}}
+    if args.features:
+        candidates = {"given": args.features.split(",")}
+    best = None
+    for label, names in candidates.items():
+        scored = loso(rows, names)
+        points = curve(rows, scored)
+        chosen = operating_point(points)
+        print(f"{label}: cost {chosen['cost']:.4f} at {chosen['threshold']:.2f} "
+              f"top1 {chosen['top1']:.3f} decline {chosen['decline']:.3f} fd {chosen['false_decline']:.3f} "
+              f"chat {chosen['chat_declined']:.3f}", file=sys.stderr)
+        if best is None or chosen["cost"] < best[0]["cost"]:
+            best = (chosen, names, scored, points, label)
+    chosen, names, scored, points, label = best
     t = chosen["threshold"]
 
     # How close a second entry must be to ask which one: the margin that catches most wrong-first,
-    # right-second answers while asking on few answers.
-    answered = [r for r, c in zip(rows, conf) if r["set"] != "chat" and c >= t and r["answerable"]]
+    # right-second answers while asking on few answers (margins of the engine's scores).
+    answered = []
+    for r, (c, right) in zip(rows, scored):
+        if r["set"] != "chat" and c >= t and r["answerable"] and len(r["cands"]) > 1:
+            answered.append((r, right))
     margins = []
+    rr_all = train_rerank(rows, names)
     for m in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0):
-        asked = [r for r in answered if r["margin"] <= m]
-        rescued = sum(1 for r in asked if not r["right"] and r["second_right"])
-        margins.append({"margin": m, "asked": len(asked) / max(len(answered), 1), "rescued": rescued,
-                        "wrong_first": sum(1 for r in answered if not r["right"])})
+        asked = rescued = wrong = 0
+        for r, right in answered:
+            first = choose(r, rr_all)
+            others = sorted((c for c in r["cands"] if c is not first), key=lambda c: -c["score"])
+            wrong += not right
+            if abs(first["score"] - others[0]["score"]) <= m:
+                asked += 1
+                rescued += (not right) and others[0]["right"]
+        margins.append({"margin": m, "asked": asked / max(len(answered), 1), "rescued": rescued,
+                        "wrong_first": wrong})
     clarify = max((mm for mm in margins if mm["asked"] <= 0.08), key=lambda mm: (mm["rescued"], -mm["margin"]))
 
-    report = figures(rows, conf, t)
-    weights, bias = train(rows, names)
-    print(json.dumps({"threshold": t, "clarify_margin": clarify["margin"], "figures": report,
-                      "weights": weights, "bias": bias}, ensure_ascii=False, indent=1))
+    report = figures(rows, scored, t)
+    rerank = train_rerank(rows, names)
+    weights, bias = train_decline(rows, names, rerank)
+    fit = figures(rows, score_rows(rows, weights, bias, rerank), t)
+    print(json.dumps({"features": label, "threshold": t, "clarify_margin": clarify["margin"],
+                      "leave_one_set_out": report, "fit": fit, "weights": weights, "bias": bias,
+                      "rerank": rerank}, ensure_ascii=False, indent=1))
     if args.no_write:
         return 0
+    groups, _ = folds_of(rows)
     (ROOT / "bot" / "knowledge" / "decline_model.json").write_text(json.dumps(
         {"weights": {k: round(v, 4) for k, v in weights.items()}, "bias": round(bias, 4), "threshold": t,
-         "clarify_margin": clarify["margin"],
-         "trained_on": [g for g in groups]}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    _write_outputs(points, chosen, report, margins, clarify)
+         "clarify_margin": clarify["margin"], "rerank": {k: round(v, 4) for k, v in rerank.items()},
+         "trained_on": [*groups, "chat"]}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    _write_outputs(points, chosen, report, fit, margins, clarify, label)
     return 0
 
 
-def _write_outputs(points, chosen, report, margins, clarify):
+def _write_outputs(points, chosen, report, fit, margins, clarify, label):
     out = ROOT / "bench"
     with open(out / "decline_curve.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(points[0]))
         w.writeheader()
         w.writerows(points)
-    lines = ["# Decline calibration (bench/decline.py)", "",
-             "Leave-one-set-out confidences (each set scored by a model trained without it).", "",
-             f"Operating point: threshold **{chosen['threshold']:.2f}** (lowest cost, a wrong answer costing "
-             f"{WRONG_ANSWER_COST:g}× a decline, ChatbotData declined ≥ {MIN_CHAT_DECLINED:.0%}); "
+    lines = ["# Re-ranker and decline calibration (bench/decline.py)", "",
+             "Two logistic models over the features of a (question, candidate) pair (`Engine.features`): the "
+             "re-ranker picks which of the first candidates goes first, the decline model whether that one answers. "
+             "Figures are leave-one-set-out (each set scored by models trained without it); *fit* is the shipped "
+             "model on its own training data, for comparison only.", "",
+             f"Features: **{label}**. Operating point: threshold **{chosen['threshold']:.2f}** (lowest cost, a wrong "
+             f"answer costing {WRONG_ANSWER_COST:g}× a decline, ChatbotData declined ≥ {MIN_CHAT_DECLINED:.0%}); "
              f"clarification margin **{clarify['margin']:g}** score points.", "",
-             "| set | answerable | to decline | top1 | decline | false decline |", "|---|---|---|---|---|---|"]
+             "![precision against coverage](decline_curve.png)", "",
+             "| set | answerable | to decline | top1 | decline | false decline | re-ranked first right | fit top1 | "
+             "fit decline | fit false decline |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, f in report.items():
         if name == "chat_declined":
             continue
+        g = fit[name]
         lines.append(f"| {name} | {f['n']} | {f['n_out']} | {f['top1']:.3f} | {f['decline']:.3f} | "
-                     f"{f['false_decline']:.3f} |")
-    lines += ["", f"ChatbotData declined: {report['chat_declined']:.3f}", "",
+                     f"{f['false_decline']:.3f} | {f['top1_any']:.3f} | {g['top1']:.3f} | {g['decline']:.3f} | "
+                     f"{g['false_decline']:.3f} |")
+    lines += ["", f"ChatbotData declined: {report['chat_declined']:.3f} (fit {fit['chat_declined']:.3f})", "",
               "| threshold | coverage | precision | top1 | decline | false decline | cost | ChatbotData declined |",
              "|---|---|---|---|---|---|---|---|"]
     for pt in points[::3]:
@@ -242,7 +340,7 @@ def _write_outputs(points, chosen, report, margins, clarify):
                label=f"operating point (t = {chosen['threshold']:.2f})")
     ax.set_xlabel("coverage (questions answered / all in-domain questions)")
     ax.set_ylabel("precision (right answers / answered)")
-    ax.set_title("Decline model, leave-one-set-out")
+    ax.set_title("Re-ranker + decline model, leave-one-set-out")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
     fig.tight_layout()

@@ -67,9 +67,13 @@ def test_english_glossary_reads_words_and_drops_grammar():
 def test_decline_model_is_data_and_a_dot_product():
     model = DeclineModel.bundled()
     assert 0 < model.threshold < 1
-    assert model.confidence({"coverage": 1.0, "similarity": 1.0, "length": 0.3}) > model.threshold
-    assert model.confidence({"coverage": 0.1, "similarity": 0.2, "unknown": 0.8, "unknown_tail": 1.0}) \
-        < model.threshold
+    exact = {"coverage": 1.0, "similarity": 1.0, "noun_coverage": 1.0, "reverse": 1.0, "score": 1.0,
+             "topic_covered": 1.0, "title": 1.0, "length": 0.3, "margin": 0.2}
+    near_miss = {"coverage": 0.1, "similarity": 0.2, "unknown": 0.8, "unknown_tail": 1.0, "score": 0.15}
+    assert model.confidence(exact) > model.threshold
+    assert model.confidence(near_miss) < model.threshold
+    # the re-ranker is data too: a candidate that covers the question goes before one that does not
+    assert model.rerank and model.preference(exact) > model.preference(near_miss)
 
 
 CLOSE_ENTRIES = """

@@ -6,6 +6,7 @@ import select
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 
@@ -108,12 +109,25 @@ def _read_until(fd, needle, timeout=30):
     return buf.decode("utf-8", errors="replace")
 
 
-def test_interactive_chat_in_a_pseudo_terminal(tmp_path):
+@contextmanager
+def _on_a_terminal(tmp_path, *args):
+    """`ieum ARGS` on a pseudo-terminal: (pid, fd); killed and closed at the end."""
     pid, fd = pty.fork()
-    if pid == 0:  # the child: the chat on a real terminal
+    if pid == 0:  # the child: ieum on a real terminal
         os.chdir(ROOT)
-        os.execve(sys.executable, [*IEUM, "chat"], env(tmp_path, LANG="C.UTF-8", TERM="dumb"))
+        os.execve(sys.executable, [*IEUM, *args], env(tmp_path, LANG="C.UTF-8", TERM="dumb"))
     try:
+        yield pid, fd
+    finally:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        os.close(fd)
+
+
+def test_interactive_chat_in_a_pseudo_terminal(tmp_path):
+    with _on_a_terminal(tmp_path, "chat") as (pid, fd):
         assert "궁금한 점을 입력하세요" in _read_until(fd, "나> ")
         os.write(fd, "희망이음 주소\r".encode())
         screen = _read_until(fd, "나> ")
@@ -121,9 +135,19 @@ def test_interactive_chat_in_a_pseudo_terminal(tmp_path):
         os.write(fd, b"\x04")  # Ctrl-D
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0
-    finally:
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-        os.close(fd)
+
+
+def test_ask_renders_markdown_for_the_terminal(tmp_path):
+    # Piped: plain text, no literal *bold* or _italic_ markers; --json keeps the markdown as it is.
+    r = subprocess.run([*IEUM, "ask", "희망이음 개통일"], capture_output=True, text=True, cwd=ROOT,
+                       env=env(tmp_path), timeout=60)
+    assert "9월 6일(화) 09:00" in r.stdout and "*" not in r.stdout and "_이미" not in r.stdout
+    r = subprocess.run([*IEUM, "ask", "--json", "희망이음 개통일"], capture_output=True, text=True, cwd=ROOT,
+                       env=env(tmp_path), timeout=60)
+    assert "*9월 6일(화) 09:00*" in json.loads(r.stdout)["answer"]
+    # On a terminal: ANSI bold.
+    with _on_a_terminal(tmp_path, "ask", "희망이음 개통일") as (pid, fd):
+        screen = _read_until(fd, "\x1b[1m9월 6일(화) 09:00\x1b[0m")
+        assert "\x1b[1m9월 6일(화) 09:00\x1b[0m" in screen and "*" not in screen
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0

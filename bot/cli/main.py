@@ -43,6 +43,9 @@ def live_services(args):
 def cmd_ask(args) -> int:
     from handlers.answers import result_json, result_text
 
+    from bot.surfaces.console.adapter import for_terminal
+
+    tty = sys.stdout.isatty()
     services = live_services(args)
     engine, templates = services.engine, services.templates
     try:
@@ -52,7 +55,7 @@ def cmd_ask(args) -> int:
             if args.json:
                 print(json.dumps(result_json(result, templates), ensure_ascii=False))
             else:
-                print(result_text(result, templates))
+                print(for_terminal(result_text(result, templates), tty=tty))
             return 0
         out = sys.stdout
         for line in _read_lines(sys.stdin):
@@ -60,7 +63,7 @@ def cmd_ask(args) -> int:
             if args.json:
                 out.write(json.dumps(result_json(result, templates), ensure_ascii=False) + "\n")
             else:
-                out.write(result_text(result, templates) + "\n\n")
+                out.write(for_terminal(result_text(result, templates), tty=tty) + "\n\n")
             out.flush()
         return 0
     finally:

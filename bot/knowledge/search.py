@@ -59,6 +59,9 @@ from bot.core.text import (
 log = logging.getLogger(__name__)
 
 CANDIDATES = 40
+RERANK = 4  # candidates the re-ranker weighs (the right entry is in the first three 99 % of the time) …
+RERANK_WITHIN = 4.0  # … when they score within this many points of the first: farther down, re-ranking by
+# leave-one-set-out made as many answers wrong as right (bench/DECLINE.md), and cost latency
 PREFILTER_ENUMERATE = 2_000  # postings enumerated until this many candidates are found
 ANSWER_WORD_CREDIT = 0.5  # a word found only in an entry's answer counts for half
 QUESTION_WORD_WEIGHT = 0.25
@@ -158,16 +161,24 @@ class DeclineModel:
     bias: float
     threshold: float = 0.5
     clarify_margin: float = 3.0
+    # The re-ranker: a second logistic model over the same features of each of the first few candidates;
+    # the candidate it rates highest goes first (the right entry is nearly always among them).
+    rerank: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     @lru_cache(maxsize=1)
     def bundled(cls) -> "DeclineModel":
         data = json.loads(Path(__file__).with_name("decline_model.json").read_text(encoding="utf-8"))
-        return cls(data["weights"], data["bias"], data["threshold"], data.get("clarify_margin", 3.0))
+        return cls(data["weights"], data["bias"], data["threshold"], data.get("clarify_margin", 3.0),
+                   data.get("rerank", {}))
 
     def confidence(self, features: dict[str, float]) -> float:
         z = self.bias + sum(w * features.get(name, 0.0) for name, w in self.weights.items())
         return 1 / (1 + math.exp(-max(min(z, 30.0), -30.0)))
+
+    def preference(self, features: dict[str, float]) -> float:
+        """The re-ranker's score of one candidate (a logit: only the order matters)."""
+        return sum(w * features.get(name, 0.0) for name, w in self.rerank.items())
 
 
 class Engine:
@@ -666,7 +677,8 @@ class Engine:
 
     def answer(self, query: str, *, alternatives: int = 2) -> Result:
         result = self._answer(query, query, alternatives)
-        if not result.answered and result.reason == "unknown" and len(query or "") >= LONG_MESSAGE:
+        # (its length counted after normalising: a decomposed-Hangul (NFD) message is not longer)
+        if not result.answered and result.reason == "unknown" and len(normalize(query or "")) >= LONG_MESSAGE:
             # A long message puts its question last ("안녕하세요. 복지관 총무입니다. … 어떻게 하나요?"): when the
             # whole is not confident, the last sentence or two may be, on their own.
             parts = [p for p in _SENTENCE_END.split((query or "")[:MAX_QUERY_CHARS]) if p.strip()]
@@ -687,7 +699,7 @@ class Engine:
         # A greeting in front of a question is manners, not content: "안녕하세요, 주소 알려주세요".
         with self._lock:
             terms = self.terms(_GREETING_PREFIX.sub("", text))
-            matches = self._rank(terms, alternatives + 1)
+            matches, features = self.candidates(terms, alternatives + 1)
         small = _smalltalk(text)
         if _ONLY_SMALLTALK.match(text):
             return Result(query, False, None, [], reason=small or "chitchat")
@@ -698,7 +710,6 @@ class Engine:
         if not terms or not matches:
             return Result(query, False, None, matches, reason=small or _unknown_reason(text))
         best = matches[0]
-        features = self.features(terms, matches)
         confidence = self.model.confidence(features)
         ok = confidence >= self.model.threshold
         if small and best.coverage < 0.9 and not (small == "greeting" and len(content) >= 3):
@@ -708,10 +719,30 @@ class Engine:
             return Result(query, False, None, matches, reason=small or _unknown_reason(text), confidence=confidence,
                           features=features)
         # Two entries about as likely: ask which one instead of guessing (the caller shows both).
-        close = [m for m in matches[1:] if best.score - m.score <= self.model.clarify_margin
+        close = [m for m in matches[1:] if abs(best.score - m.score) <= self.model.clarify_margin
                  and self.model.confidence(self.features(terms, [m, best])) >= self.model.threshold]
         return Result(query, True, best, matches[1:], confidence=confidence, close=close,
                       features=features)
+
+    def candidates(self, terms: list[Term], limit: int) -> tuple[list[Match], dict[str, float]]:
+        """The ranked matches, the re-ranker's choice first, and the features of that choice."""
+        matches = self._rank(terms, max(limit, RERANK))
+        if not matches:
+            return [], {}
+        close = [m for m in matches[1:RERANK] if matches[0].score - m.score <= RERANK_WITHIN]
+        if not self.model.rerank or not close:
+            return matches[:limit], self.features(terms, matches)
+        scored = []
+        for i in range(len(close) + 1):
+            f = self.candidate_features(terms, matches, i)
+            scored.append((-self.model.preference(f), i, f))
+        _, i, f = min(scored)
+        return ([matches[i], *matches[:i], *matches[i + 1:]])[:limit], f
+
+    def candidate_features(self, terms: list[Term], matches: list[Match], i: int) -> dict[str, float]:
+        """`features` of the i-th match, against the strongest other one."""
+        others = matches[1:2] if i == 0 else matches[:1]
+        return self.features(terms, [matches[i], *others])
 
     def features(self, terms: list[Term], matches: list[Match]) -> dict[str, float]:
         """What the decline model looks at for the best match (`matches[0]`), each roughly 0..1.
@@ -727,7 +758,7 @@ class Engine:
         content = [t for t in terms if not t.minor and not _NUMBER_WORD.match(t.surface) and len(t.surface) >= 2]
         last = max((t.position for t in terms), default=0)
         unknown_nouns = [t for t in content if not t.expansions and not t.predicate]
-        uncovered = uncovered_tail = 0.0
+        uncovered = uncovered_tail = missed = answer_only = 0.0
         for t in content:
             if not t.expansions or t.predicate:
                 continue
@@ -735,6 +766,8 @@ class Engine:
                          for w, c in t.expansions.items())
             miss = (1 - credit) * t.weight / max_idf
             uncovered = max(uncovered, miss)
+            missed += (credit == 0.0)
+            answer_only += t.weight * (0.0 < credit <= self.thresholds.answer_credit)
             if t.position >= last - 2:
                 uncovered_tail = max(uncovered_tail, miss)
         nouns = [t for t in content if not t.predicate]
@@ -750,7 +783,18 @@ class Engine:
             if sum(weights):
                 reverse = max(reverse, sum(wt for w, wt in zip(words, weights) if w in asked) / sum(weights))
         second = matches[1].score if len(matches) > 1 else 0.0
+        # The topic of a Korean question is its last content noun: does this entry's questions hold it?
+        known_nouns = [t for t in nouns if t.expansions]
+        topic = max(known_nouns, key=lambda t: t.position) if known_nouns else None
+        topic_covered = max((c for w, c in topic.expansions.items() if w in keys.q_words), default=0.0) if topic else 0.0
+        title = set(keys.phrasings[0][1].split()) if keys.phrasings else set()  # the title is the first phrasing
         return {
+            "topic_covered": topic_covered,
+            "topic_unknown": float(bool(unknown_nouns) and max(t.position for t in unknown_nouns)
+                                   > (topic.position if topic else -1)),
+            "title": len(title & asked) / len(title) if title else 0.0,
+            "score": best.score / 100,
+            "gap": max(second - best.score, 0.0) / 100,  # how far behind the strongest other this one is
             "noun_coverage": noun_covered / noun_weight if noun_weight else 0.0,
             "reverse": reverse,
             "coverage": best.coverage,
@@ -762,7 +806,10 @@ class Engine:
             # the topic of a Korean question comes last; a chatty preamble comes first
             "unknown_tail": min(sum(1 for t in unknown_nouns if t.position >= last - 2), 2) / 2,
             "uncovered": uncovered,
-            "uncovered_tail": uncovered_tail,  # a known noun near the end that this entry never mentions
+            "uncovered_tail": uncovered_tail,
+            # known nouns this entry never mentions, and the share only its answer mentions
+            "missed_nouns": min(missed, 3) / 3,
+            "answer_only": answer_only / total,  # a known noun near the end that this entry never mentions
             # an unknown verb at the end ('까먹었어요', '잠겼는데') is often what is really asked
             "unknown_verb_tail": float(any(not t.expansions and t.predicate and t.position >= last - 1
                                            for t in content)),

@@ -22,6 +22,14 @@ END_OF_FIELD = {"", "."}  # a multi-line field ends with an empty line or a lone
 MAX_BUTTON_DIGITS = 2  # "1".."99" press buttons; a ten-digit receipt number is a command, not a button
 
 
+
+def for_terminal(text: str, *, tty: bool) -> str:
+    """Slack-style markdown for a terminal: *bold* in ANSI bold on a tty, plain when piped; _italic_ plain."""
+    text = re.sub(r"(?<!\w)_([^_\n]+)_(?!\w)", r"\1", text)
+    if tty:
+        return re.sub(r"\*([^*\n]+)\*", "\033[1m\\1\033[0m", text)
+    return re.sub(r"\*([^*\n]+)\*", r"\1", text)
+
 class _Input:
     """Lines from a terminal (with readline) or a pipe (decoded leniently)."""
 
@@ -84,11 +92,7 @@ class Console:
             self.out.flush()
 
     def _plain(self, text: str) -> str:
-        # Slack-style *bold* → terminal bold (or plain text when piped).
-        text = re.sub(r"(?<!\w)_([^_\n]+)_(?!\w)", r"\1", text)  # Slack-style _italic_: plain here
-        if self.input.tty:
-            return re.sub(r"\*([^*\n]+)\*", "\033[1m\\1\033[0m", text)
-        return re.sub(r"\*([^*\n]+)\*", r"\1", text)
+        return for_terminal(text, tty=self.input.tty)
 
     def show(self, replies: list[Reply]) -> None:
         replies = _alternatives_as_choice(replies)
