@@ -14,7 +14,10 @@ from bot.knowledge.templates import Templates
 
 DATA = Path(__file__).parent / "data"
 # Tuning sets are guarded where they were tuned (tests/test_timely.py for the rows asked at a moment).
-SETS = sorted(p for p in [*DATA.glob("heldout*.jsonl"), *DATA.glob("train-*.jsonl")] if not p.stem.endswith("-tune"))
+# untouched-report.jsonl was written from the seed alone and never tuned on (nor read by whoever tuned): it is the
+# honest figure of this engine. Never train or tune on it; once it has been looked at, a fresh set replaces it.
+SETS = sorted(p for p in [*DATA.glob("heldout*.jsonl"), *DATA.glob("train-*.jsonl"), DATA / "untouched-report.jsonl"]
+              if not p.stem.endswith("-tune"))
 
 
 def _norm(text: str) -> str:
@@ -36,7 +39,10 @@ def engine(kb):
 # is held to what a model that never saw the set reaches, so these bars say how it does on new questions.
 BARS = {"heldout.jsonl": (0.90, 0.97, 0.06), "heldout2.jsonl": (0.95, 0.90, 0.04),
         "heldout3-tune.jsonl": (0.86, 0.83, 0.09), "train-a.jsonl": (0.88, 0.75, 0.08),
-        "train-b.jsonl": (0.86, 0.80, 0.12), "train-c.jsonl": (0.85, 0.78, 0.09)}
+        "train-b.jsonl": (0.86, 0.80, 0.12), "train-c.jsonl": (0.85, 0.78, 0.09),
+        # today's figures on the untouched set (0.809, 0.877, 0.153), a little below: far from the issue's
+        # targets (0.92, 0.92, 0.05), kept here so that no change makes it worse unnoticed
+        "untouched-report.jsonl": (0.79, 0.86, 0.17)}
 
 
 @pytest.mark.parametrize("path", SETS, ids=[p.name for p in SETS])

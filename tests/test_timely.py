@@ -22,7 +22,9 @@ DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
 # timely-dev: ../shared/eval's development set; heldout3-tune: the timely rows of a set written from the
 # seed by people who never saw knowledge/ (tuned on: its figure is a floor, not a claim).
-TIMELY_SETS = [DATA / "timely-dev.jsonl", DATA / "heldout3-tune.jsonl"]
+# untouched-report: never tuned on; held to a little below today's 26/30, short of the 0.90.
+TIMELY_SETS = [DATA / "timely-dev.jsonl", DATA / "heldout3-tune.jsonl", DATA / "untouched-report.jsonl"]
+FLOORS = {"untouched-report.jsonl": 0.85}
 MOMENTS = ["2022-08-16T10:00", "2022-08-30T14:00", "2022-08-31T17:50", "2022-09-02T09:00",
            "2022-09-06T08:30", "2022-09-06T10:00", "2022-09-30T16:00", "2022-10-05T10:00"]
 
@@ -50,7 +52,7 @@ def test_timely_questions_answered_for_their_moment(engine, path):
         if not (_holds(answer, row["expect"]) and len(answer) <= MAX_ANSWER):
             misses.append((row["id"], row["query"], answer[:60]))
     assert len(rows) >= 12
-    assert 1 - len(misses) / len(rows) >= 0.90, misses
+    assert 1 - len(misses) / len(rows) >= FLOORS.get(path.name, 0.90), misses
 
 
 def test_every_answer_renders_at_every_moment(kb):
