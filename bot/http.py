@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.metrics import SERVICES_KEY, install as install_metrics
 from bot.surfaces.teams.adapter import TEAMS_KEY, mount as mount_teams  # noqa: F401  (TEAMS_KEY for callers)
+from bot.surfaces.web.app import mount as mount_console
 from handlers.router import ACTIONS
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def _signed(verifier, raw: bytes, headers: dict) -> bool:
 
 
 # Surfaces that add routes; another surface appends its own `mount` here.
-MOUNTS: list[Mount] = [mount_slack, mount_teams]
+MOUNTS: list[Mount] = [mount_slack, mount_teams, mount_console]
 
 
 def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Application:

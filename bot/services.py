@@ -16,6 +16,8 @@ from bot.core.messages import Reply
 from bot.core.privacy import Cipher
 from bot.infra import outbox as outbox_feature
 from bot.infra import people
+from bot.infra import signin as signin_feature
+from bot.infra.signin import SignIn
 from bot.infra.outbox import Outbox
 from bot.infra.scheduler import Scheduler
 from bot.infra.store import Migrations, Store
@@ -39,6 +41,7 @@ MIGRATIONS: tuple[Migrations, ...] = (
     inquiries_feature.MIGRATIONS,
     reminders_feature.MIGRATIONS,
     people.MIGRATIONS,
+    signin_feature.MIGRATIONS,
     SLACK_TABLES,
     TEAMS_TABLES,
 )
@@ -57,6 +60,7 @@ class Services:
     feedback: Feedback | None = None
     inquiries: Inquiries | None = None
     reminders: Reminders | None = None
+    signin: SignIn | None = None  # the console's one-time links and sessions
     cipher: Cipher | None = None  # the subject-info key, loaded once (bot.core.privacy.service_cipher)
     # attached by the processes that run them: `bot.infra.scheduler.start`, `bot.metrics.install`
     scheduler: Scheduler | None = None
@@ -90,4 +94,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, store
     feedback_feature.setup(services)
     inquiries_feature.setup(services)
     reminders_feature.setup(services)
+    signin_feature.setup(services)
     return services

@@ -670,8 +670,13 @@ class Inquiries:
 
     def _where(self, *, status=None, category=None, type=None, urgent=None, text=None, period=None,
                since: datetime | None = None, until: datetime | None = None, requester=None, assignee=None,
-               visible_to: str | None = None) -> tuple[str, list]:
+               visible_to: str | None = None, unassigned: bool = False, overdue: bool = False) -> tuple[str, list]:
         clauses, args = [], []
+        if unassigned:
+            clauses.append("assignee IS NULL")
+        if overdue:  # open and past its due time (the console's 기한 초과)
+            clauses.append("status != ? AND due_at IS NOT NULL AND due_at < ?")
+            args += [DONE, _now_text(self.clock.now())]
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
             bad = [s for s in statuses if s not in STATUSES]
@@ -719,10 +724,19 @@ class Inquiries:
             args += [visible_to, visible_to]
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
-    def list(self, *, page: int = 1, per_page: int = 20, _unindexed: bool = False, **filters) -> Page:
-        """A page of inquiries, newest first, filtered by status/category/type/urgent/text/period/…"""
+    def list(self, *, page: int = 1, per_page: int = 20, _unindexed: bool = False, order: str = "newest",
+             **filters) -> Page:
+        """A page of inquiries, newest first (or `order="due"`: open ones soonest due first), filtered by
+        status/category/type/urgent/text/period/…"""
         page, per_page = max(1, int(page)), max(1, min(int(per_page), 500))
         where, args = self._where(**filters)
+        if order == "due":
+            sort = f"ORDER BY status = '{DONE}', due_at IS NULL, due_at, id DESC"
+            with self.store.transaction():
+                total = self._read(f"SELECT COUNT(*) FROM inquiries{where}", args)[0][0]
+                rows = self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries{where} {sort} LIMIT ? OFFSET ?",
+                                  [*args, per_page, (page - 1) * per_page])
+            return Page([self._from_row(r) for r in rows], total, page, per_page)
         table = "inquiries NOT INDEXED" if _unindexed else "inquiries"
         with self.store.transaction():
             total = self._read(f"SELECT COUNT(*) FROM {table}{where}", args)[0][0]

@@ -1,0 +1,290 @@
+"""The helpdesk web console (`/console/…` on `ieum serve`): sign-in by one-time link, the queue, one inquiry
+with its actions. Every action runs the triage handler a chat click runs (`handlers.delivery.act`), so the
+triage card is updated and the requester hears on the surface they used; this module only translates HTTP
+to `Incoming` and `Reply` to HTML.
+
+Security: sessions are HttpOnly, SameSite=Strict cookies (Secure when IEUM_PUBLIC_URL is https) holding a
+random token whose hash is stored; every POST carries the session's CSRF token; every page is sent with a
+CSP without scripts, `frame-ancestors 'none'`, X-Frame-Options DENY and Referrer-Policy no-referrer. A link is
+spent by a POST from its page, so a chat client's link preview (a GET) never uses it up.
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import functools
+import hmac
+import io
+import logging
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+from aiohttp import web
+
+from bot.core.messages import Incoming
+from bot.inquiries.service import DONE, IN_PROGRESS, PERIODS, STATUSES, WAITING, InquiryError
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "ieum_console"
+PER_PAGE = 20
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'")
+EVENT_LABELS = {"filed": "접수", "assigned": "담당자 지정", "started": "조치 시작", "answered": "답변 등록",
+                "completed": "조치완료", "promoted": "FAQ 등록", "rated": "만족도 평가", "recommended": "추천",
+                "reinquired": "재질의", "subject_read": "대상자 정보 열람"}
+# the console's buttons: the triage handler each one runs
+ACTIONS = {"assign": "triage.assign", "start": "triage.start", "answer": "triage.answer.submit",
+           "complete": "triage.complete"}
+
+
+@functools.lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "pages")), autoescape=True,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+def page(name: str, *, status: int = 200, **data) -> web.Response:
+    html = _env().get_template(f"{name}.j2").render(**data)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def _secure(headers) -> None:
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers.setdefault("Cache-Control", "no-store")
+
+
+@web.middleware
+async def headers(request: web.Request, handler):
+    if not request.path.startswith("/console"):
+        return await handler(request)
+    try:
+        resp = await handler(request)
+    except web.HTTPException as e:  # redirects and refusals carry the headers too
+        _secure(e.headers)
+        raise
+    _secure(resp.headers)
+    return resp
+
+
+class Console:
+    def __init__(self, services):
+        self.services = services
+        self.secure = services.settings.console_url.startswith("https://")
+        self.notices: dict[str, str] = {}  # session cookie -> the last action's result, shown once
+
+    # -- sessions
+
+    def session(self, request: web.Request):
+        """(session, token) of a signed-in agent; an agent no longer in IEUM_AGENTS loses it here."""
+        token = request.cookies.get(COOKIE)
+        s = self.services.signin.session(token)
+        if s is None:
+            return None, token
+        if not self.services.inquiries.is_agent(s.user):
+            self.services.signin.end_all(s.user)
+            return None, token
+        return s, token
+
+    def required(self, request: web.Request):
+        s, token = self.session(request)
+        if s is None:
+            raise web.HTTPSeeOther("/console/welcome")
+        return s, token
+
+    async def form(self, request: web.Request, s) -> dict:
+        data = await request.post()
+        if not hmac.compare_digest(str(data.get("_csrf", "")), s.csrf):
+            raise web.HTTPForbidden(text="요청을 확인할 수 없습니다 (CSRF 토큰 없음). 페이지를 새로 고친 뒤 다시 시도하세요.")
+        return data
+
+    def render(self, name: str, s, token, **data) -> web.Response:
+        from bot.infra.people import name_of
+
+        notice = self.notices.pop(token, "") if token else ""
+        return page(name, me=s.user, me_name=name_of(self.services, s.user) or s.user, csrf=s.csrf,
+                    notice=notice, **data)
+
+    # -- sign-in
+
+    async def welcome(self, request: web.Request) -> web.Response:
+        return page("welcome")
+
+    async def signin_page(self, request: web.Request) -> web.Response:
+        return page("signin", token=request.query.get("token", ""))
+
+    async def signin(self, request: web.Request) -> web.Response:
+        data = await request.post()
+        loop = asyncio.get_running_loop()
+        got = await loop.run_in_executor(None, self.services.signin.redeem, str(data.get("token", "")))
+        if got is None or not self.services.inquiries.is_agent(got[0]):
+            return page("welcome", status=403, refused=True)
+        resp = web.HTTPSeeOther("/console/")
+        resp.set_cookie(COOKIE, got[1], httponly=True, samesite="Strict", secure=self.secure, path="/console",
+                        max_age=int(self.services.signin.session_hours * 3600))
+        raise resp
+
+    async def logout(self, request: web.Request) -> web.Response:
+        s, token = self.required(request)
+        await self.form(request, s)
+        self.services.signin.end(token)
+        resp = web.HTTPSeeOther("/console/welcome")
+        resp.del_cookie(COOKIE, path="/console")
+        raise resp
+
+    async def home(self, request: web.Request) -> web.Response:
+        self.required(request)
+        raise web.HTTPSeeOther("/console/inquiries")
+
+    # -- the queue
+
+    def filters(self, q, user: str) -> dict:
+        inq = self.services.inquiries
+        f: dict = {}
+        if q.get("period") in PERIODS:
+            f["period"] = q["period"]
+        if q.get("status") in STATUSES:
+            f["status"] = q["status"]
+        elif q.get("status") != "all":
+            f["status"] = [WAITING, IN_PROGRESS]  # the queue: what is still to do
+        if q.get("category") and inq.normalize_category(q["category"]):
+            f["category"] = q["category"]
+        if q.get("type") in inq.types:
+            f["type"] = q["type"]
+        if q.get("urgent") == "1":
+            f["urgent"] = True
+        if q.get("text", "").strip():
+            f["text"] = q["text"].strip()[:100]
+        if q.get("mine") == "1":
+            f["assignee"] = user
+        if q.get("unassigned") == "1":
+            f["unassigned"] = True
+        if q.get("overdue") == "1":
+            f["overdue"] = True
+        return f
+
+    async def inquiries(self, request: web.Request) -> web.Response:
+        s, token = self.required(request)
+        q = request.query
+        f = self.filters(q, s.user)
+        try:
+            number = max(1, int(q.get("page", "1")))
+        except ValueError:
+            number = 1
+        order = "newest" if q.get("sort") == "newest" else "due"
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(None, functools.partial(self.queue, f, number, order))
+        keep = {k: v for k, v in q.items() if k != "page"}
+        return self.render("inquiries", s, token, q=q, query=urlencode(keep), statuses=STATUSES,
+                           periods=list(PERIODS), types=self.services.inquiries.types,
+                           categories=self.services.inquiries.categories, **result)
+
+    def queue(self, f: dict, number: int, order: str) -> dict:
+        from bot.infra.people import name_of
+
+        inq = self.services.inquiries
+        result = inq.list(page=number, per_page=PER_PAGE, order=order, **f)
+        now = self.services.clock.now()
+        rows = []
+        for i in result.items:
+            left = inq.remaining(i, now)
+            rows.append({"i": i, "remaining": inq.remaining_label(i, now), "overdue": left is not None and left < 0,
+                         "assignee": name_of(self.services, i.assignee) if i.assignee else ""})
+        return {"rows": rows, "total": result.total, "page": result.page, "pages": result.pages}
+
+    async def export(self, request: web.Request) -> web.Response:
+        s, _ = self.required(request)
+        fmt = request.match_info["fmt"]
+        f = self.filters(request.query, s.user)
+        buf = io.BytesIO()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, functools.partial(self.services.inquiries.export, buf, fmt, **f))
+        kind = "text/csv" if fmt == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return web.Response(body=buf.getvalue(), headers={
+            "Content-Type": kind, "Content-Disposition": f'attachment; filename="inquiries.{fmt}"'})
+
+    # -- one inquiry
+
+    async def inquiry(self, request: web.Request) -> web.Response:
+        s, token = self.required(request)
+        return self.detail(s, token, request.match_info["receipt"])
+
+    def detail(self, s, token, receipt: str, subject: str | None = None) -> web.Response:
+        from bot.infra.people import name_of
+
+        try:
+            i = self.services.inquiries.get(receipt, events=True)
+        except InquiryError as e:
+            return self.render("error", s, token, message=str(e))
+        events = [{"at": e.at[:16].replace("T", " "), "label": EVENT_LABELS.get(e.kind, e.kind),
+                   "actor": name_of(self.services, e.actor) or e.actor} for e in i.events]
+        return self.render("inquiry", s, token, i=i, events=events, remaining=self.services.inquiries.remaining_label(i),
+                           assignee=name_of(self.services, i.assignee) if i.assignee else "",
+                           done=i.status == DONE, waiting=i.status == WAITING, subject=subject)
+
+    async def action(self, request: web.Request) -> web.Response:
+        s, token = self.required(request)
+        data = await self.form(request, s)
+        receipt, what = request.match_info["receipt"], request.match_info["action"]
+        try:
+            i = self.services.inquiries.get(receipt)
+        except InquiryError as e:
+            return self.render("error", s, token, message=str(e))
+        if what == "subject":
+            return await self.subject(request, s, token, i)
+        name = ACTIONS.get(what)
+        if name is None:
+            raise web.HTTPNotFound()
+        form = None
+        if what == "answer":
+            form = {"answer": str(data.get("answer", "")), "complete": data.get("complete") == "1"}
+        incoming = Incoming(user=s.user, surface="web", action=name, value=i.receipt, form=form, direct=True)
+        from handlers.delivery import act
+
+        loop = asyncio.get_running_loop()
+        replies = await loop.run_in_executor(None, lambda: act(self.services, incoming, source=i.source))
+        await loop.run_in_executor(None, self.services.outbox.drain)  # the requester hears now, not at the tick
+        errors = {k: v for r in replies if r.form is not None for k, v in r.form.errors.items()}
+        self.notices[token] = " ".join(errors.values()) or "\n".join(r.text for r in replies)
+        raise web.HTTPSeeOther(f"/console/inquiries/{i.receipt}")
+
+    async def subject(self, request, s, token, i) -> web.Response:
+        """대상자 정보: only to the assignee, only after a click (this POST), never stored in the page's URL;
+        every read is logged by the inquiries service (inquiry_subject_reads)."""
+        if i.assignee != s.user:
+            self.notices[token] = "대상자 정보는 담당자만 볼 수 있습니다. 먼저 맡기를 누르세요."
+            raise web.HTTPSeeOther(f"/console/inquiries/{i.receipt}")
+        try:
+            text = self.services.inquiries.read_subject_info(i.receipt, s.user)
+        except InquiryError as e:
+            return self.render("error", s, token, message=str(e))
+        return self.detail(s, token, i.receipt, subject=text or "(없음)")
+
+    async def css(self, request: web.Request) -> web.Response:
+        return web.FileResponse(HERE / "static" / "console.css", headers={"Cache-Control": "max-age=3600"})
+
+
+def mount(web_app: web.Application, services):
+    """The console's routes on the bot's server (always on: without a link nobody gets past the welcome page)."""
+    if getattr(services, "signin", None) is None or getattr(services, "inquiries", None) is None:
+        return None
+    c = Console(services)
+    web_app.middlewares.append(headers)
+    r = web_app.router
+    r.add_get("/console", c.home)
+    r.add_get("/console/", c.home)
+    r.add_get("/console/welcome", c.welcome)
+    r.add_get("/console/signin", c.signin_page)
+    r.add_post("/console/signin", c.signin)
+    r.add_post("/console/logout", c.logout)
+    r.add_get("/console/inquiries", c.inquiries)
+    r.add_get(r"/console/inquiries.{fmt:csv|xlsx}", c.export)
+    r.add_get("/console/inquiries/{receipt}", c.inquiry)
+    r.add_post("/console/inquiries/{receipt}/{action}", c.action)
+    r.add_get("/console/static/console.css", c.css)
+    return None

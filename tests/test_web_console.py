@@ -1,0 +1,187 @@
+"""The helpdesk web console over real HTTP: one-time links (a non-agent, an expired link, a reused link are
+refused), sessions and CSRF (a POST without the token changes nothing), security headers, an agent removed
+from IEUM_AGENTS losing access, the queue's filters and export, and `콘솔` in chat sending the link privately."""
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from bot.core.messages import Incoming
+from bot.http import ServerThread
+from bot.surfaces.web.app import mount as mount_console
+from handlers.console import signin_link
+from handlers.router import dispatch
+
+AGENTS = ("agent1", "agent2")
+
+
+def file(s, **kw):
+    data = dict(title="보조금 정산보고 화면 오류", category="전체업무 > ERP > 회계", type="시스템오류",
+                requester="u1", requester_name="김성현", content="저장 버튼이 동작하지 않습니다.",
+                subject_info="대상자 이순신 850101-1234567", source="console")
+    data.update(kw)
+    return s.inquiries.file(**data)
+
+
+class Browser:
+    """A cookie-keeping HTTP client that follows redirects (as a browser does)."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def request(self, path: str, data: dict | None = None):
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(self.base + path, data=body, timeout=10) as r:
+                return r.status, r.geturl(), r.read().decode("utf-8", "replace"), r.headers
+        except urllib.error.HTTPError as e:
+            return e.code, e.geturl(), e.read().decode("utf-8", "replace"), e.headers
+
+    def sign_in(self, url: str):
+        token = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["token"][0]
+        return self.request("/console/signin", {"token": token})
+
+    def csrf(self, path: str) -> str:
+        return re.search(r'name="_csrf" value="([^"]+)"', self.request(path)[2]).group(1)
+
+
+@pytest.fixture
+def server(services):
+    with ServerThread(services, mounts=[mount_console]) as srv:
+        yield srv
+
+
+def test_a_link_signs_in_once_and_the_session_sees_the_queue(services, server):
+    i = file(services)
+    b = Browser(server.url)
+    url = signin_link(services, "agent1")
+    assert url.startswith("http://127.0.0.1:3000/console/signin?token=")
+    status, _, html, _ = b.request(urllib.parse.urlparse(url).path + "?" + urllib.parse.urlparse(url).query)
+    assert status == 200 and "로그인" in html and i.title not in html  # a GET (a link preview) spends nothing
+    status, where, html, headers = b.sign_in(url)
+    assert status == 200 and where.endswith("/console/inquiries") and i.title in html and i.receipt in html
+    cookie = next(c for c in b.jar if c.name == "ieum_console")
+    assert cookie.has_nonstandard_attr("HttpOnly") and not cookie.secure
+    assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    # reused: refused, and the second browser gets no session
+    other = Browser(server.url)
+    status, _, html, _ = other.sign_in(url)
+    assert status == 403 and "사용할 수 없습니다" in html and i.title not in html
+    assert other.request("/console/inquiries")[1].endswith("/console/welcome")
+    # logout ends the session
+    b.request("/console/logout", {"_csrf": b.csrf("/console/inquiries")})
+    status, where, html, _ = b.request("/console/inquiries")
+    assert where.endswith("/console/welcome") and i.title not in html and "ieum console link" in html
+
+
+def test_an_expired_link_is_refused(services, server):
+    url = signin_link(services, "agent1", minutes=15)
+    services.store.conn.execute("UPDATE signin_links SET expires_at = expires_at - 3600")
+    status, _, html, _ = Browser(server.url).sign_in(url)
+    assert status == 403 and "만료" in html
+
+
+def test_without_a_session_every_page_explains_and_shows_nothing(services, server):
+    i = file(services)
+    for path in ("/console/", "/console/inquiries", f"/console/inquiries/{i.receipt}", "/console/inquiries.csv"):
+        status, where, html, headers = Browser(server.url).request(path)
+        assert where.endswith("/console/welcome") and i.title not in html and "/ieum 콘솔" in html, path
+        assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_post_without_the_csrf_token_changes_nothing(services, server):
+    i = file(services)
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    status, _, html, _ = b.request(f"/console/inquiries/{i.receipt}/assign", {})
+    assert status == 403 and "CSRF" in html
+    status, _, _, _ = b.request(f"/console/inquiries/{i.receipt}/answer", {"answer": "x", "_csrf": "forged"})
+    assert status == 403
+    after = services.inquiries.get(i.receipt)
+    assert after.assignee is None and after.answer is None
+    assert services.store.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_an_agent_removed_from_ieum_agents_loses_access(services, make, tmp_path):
+    file(services)
+    with ServerThread(services, mounts=[mount_console]) as srv:
+        b = Browser(srv.url)
+        b.sign_in(signin_link(services, "agent1"))
+        assert b.request("/console/inquiries")[1].endswith("/console/inquiries")
+    later = make(tmp_path, agents=("agent2",))  # the same database, restarted without agent1
+    try:
+        with ServerThread(later, mounts=[mount_console]) as srv:
+            b.base = srv.url
+            status, where, html, _ = b.request("/console/inquiries")
+            assert where.endswith("/console/welcome") and "보조금" not in html
+    finally:
+        later.close()
+
+
+def test_console_actions_go_through_the_handlers_and_reach_the_requester(services, server):
+    i = file(services, urgent=True)
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    token = b.csrf(f"/console/inquiries/{i.receipt}")
+    status, where, html, _ = b.request(f"/console/inquiries/{i.receipt}/assign", {"_csrf": token})
+    assert status == 200 and "담당자 지정" in html  # the history in Korean
+    # the subject info: only after a click, logged
+    assert "850101" not in html
+    status, _, html, _ = b.request(f"/console/inquiries/{i.receipt}/subject", {"_csrf": token})
+    assert "850101-1234567" in html and services.inquiries.subject_reads(i.receipt)[-1]["reader"] == "agent1"
+    b.request(f"/console/inquiries/{i.receipt}/answer", {"_csrf": token, "answer": "설정 메뉴에서 다시 저장하세요.",
+                                                       "complete": "1"})
+    after = services.inquiries.get(i.receipt)
+    assert after.status == "조치완료" and after.answer.startswith("설정 메뉴")
+    rows = services.outbox.items()
+    targets = {(r["surface"], r["target"]) for r in rows}
+    assert ("console", "user:u1") in targets and ("console", "channel:triage") in targets
+    assert all(r["status"] == "sent" for r in rows)  # drained at once, not at the next tick
+
+
+def test_the_queue_filters_and_exports(services, server):
+    a = file(services, title="긴급한 급여 오류", urgent=True)
+    file(services, title="평범한 질문", type="사용법문의")
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    html = b.request("/console/inquiries?urgent=1")[2]
+    assert "긴급한 급여 오류" in html and "평범한 질문" not in html
+    html = b.request("/console/inquiries?text=" + urllib.parse.quote("평범"))[2]
+    assert "평범한 질문" in html and "긴급한 급여 오류" not in html
+    services.inquiries.assign(a.receipt, "agent1")
+    html = b.request("/console/inquiries?mine=1")[2]
+    assert "긴급한 급여 오류" in html and "평범한 질문" not in html
+    html = b.request("/console/inquiries?unassigned=1")[2]
+    assert "평범한 질문" in html and "긴급한 급여 오류" not in html
+    status, _, body, headers = b.request("/console/inquiries.csv?urgent=1")
+    assert status == 200 and "긴급한 급여 오류" in body and "평범한 질문" not in body and "850101" not in body
+
+
+def test_console_command_sends_the_link_privately_to_agents_only(services):
+    replies = dispatch(Incoming(user="agent1", text="콘솔", surface="slack", direct=False), services)
+    (r,) = replies
+    assert r.to_user == "agent1" and r.private and r.data.get("sensitive") is True
+    assert "/console/signin?token=" in r.text
+    refused = dispatch(Incoming(user="u1", text="콘솔"), services)
+    assert refused[0].kind == "error" and "/console/" not in refused[0].text
+
+
+def test_cli_link_refuses_a_non_agent_in_korean(tmp_path):
+    env = {"IEUM_DATA_DIR": str(tmp_path), "IEUM_AGENTS": "agent1", "PATH": "/usr/bin:/bin",
+           "IEUM_SECRET_KEY": "dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4="}
+    cmd = [sys.executable, "-m", "bot.cli", "console", "link"]
+    refused = subprocess.run([*cmd, "nobody"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "담당자" in refused.stderr and refused.stdout == ""
+    ok = subprocess.run([*cmd, "agent1", "--minutes", "5"], env={**env, "IEUM_PUBLIC_URL": "https://help.example"},
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith("https://help.example/console/signin?token=")
