@@ -159,9 +159,11 @@ def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Applica
     return web_app
 
 
+OUTBOX_POLL_SECONDS = 2.0
+
+
 async def _drain_outbox(services, every: float) -> None:
-    # `ServerThread(drain_every=…)` only (tests, embedding without the scheduler): under `serve` the
-    # scheduler's tick drains the outbox.
+    # Under `serve` (every OUTBOX_POLL_SECONDS, beside the scheduler's tick) and `ServerThread(drain_every=…)`.
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(every)
@@ -290,6 +292,12 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
         tick = float(settings.extra.get("IEUM_TICK_SECONDS") or TICK_SECONDS)
         scheduler = start_scheduler(services, interval=tick)
         web_app.on_cleanup.insert(0, lambda app: _stop_scheduler(scheduler))
+        # what another process queued (an answer given with `ieum inquiries answer`) goes out within seconds,
+        # not at the next tick: a due-row poll is one indexed query
+        poll = float(settings.extra.get("IEUM_OUTBOX_POLL_SECONDS") or OUTBOX_POLL_SECONDS)
+        if poll > 0:
+            poller = asyncio.get_running_loop().create_task(_drain_outbox(services, poll))
+            web_app.on_cleanup.insert(0, lambda app: _cancel(poller))
         # crash recovery: notifications of inquiries committed just before a kill (bot/recovery.py)
         from handlers.recovery import run as recover
 

@@ -185,3 +185,35 @@ def test_cli_link_refuses_a_non_agent_in_korean(tmp_path):
     ok = subprocess.run([*cmd, "agent1", "--minutes", "5"], env={**env, "IEUM_PUBLIC_URL": "https://help.example"},
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and ok.stdout.startswith("https://help.example/console/signin?token=")
+
+
+def test_cli_answer_beside_a_serving_bot_reaches_the_requester_in_seconds(tmp_path, fake):
+    """`ieum inquiries answer` runs the triage handler and queues the requester's DM; the serving bot's
+    outbox poll (not its 30-second tick) sends it."""
+    import time
+
+    from fakes.harness import AGENT, Client, submission
+    from test_faults import BotProcess
+
+    fake.reset()
+    bot = BotProcess(tmp_path / "data", fake, tmp_path / "bot.log", IEUM_OUTBOX_POLL_SECONDS="0.5")
+    bot.env["IEUM_TICK_SECONDS"] = "600"  # only the poll can deliver within the test's time
+    bot.start()
+    try:
+        status, body = Client(bot.url).interact(submission("U100", title="급여대장 출력 오류", content="출력이 안 됩니다."))
+        assert status == 200 and "errors" not in body
+        fake.wait_for(lambda f: any("급여대장" in str(c.args.get("text", "")) for c in f.of("chat.postMessage")), 10)
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "bot.cli", "inquiries", "answer", "1", "--agent", AGENT,
+                               "--text", "출력 설정을 A4로 바꾸세요."], env=bot.env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        calls = fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if "A4로" in str(c.args.get("text", ""))
+                                         and c.args.get("channel") != "CTRIAGE"], 15)
+        assert calls and time.monotonic() - started < 15
+        fake.quiet(1.0)
+        dms = [c for c in fake.of("chat.postMessage") if "A4로" in str(c.args.get("text", ""))
+               and c.args.get("channel") != "CTRIAGE"]
+        assert len(dms) == 1  # once
+    finally:
+        bot.stop()
