@@ -16,6 +16,7 @@ import pytest
 from bot.core.messages import Incoming
 from bot.http import ServerThread
 from bot.surfaces.web.app import mount as mount_console
+from fakes.harness import wait_until
 from handlers.console import signin_link
 from handlers.router import dispatch
 
@@ -217,3 +218,54 @@ def test_cli_answer_beside_a_serving_bot_reaches_the_requester_in_seconds(tmp_pa
         assert len(dms) == 1  # once
     finally:
         bot.stop()
+
+
+@pytest.fixture
+def slack_console(tmp_path, fake):
+    from bot.http import mount_slack
+    from bot.services import build
+    from fakes.harness import settings_for
+
+    fake.reset()
+    services = build(settings_for(tmp_path / "data", fake))
+    server = ServerThread(services, mounts=[mount_slack, mount_console], drain_every=0.3).start()
+    yield services, server
+    server.stop()
+    services.close()
+
+
+def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_work(slack_console, fake):
+    from fakes.harness import AGENT, Client, message_event, submission
+
+    services, server = slack_console
+    slack = Client(server.url)
+    assert slack.interact(submission("U100", title="급여대장 출력 오류", content="출력이 안 됩니다."))[0] == 200
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, AGENT))
+    token = b.csrf("/console/inquiries/1")
+    b.request("/console/inquiries/1/assign", {"_csrf": token})
+    status, _, html, _ = b.request("/console/inquiries/1/ask", {"_csrf": token, "question": "어느 시설의 급여대장인가요?"})
+    assert status == 200 and "추가정보요청" in html
+    assert services.inquiries.get("1").status == "추가정보요청"
+
+    def asked(f):
+        return [(ch, ts) for (ch, ts), m in f.messages.items() if ch.startswith("D") and "어느 시설" in m["text"]]
+
+    ((channel, ts),) = fake.wait_for(asked, 10)
+    slack.event(message_event("행복요양원 2월분입니다. 010-2345-6789", user="U100", channel=channel, thread_ts=ts))
+    wait_until(lambda: services.inquiries.get("1").status == "조치중")
+    html = b.request("/console/inquiries/1")[2]
+    assert "행복요양원 2월분입니다" in html and "010-2345-6789" not in html  # masked on the way in
+    assert "추가 정보 받음" in html
+    # an internal note stays in the console; 재개 after completion tells the requester again
+    n = len(fake.of("chat.postMessage"))
+    b.request("/console/inquiries/1/note", {"_csrf": token, "note": "시설 담당자와 통화함"})
+    assert "시설 담당자와 통화함" in b.request("/console/inquiries/1")[2]
+    fake.quiet(0.5)
+    assert not any("통화함" in str(c.args.get("text")) for c in fake.of("chat.postMessage")[n:])
+    b.request("/console/inquiries/1/answer", {"_csrf": token, "answer": "2월분을 다시 생성했습니다.", "complete": "1"})
+    b.request("/console/inquiries/1/reopen", {"_csrf": token})
+    assert services.inquiries.get("1").status == "조치중"
+    fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.args.get("channel") == channel
+                             and "다시 열었습니다" in str(c.args.get("text"))], 10)
+

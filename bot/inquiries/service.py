@@ -33,7 +33,9 @@ from bot.infra.store import Migrations, Store
 log = logging.getLogger(__name__)
 
 WAITING, IN_PROGRESS, DONE = "조치대기", "조치중", "조치완료"
-STATUSES = (WAITING, IN_PROGRESS, DONE)
+INFO_REQUESTED = "추가정보요청"  # the requester was asked for more; their reply returns it to 조치중
+STATUSES = (WAITING, IN_PROGRESS, INFO_REQUESTED, DONE)
+MAX_NOTE = 2000
 SEED_TYPES = ["개선요구", "고객PC환경", "교육문의", "사용법문의", "시스템오류", "자료보정", "자료확인",
               "단순질의", "지침문의", "장애신고", "기타문의"]
 ALLOWED_EXTENSIONS = ("jpg", "jpeg", "png", "hwp", "doc", "docx", "pdf")
@@ -870,6 +872,63 @@ class Inquiries:
             self._touch(n, now, status=DONE, completed_at=_now_text(now))
             self._event(n, agent, "completed", {"status": DONE}, now)
         return self.get(n)
+
+    def request_info(self, number: str | int, agent: str, question: str) -> Inquiry:
+        """추가 정보 요청: ask the requester (the handlers tell them); the inquiry waits in INFO_REQUESTED."""
+        n = parse_receipt(number)
+        question = (question or "").strip()
+        if not question:
+            raise Invalid({"question": "요청할 내용을 입력해 주세요."})
+        if len(question) > MAX_NOTE:
+            raise Invalid({"question": f"요청 내용은 {MAX_NOTE}자 이내로 입력해 주세요."})
+        if found := find_personal_data(question):
+            raise Invalid({"question": f"요청 내용에 개인정보({labels(found)})가 있습니다. 지워 주세요."})
+        now = self.clock.now()
+        with self.store.transaction():
+            inq = self._own(n, agent)
+            if inq.status == DONE:
+                raise BadState(f"접수번호 {inq.receipt}는 이미 조치완료된 질의입니다.")
+            changes = {"status": INFO_REQUESTED}
+            if inq.started_at is None:
+                changes["started_at"] = _now_text(now)
+            self._touch(n, now, **changes)
+            self._event(n, agent, "info_requested", {"text": question}, now)
+        return self.get(n)
+
+    def info_received(self, number: str | int, user: str) -> Inquiry | None:
+        """The requester answered a 추가 정보 요청: back to 조치중. None when nothing was being waited for."""
+        n = parse_receipt(number)
+        now = self.clock.now()
+        with self.store.transaction():
+            cur = self.store.conn.execute("UPDATE inquiries SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                                          [IN_PROGRESS, _now_text(now), n, INFO_REQUESTED])
+            if cur.rowcount == 0:
+                return None
+            self._event(n, user, "info_received", {"status": IN_PROGRESS}, now)
+        return self.get(n)
+
+    def reopen(self, number: str | int, agent: str) -> Inquiry:
+        """재개: an agent reopens a completed inquiry (조치완료 → 조치중)."""
+        n = parse_receipt(number)
+        now = self.clock.now()
+        with self.store.transaction():
+            inq = self.get(n)
+            if inq.status != DONE:
+                raise BadState(f"접수번호 {inq.receipt}는 조치완료된 질의가 아닙니다.")
+            self._touch(n, now, status=IN_PROGRESS, completed_at=None, assignee=inq.assignee or agent)
+            self._event(n, agent, "reopened", {"status": IN_PROGRESS}, now)
+        return self.get(n)
+
+    def note(self, number: str | int, agent: str, text: str) -> Inquiry:
+        """An internal note: kept on the inquiry's history for agents only, personal data masked."""
+        n = parse_receipt(number)
+        text = mask((text or "").strip())
+        if not text:
+            raise Invalid({"note": "메모를 입력해 주세요."})
+        with self.store.transaction():
+            inq = self.get(n)
+            self._event(n, agent, "note", {"text": text[:MAX_NOTE]})
+        return inq
 
     def reinquire(self, number: str | int, user: str, *, content: str, title: str | None = None,
                   subject_info: str | None = None, submission_id: str | None = None) -> Inquiry:

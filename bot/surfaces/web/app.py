@@ -23,7 +23,7 @@ import jinja2
 from aiohttp import web
 
 from bot.core.messages import Incoming
-from bot.inquiries.service import DONE, IN_PROGRESS, PERIODS, STATUSES, WAITING, InquiryError
+from bot.inquiries.service import DONE, INFO_REQUESTED, IN_PROGRESS, PERIODS, STATUSES, WAITING, InquiryError
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,14 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
        "frame-ancestors 'none'")
 EVENT_LABELS = {"filed": "접수", "assigned": "담당자 지정", "started": "조치 시작", "answered": "답변 등록",
                 "completed": "조치완료", "promoted": "FAQ 등록", "rated": "만족도 평가", "recommended": "추천",
-                "reinquired": "재질의", "subject_read": "대상자 정보 열람"}
+                "reinquired": "재질의", "subject_read": "대상자 정보 열람", "info_requested": "추가 정보 요청",
+                "info_received": "추가 정보 받음", "reopened": "재개", "note": "내부 메모", "message": "대화"}
 # the console's buttons: the triage handler each one runs
 ACTIONS = {"assign": "triage.assign", "start": "triage.start", "answer": "triage.answer.submit",
-           "complete": "triage.complete"}
+           "complete": "triage.complete", "ask": "triage.ask.submit", "reopen": "triage.reopen",
+           "note": "triage.note.submit", "promote": "triage.promote.submit"}
+# the form fields each action posts (everything else in the POST is ignored)
+FIELDS = {"answer": ("answer",), "ask": ("question",), "note": ("note",), "promote": ("title", "answer", "questions")}
 
 
 @functools.lru_cache(maxsize=1)
@@ -151,7 +155,7 @@ class Console:
         if q.get("status") in STATUSES:
             f["status"] = q["status"]
         elif q.get("status") != "all":
-            f["status"] = [WAITING, IN_PROGRESS]  # the queue: what is still to do
+            f["status"] = [WAITING, IN_PROGRESS, INFO_REQUESTED]  # the queue: what is still to do
         if q.get("category") and inq.normalize_category(q["category"]):
             f["category"] = q["category"]
         if q.get("type") in inq.types:
@@ -212,20 +216,38 @@ class Console:
 
     async def inquiry(self, request: web.Request) -> web.Response:
         s, token = self.required(request)
-        return self.detail(s, token, request.match_info["receipt"])
+        return self.detail(s, token, request.match_info["receipt"], query=request.query)
 
-    def detail(self, s, token, receipt: str, subject: str | None = None) -> web.Response:
+    def detail(self, s, token, receipt: str, subject: str | None = None, query=None) -> web.Response:
         from bot.infra.people import name_of
 
         try:
             i = self.services.inquiries.get(receipt, events=True)
         except InquiryError as e:
             return self.render("error", s, token, message=str(e))
-        events = [{"at": e.at[:16].replace("T", " "), "label": EVENT_LABELS.get(e.kind, e.kind),
-                   "actor": name_of(self.services, e.actor) or e.actor} for e in i.events]
-        return self.render("inquiry", s, token, i=i, events=events, remaining=self.services.inquiries.remaining_label(i),
+        query = query or {}
+        events, talk = [], []
+        for e in i.events:
+            item = {"at": e.at[:16].replace("T", " "), "label": EVENT_LABELS.get(e.kind, e.kind), "kind": e.kind,
+                    "actor": name_of(self.services, e.actor) or e.actor, "text": e.detail.get("text", ""),
+                    "surface": e.detail.get("surface", "")}
+            (talk if e.kind in ("message", "info_requested") else events).append(item)
+        canned = load_canned(self.services.settings.knowledge)
+        draft = i.answer or ""
+        if query.get("canned", "").isdigit() and int(query["canned"]) < len(canned):
+            draft = canned[int(query["canned"])]["text"].strip()
+        found, needle = [], query.get("kb", "").strip()[:100]
+        if needle:
+            found = [m.entry for m in self.services.engine.search(needle, limit=5)]
+        entry = self.services.kb.entry(query.get("entry", "")) if query.get("entry") else None
+        if entry is not None:
+            draft = (draft + "\n\n" if draft else "") + self.services.templates.render_answer(entry).strip()
+        return self.render("inquiry", s, token, i=i, events=events, talk=talk,
+                           remaining=self.services.inquiries.remaining_label(i),
                            assignee=name_of(self.services, i.assignee) if i.assignee else "",
-                           done=i.status == DONE, waiting=i.status == WAITING, subject=subject)
+                           done=i.status == DONE, waiting=i.status == WAITING, subject=subject, canned=canned,
+                           draft=draft, found=found, needle=needle, entry=query.get("entry", ""),
+                           canned_index=query.get("canned", ""))
 
     async def action(self, request: web.Request) -> web.Response:
         s, token = self.required(request)
@@ -240,9 +262,9 @@ class Console:
         name = ACTIONS.get(what)
         if name is None:
             raise web.HTTPNotFound()
-        form = None
+        form = {k: str(data.get(k, "")) for k in FIELDS.get(what, ())} or None
         if what == "answer":
-            form = {"answer": str(data.get("answer", "")), "complete": data.get("complete") == "1"}
+            form["complete"] = data.get("complete") == "1"
         incoming = Incoming(user=s.user, surface="web", action=name, value=i.receipt, form=form, direct=True)
         from handlers.delivery import act
 
@@ -267,6 +289,18 @@ class Console:
 
     async def css(self, request: web.Request) -> web.Response:
         return web.FileResponse(HERE / "static" / "console.css", headers={"Cache-Control": "max-age=3600"})
+
+
+def load_canned(knowledge: Path) -> list[dict]:
+    """The canned answers of `knowledge/canned.yaml` (title, text); none when the file is absent or broken."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((Path(knowledge) / "canned.yaml").read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError):
+        return []
+    return [{"title": str(d["title"]), "text": str(d["text"])} for d in data
+            if isinstance(d, dict) and d.get("title") and d.get("text")]
 
 
 def mount(web_app: web.Application, services):
