@@ -8,6 +8,7 @@ Skips, saying why, where Chromium or Playwright is missing.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -92,6 +93,12 @@ def test_an_agent_signs_in_filters_answers_and_the_requester_hears_in_slack(live
             page.get_by_role("button", name="답변 등록").click()
             expect(page.locator("dd", has_text="조치완료")).to_be_visible()
             page.screenshot(path=str(SHOTS / "05-inquiry-answered.png"), full_page=True)
+            page.get_by_role("link", name="통계").click()
+            expect(page.locator("svg.chart").first).to_be_visible()
+            page.screenshot(path=str(SHOTS / "06-insights.png"), full_page=True)
+            page.get_by_role("link", name="지식 공백").click()
+            expect(page.get_by_role("heading", name=re.compile("지식 공백"))).to_be_visible()
+            page.screenshot(path=str(SHOTS / "07-gaps.png"), full_page=True)
         finally:
             browser.close()
 

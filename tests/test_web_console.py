@@ -269,3 +269,54 @@ def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_wor
     fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.args.get("channel") == channel
                              and "다시 열었습니다" in str(c.args.get("text"))], 10)
 
+
+
+def test_gaps_group_declined_questions_masked_and_a_gap_becomes_a_faq_ieum_ask_answers(tmp_path, knowledge):
+    from bot.core.clock import FixedClock
+    from bot.core.config import Settings
+    from bot.services import build
+    from conftest import INQUIRY_NOW
+
+    settings = Settings(data_dir=tmp_path / "data", knowledge=knowledge, agents=AGENTS,
+                        secret_key="dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4=")
+    services = build(settings, clock=FixedClock(INQUIRY_NOW))
+    try:
+        for q in ("급여명세서 재발급 방법 알려주세요 010-2345-6789", "급여 명세서 재발급은 어떻게 하나요",
+                  "급여명세서 재발급 방법", "희망이음 접속 방법", "안녕"):
+            dispatch(Incoming(user="u1", text=q), services)
+        stored = [q for (q,) in services.store.conn.execute("SELECT query FROM declined_questions")]
+        assert len(stored) == 3 and not any("010-2345" in q for q in stored)  # masked before written; no 안녕
+        with ServerThread(services, mounts=[mount_console]) as srv:
+            b = Browser(srv.url)
+            b.sign_in(signin_link(services, "agent1"))
+            html = b.request("/console/gaps")[2]
+            assert "010-2345-6789" not in html and html.count("FAQ로 만들기") == 1 and ">3<" in html
+            csv_body = b.request("/console/gaps.csv")[2]
+            assert "급여" in csv_body and "010-2345" not in csv_body
+            draft = b.request("/console/gaps/draft?days=30&g=0")[2]
+            assert "급여 명세서 재발급은 어떻게 하나요" in draft
+            status, where, html, _ = b.request("/console/gaps/faq", {
+                "_csrf": b.csrf("/console/gaps"), "title": "급여명세서 재발급 방법",
+                "questions": "급여 명세서 재발급은 어떻게 하나요\n급여명세서 다시 뽑기",
+                "answer": "ERP > 급여 > 급여명세서 메뉴에서 재발급을 누르세요."})
+            assert where.endswith("/console/gaps") and "FAQ로 등록했습니다" in html
+            reply = dispatch(Incoming(user="u2", text="급여명세서 다시 뽑기"), services)[0]
+            assert "재발급을 누르세요" in reply.text  # at once, in the serving bot
+            html = b.request("/console/insights?days=7")[2]
+            assert "<svg" in html and "자동 해결률" in html and "<script" not in html
+            assert b.request("/console/insights.csv")[0] == 200
+        env = {"IEUM_DATA_DIR": str(tmp_path / "ask"), "IEUM_KNOWLEDGE": str(knowledge), "PATH": "/usr/bin:/bin"}
+        asked = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "급여명세서 다시 뽑기"], env=env,
+                               capture_output=True, text=True, timeout=120)
+        assert asked.returncode == 0 and "재발급을 누르세요" in asked.stdout
+        # kept for the configured period (IEUM_GAPS_DAYS), then deleted
+        from datetime import timedelta
+
+        services.feedback.keep_days = 90
+        services.feedback.clock = FixedClock(INQUIRY_NOW + timedelta(days=89))
+        assert services.feedback.prune_declined() == 0
+        services.feedback.clock = FixedClock(INQUIRY_NOW + timedelta(days=91))
+        services.feedback.prune_declined()
+        assert services.store.conn.execute("SELECT COUNT(*) FROM declined_questions").fetchone()[0] == 0
+    finally:
+        services.close()

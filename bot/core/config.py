@@ -31,6 +31,18 @@ def _public_url(value: str) -> str | None:
     return value
 
 
+def _days(value: str) -> int:
+    if not value.strip():
+        return 90
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 3650:
+        raise ConfigError(f"IEUM_GAPS_DAYS는 1에서 3650 사이의 일수여야 합니다: {value[:20]}")
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
@@ -47,6 +59,7 @@ class Settings:
     slack_api_url: str | None = None
     # the helpdesk console's address as agents' browsers reach it (sign-in links); None: http://127.0.0.1:PORT
     public_url: str | None = None
+    gaps_days: int = 90  # how long declined questions are kept (IEUM_GAPS_DAYS)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -107,5 +120,6 @@ class Settings:
             slack_triage_channel=env.get("SLACK_TRIAGE_CHANNEL") or None,
             slack_api_url=env.get("SLACK_API_URL") or None,
             public_url=_public_url(env.get("IEUM_PUBLIC_URL", "")),
+            gaps_days=_days(env.get("IEUM_GAPS_DAYS", "")),
             extra={k: v for k, v in env.items() if k.startswith(("IEUM_", "CONNECTIONS__", "TEAMS_"))},
         )

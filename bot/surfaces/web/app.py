@@ -287,8 +287,108 @@ class Console:
             return self.render("error", s, token, message=str(e))
         return self.detail(s, token, i.receipt, subject=text or "(없음)")
 
+    # -- insights and knowledge gaps
+
+    @staticmethod
+    def days(q) -> int:
+        return {"7": 7, "30": 30, "90": 90}.get(q.get("days", ""), 30)
+
+    def insight_data(self, days: int) -> dict:
+        from bot.inquiries.insights import compute
+
+        return compute(self.services.store, self.services.clock.now(), days)
+
+    async def insights(self, request: web.Request) -> web.Response:
+        from bot.surfaces.web.charts import bars
+
+        s, token = self.required(request)
+        days = self.days(request.query)
+        data = await asyncio.get_running_loop().run_in_executor(None, self.insight_data, days)
+        labels = [r["day"] for r in data["daily"]]
+        charts = [
+            bars("일별 질문: 답변 / 답변 못함", labels, [("답변", [r["answered"] for r in data["daily"]]),
+                                                      ("답변 못함", [r["declined"] for r in data["daily"]])]),
+            bars("일별 질의: 접수 / 조치완료", labels, [("접수", [r["opened"] for r in data["daily"]]),
+                                                    ("조치완료", [r["closed"] for r in data["daily"]])]),
+        ]
+        return self.render("insights", s, token, data=data, charts=charts, days=days)
+
+    async def insights_csv(self, request: web.Request) -> web.Response:
+        self.required(request)
+        data = await asyncio.get_running_loop().run_in_executor(None, self.insight_data, self.days(request.query))
+        rows = [["일자", "답변", "답변 못함", "질의 접수", "조치완료"]]
+        rows += [[r["day"], r["answered"], r["declined"], r["opened"], r["closed"]] for r in data["daily"]]
+        rows += [[], ["업무분류", "질의 수", "첫 응답(시간)", "완료(시간)", "기한 내 완료율"]]
+        rows += [[c["category"], c["count"], _num(c["first_hours"]), _num(c["done_hours"]), _num(c["in_time"])]
+                 for c in data["by_category"]]
+        rows += [[], ["FAQ", "도움됨", "도움 안 됨"]] + [[f["entry"], f["up"], f["down"]] for f in data["feedback"]]
+        return _csv("insights.csv", rows)
+
+    def gap_groups(self, days: int):
+        from datetime import timedelta
+
+        from bot.knowledge.gaps import collect, group
+
+        since = (self.services.clock.now() - timedelta(days=days)).isoformat(timespec="seconds")
+        return group(collect(self.services.store, since))
+
+    async def gaps(self, request: web.Request) -> web.Response:
+        s, token = self.required(request)
+        days = self.days(request.query)
+        groups = await asyncio.get_running_loop().run_in_executor(None, self.gap_groups, days)
+        return self.render("gaps", s, token, groups=groups[:100], total=len(groups), days=days,
+                           keep=self.services.settings.gaps_days)
+
+    async def gaps_csv(self, request: web.Request) -> web.Response:
+        self.required(request)
+        groups = await asyncio.get_running_loop().run_in_executor(None, self.gap_groups, self.days(request.query))
+        rows = [["대표 질문", "건수", "답변 못함", "도움 안 됨", "예시"]]
+        rows += [[g.title, g.count, g.declined, g.disliked, " | ".join(g.examples)] for g in groups]
+        return _csv("gaps.csv", rows)
+
+    async def gap_draft(self, request: web.Request) -> web.Response:
+        s, token = self.required(request)
+        days = self.days(request.query)
+        groups = await asyncio.get_running_loop().run_in_executor(None, self.gap_groups, days)
+        try:
+            g = groups[int(request.query.get("g", ""))]
+        except (ValueError, IndexError):
+            raise web.HTTPSeeOther(f"/console/gaps?days={days}")
+        return self.render("gap_draft", s, token, title=g.title, questions="\n".join(g.examples), answer="",
+                           error="")
+
+    async def gap_faq(self, request: web.Request) -> web.Response:
+        from bot.knowledge.gaps import make_entry
+
+        s, token = self.required(request)
+        data = await self.form(request, s)
+        title, answer = str(data.get("title", "")), str(data.get("answer", ""))
+        questions = str(data.get("questions", "")).splitlines()
+        try:
+            entry = make_entry(self.services.settings.knowledge, title=title, answer=answer, questions=questions)
+        except ValueError as e:
+            return self.render("gap_draft", s, token, title=title, answer=answer, questions="\n".join(questions),
+                               error=str(e))
+        self.services.engine.add(entry)  # answered at once; the file makes it last (and `ieum ask` sees it)
+        log.info("console: FAQ %s written from a knowledge gap by %s", entry.id, s.user)
+        self.notices[token] = f"FAQ로 등록했습니다: {entry.title} ({entry.id})"
+        raise web.HTTPSeeOther("/console/gaps")
+
     async def css(self, request: web.Request) -> web.Response:
         return web.FileResponse(HERE / "static" / "console.css", headers={"Cache-Control": "max-age=3600"})
+
+
+def _num(v) -> str:
+    return "" if v is None else f"{v:.2f}"
+
+
+def _csv(name: str, rows: list[list]) -> web.Response:
+    from bot.inquiries.service import _csv_safe  # questions users typed: never a spreadsheet formula
+
+    buf = io.StringIO()
+    csv.writer(buf).writerows([[_csv_safe(v) for v in row] for row in rows])
+    return web.Response(body=("\ufeff" + buf.getvalue()).encode("utf-8"), headers={
+        "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def load_canned(knowledge: Path) -> list[dict]:
@@ -320,5 +420,11 @@ def mount(web_app: web.Application, services):
     r.add_get(r"/console/inquiries.{fmt:csv|xlsx}", c.export)
     r.add_get("/console/inquiries/{receipt}", c.inquiry)
     r.add_post("/console/inquiries/{receipt}/{action}", c.action)
+    r.add_get("/console/insights", c.insights)
+    r.add_get("/console/insights.csv", c.insights_csv)
+    r.add_get("/console/gaps", c.gaps)
+    r.add_get("/console/gaps.csv", c.gaps_csv)
+    r.add_get("/console/gaps/draft", c.gap_draft)
+    r.add_post("/console/gaps/faq", c.gap_faq)
     r.add_get("/console/static/console.css", c.css)
     return None
