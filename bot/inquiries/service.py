@@ -673,7 +673,8 @@ class Inquiries:
     def _where(self, *, status=None, category=None, type=None, urgent=None, text=None, period=None,
                since: datetime | None = None, until: datetime | None = None, requester=None, assignee=None,
                visible_to: str | None = None, unassigned: bool = False, overdue: bool = False) -> tuple[str, list]:
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list = []
         if unassigned:
             clauses.append("assignee IS NULL")
         if overdue:  # open and past its due time (the console's 기한 초과)

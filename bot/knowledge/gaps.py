@@ -53,12 +53,12 @@ def group(items: list[tuple[str, str]], *, examples: int = 5) -> list[Group]:
         ws = grams(text)
         if not ws:
             continue
-        best, best_score = None, 0.0
-        for g in {n for w in ws for n in index.get(w, ())}:
-            common = len(ws & groups[g].words)
-            score = common / min(len(ws), len(groups[g].words))
+        best: int | None = None
+        best_score = 0.0
+        for n in {n for w in ws for n in index.get(w, ())}:
+            score = len(ws & groups[n].words) / min(len(ws), len(groups[n].words))
             if score > best_score:
-                best, best_score = g, score
+                best, best_score = n, score
         if best is None or best_score < SIMILAR:
             groups.append(Group(title=text, words=set(ws)))
             best = len(groups) - 1
@@ -82,7 +82,7 @@ def slug(title: str) -> str:
     return "gap-" + (re.sub(r"[^0-9A-Za-z가-힣]+", "-", title).strip("-")[:40] or "entry")
 
 
-def make_entry(knowledge: Path, *, title: str, answer: str, questions: list[str], tags: list[str] = ()) -> Entry:
+def make_entry(knowledge: Path, *, title: str, answer: str, questions: list[str], tags: tuple[str, ...] = ()) -> Entry:
     """Append a FAQ entry to `knowledge/entries/gaps.yaml` (written atomically); raises ValueError with the
     Korean reason when something is missing or holds personal data."""
     title, answer = title.strip()[:100], answer.strip()

@@ -23,6 +23,7 @@ import jinja2
 from aiohttp import web
 
 from bot.core.messages import Incoming
+from bot.infra.businesshours import remaining_label
 from bot.inquiries.service import DONE, INFO_REQUESTED, IN_PROGRESS, PERIODS, STATUSES, WAITING, InquiryError
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ class Console:
         rows = []
         for i in result.items:
             left = inq.remaining(i, now)
-            rows.append({"i": i, "remaining": inq.remaining_label(i, now), "overdue": left is not None and left < 0,
+            rows.append({"i": i, "remaining": remaining_label(left), "overdue": left is not None and left < 0,
                          "assignee": name_of(self.services, i.assignee) if i.assignee else ""})
         return {"rows": rows, "total": result.total, "page": result.page, "pages": result.pages}
 
