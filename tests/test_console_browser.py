@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from bot.core.config import PROJECT_ROOT
-from bot.http import ServerThread, mount_slack
-from bot.services import build
-from bot.surfaces.web.app import mount as mount_console
-from fakes.harness import AGENT, Client, settings_for, submission
+from fakes.harness import AGENT, Client, submission
 from handlers.console import signin_link
+from test_playground import CHROME_ARGS, CHROMIUM  # the same browser and flags as the playground test
+from test_web_console import slack_console  # noqa: F401  (the fixture: Slack and the console on one server)
 
-CHROMIUM = os.environ.get("IEUM_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-sync"]
 SHOTS = Path(os.environ.get("IEUM_TEST_SHOTS") or PROJECT_ROOT / "screenshots" / "console")
 
 
@@ -40,16 +34,11 @@ def _missing() -> str | None:
 
 
 @pytest.fixture
-def live(tmp_path, fake):
+def live(slack_console):  # noqa: F811
     reason = _missing()
     if reason:
         pytest.skip(reason)
-    fake.reset()
-    services = build(settings_for(tmp_path / "data", fake))
-    server = ServerThread(services, mounts=[mount_slack, mount_console], drain_every=0.3).start()
-    yield services, server
-    server.stop()
-    services.close()
+    return slack_console
 
 
 def test_an_agent_signs_in_filters_answers_and_the_requester_hears_in_slack(live, fake):

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bot.core.messages import Incoming
 from bot.infra.businesshours import remaining_label
-from bot.inquiries.service import DONE, INFO_REQUESTED, IN_PROGRESS, PERIODS, STATUSES, WAITING, InquiryError
+from bot.inquiries.service import DONE, PERIODS, STATUSES, WAITING, InquiryError
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class Console:
         if q.get("status") in STATUSES:
             f["status"] = q["status"]
         elif q.get("status") != "all":
-            f["status"] = [WAITING, IN_PROGRESS, INFO_REQUESTED]  # the queue: what is still to do
+            f["open"] = True  # the queue: what is still to do
         if q.get("category") and inq.normalize_category(q["category"]):
             f["category"] = q["category"]
         if q.get("type") in inq.types:
@@ -181,7 +181,8 @@ class Console:
             number = max(1, int(q.get("page", "1")))
         except ValueError:
             number = 1
-        order = "newest" if q.get("sort") == "newest" else "due"
+        # completed inquiries have no time left: newest first
+        order = "newest" if q.get("sort") == "newest" or q.get("status") == DONE else "due"
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(None, functools.partial(self.queue, f, number, order))
         keep = {k: v for k, v in q.items() if k != "page"}
