@@ -320,3 +320,45 @@ def test_gaps_group_declined_questions_masked_and_a_gap_becomes_a_faq_ieum_ask_a
         assert services.store.conn.execute("SELECT COUNT(*) FROM declined_questions").fetchone()[0] == 0
     finally:
         services.close()
+
+
+def test_slash_ieum_console_sends_the_link_privately_in_slack(slack_console, fake):
+    from fakes.harness import AGENT, Client
+
+    services, server = slack_console
+    slack = Client(server.url)
+    assert slack.command("콘솔", user=AGENT, response_url=f"{fake.url}/response/c1")[0] == 200
+
+    def with_link(f):
+        return [c for c in f.calls if "/console/signin?token=" in str(c.args.get("text", ""))]
+
+    (call,) = fake.wait_for(with_link, 10)
+    assert call.method in ("response_url", "chat.postEphemeral") or str(call.args.get("channel", "")).startswith("D")
+    assert call.args.get("channel") != "CTRIAGE" and call.args.get("response_type", "ephemeral") == "ephemeral"
+    # the link works once
+    token = re.search(r"token=([\w-]+)", call.args["text"]).group(1)
+    b = Browser(server.url)
+    assert b.request("/console/signin", {"token": token})[1].endswith("/console/inquiries")
+    # a non-agent gets a refusal, no link
+    slack.command("콘솔", user="U100", response_url=f"{fake.url}/response/c2")
+    fake.wait_for(lambda f: [c for c in f.calls if "담당자만" in str(c.args.get("text", ""))], 10)
+    assert len(with_link(fake)) == 1
+
+
+def test_insights_count_response_and_completion_times(services):
+    from datetime import timedelta
+
+    from bot.inquiries.insights import compute
+
+    i = file(services, type="사용법문의")
+    services.inquiries.clock.advance(seconds=2 * 3600)
+    services.inquiries.assign(i.receipt, "agent1")
+    services.inquiries.start(i.receipt, "agent1")
+    services.inquiries.clock.advance(seconds=3600)
+    services.inquiries.answer(i.receipt, "agent1", "메뉴에서 다시 저장하세요.")
+    file(services, title="두 번째")
+    data = compute(services.store, services.clock.now() + timedelta(hours=1), 7)
+    (cat,) = data["by_category"]
+    assert cat["count"] == 2 and cat["first_hours"] == pytest.approx(2.0, abs=0.01)
+    assert cat["done_hours"] == pytest.approx(3.0, abs=0.01) and cat["in_time"] == 1.0
+    assert sum(d["opened"] for d in data["daily"]) == 2 and sum(d["closed"] for d in data["daily"]) == 1

@@ -6,12 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 
-def _hours(a: str | None, b: str | None) -> float | None:
-    if not a or not b:
-        return None
-    return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() / 3600
-
-
 def days_between(start: datetime, days: int) -> list[str]:
     return [(start + timedelta(days=n)).date().isoformat() for n in range(days)]
 
@@ -35,29 +29,31 @@ def compute(store, now: datetime, days: int) -> dict:
     feedback = [{"entry": e, "up": u or 0, "down": n or 0} for e, u, n in conn.execute(
         "SELECT entry_id, SUM(helpful), SUM(1 - helpful) FROM answer_feedback WHERE at >= ? GROUP BY entry_id "
         "ORDER BY SUM(1 - helpful) DESC, COUNT(*) DESC LIMIT 20", [since])]
+    # per category in SQL (julianday understands the stored +09:00 offsets), merged by two levels below
     cats: dict[str, dict] = {}
-    for category, created, started, answered_at, completed, due in conn.execute(
-            "SELECT category, created_at, started_at, answered_at, completed_at, due_at FROM inquiries "
-            "WHERE created_at >= ?", [since]):
+    for category, count, first_sum, first_n, done_sum, done_n, in_time in conn.execute(
+            "SELECT category, COUNT(*), "
+            "SUM((julianday(COALESCE(MIN(COALESCE(started_at, answered_at), COALESCE(answered_at, started_at)),"
+            " created_at)) - julianday(created_at)) * 24), "
+            "COUNT(COALESCE(started_at, answered_at)), "
+            "SUM((julianday(completed_at) - julianday(created_at)) * 24), COUNT(completed_at), "
+            "SUM(completed_at IS NOT NULL AND due_at IS NOT NULL AND completed_at <= due_at) "
+            "FROM inquiries WHERE created_at >= ? GROUP BY category", [since]):
         parts = category.split(" > ")
         name = " > ".join(parts[1:3] if len(parts) > 1 else parts)
-        c = cats.setdefault(name, {"category": name, "count": 0, "first": [], "done": [], "in_time": 0, "closed": 0})
-        c["count"] += 1
-        first = min((t for t in (started, answered_at) if t), default=None)
-        if (h := _hours(created, first)) is not None:
-            c["first"].append(h)
-        if completed:
-            c["closed"] += 1
-            if (h := _hours(created, completed)) is not None:
-                c["done"].append(h)
-            if due and completed <= due:
-                c["in_time"] += 1
-    by_category = []
-    for c in sorted(cats.values(), key=lambda c: -c["count"]):
-        by_category.append({"category": c["category"], "count": c["count"],
-                            "first_hours": sum(c["first"]) / len(c["first"]) if c["first"] else None,
-                            "done_hours": sum(c["done"]) / len(c["done"]) if c["done"] else None,
-                            "in_time": c["in_time"] / c["closed"] if c["closed"] else None})
+        c = cats.setdefault(name, {"category": name, "count": 0, "first": 0.0, "first_n": 0, "done": 0.0,
+                                   "done_n": 0, "in_time": 0})
+        c["count"] += count
+        c["first"] += first_sum or 0.0
+        c["first_n"] += first_n
+        c["done"] += done_sum or 0.0
+        c["done_n"] += done_n
+        c["in_time"] += in_time or 0
+    by_category = [{"category": c["category"], "count": c["count"],
+                    "first_hours": c["first"] / c["first_n"] if c["first_n"] else None,
+                    "done_hours": c["done"] / c["done_n"] if c["done_n"] else None,
+                    "in_time": c["in_time"] / c["done_n"] if c["done_n"] else None}
+                   for c in sorted(cats.values(), key=lambda c: -c["count"])]
     return {"days": days, "daily": daily, "answered": answered, "declined": declined, "filed": filed,
             "deflection": answered / (answered + filed) if answered + filed else None,
             "feedback": feedback, "by_category": by_category}

@@ -757,9 +757,9 @@ class Inquiries:
                 total = self._read(f"SELECT COUNT(*) FROM {table}{where}", args)[0][0]
                 ids = [r[0] for r in self._read(f"SELECT id FROM {table}{where} ORDER BY {sort} LIMIT ? OFFSET ?",
                                                 [*args, per_page, (page - 1) * per_page])]
-                rows = {r[0]: r for r in self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE id IN "
-                                                    f"({', '.join('?' * len(ids))})", ids)} if ids else {}
-            return Page([self._from_row(rows[n]) for n in ids], total, page, per_page)
+                by_id = {r[0]: r for r in self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE id IN "
+                                                     f"({', '.join('?' * len(ids))})", ids)} if ids else {}
+            return Page([self._from_row(by_id[n]) for n in ids], total, page, per_page)
         table = "inquiries NOT INDEXED" if _unindexed else "inquiries"
         with self.store.transaction():
             total = self._read(f"SELECT COUNT(*) FROM {table}{where}", args)[0][0]
