@@ -155,7 +155,6 @@ class Console:
             f["period"] = q["period"]
         if q.get("status") in STATUSES:
             f["status"] = q["status"]
-            f["open"] = q["status"] != DONE  # lets the queue use its index of open inquiries
         elif q.get("status") != "all":
             f["open"] = True  # the queue: what is still to do
         if q.get("category") and inq.normalize_category(q["category"]):
