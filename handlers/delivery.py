@@ -7,6 +7,9 @@ import uuid
 
 from bot.core.messages import Incoming, Reply
 
+# the surfaces a requester can be told on (an inquiry imported with `ieum inquiries file` has none)
+CHAT_SURFACES = ("slack", "teams", "console")
+
 
 def act(services, incoming: Incoming, *, source: str) -> list[Reply]:
     """Dispatch `incoming`; out-of-band replies go to the outbox for surface `source`; returns the rest."""
@@ -20,6 +23,8 @@ def act(services, incoming: Incoming, *, source: str) -> list[Reply]:
             target = f"user:{reply.to_user}"
         else:
             mine.append(reply)
+            continue
+        if source not in CHAT_SURFACES:
             continue
         # the handlers' delivery keys make a repeated action (a double submit) send nothing twice
         services.outbox.enqueue(reply, key=reply.key or f"act:{uuid.uuid4().hex}", surface=source, target=target)
