@@ -162,14 +162,17 @@ def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Applica
 OUTBOX_POLL_SECONDS = 2.0
 
 
-async def _drain_outbox(services, every: float) -> None:
-    # Under `serve` (every OUTBOX_POLL_SECONDS, beside the scheduler's tick) and `ServerThread(drain_every=…)`.
+async def _drain_outbox(services, every: float, *, only_when_due: bool = False) -> None:
+    # Under `serve` (every OUTBOX_POLL_SECONDS beside the scheduler's tick, draining only when a row is due)
+    # and `ServerThread(drain_every=…)`.
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(every)
         outbox = getattr(services, "outbox", None)
         if outbox is not None:
             try:
+                if only_when_due and not await loop.run_in_executor(None, outbox.due):
+                    continue
                 await loop.run_in_executor(None, outbox.drain)
             except Exception as e:
                 log.warning("outbox drain failed: %s", type(e).__name__)
@@ -296,7 +299,7 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
         # not at the next tick: a due-row poll is one indexed query
         poll = float(settings.extra.get("IEUM_OUTBOX_POLL_SECONDS") or OUTBOX_POLL_SECONDS)
         if poll > 0:
-            poller = asyncio.get_running_loop().create_task(_drain_outbox(services, poll))
+            poller = asyncio.get_running_loop().create_task(_drain_outbox(services, poll, only_when_due=True))
             web_app.on_cleanup.insert(0, lambda app: _cancel(poller))
         # crash recovery: notifications of inquiries committed just before a kill (bot/recovery.py)
         from handlers.recovery import run as recover
