@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from bot.inquiries.service import PERIODS, STATUSES, EXPORT_HEADINGS, InquiryError, Invalid
+from bot.inquiries.service import PERIODS, STATUSES, EXPORT_HEADINGS, InquiryError
 
 EXIT_OK, EXIT_FAIL, EXIT_REFUSED = 0, 1, 2
 
