@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.metrics import SERVICES_KEY, install as install_metrics
 from bot.surfaces.teams.adapter import TEAMS_KEY, mount as mount_teams  # noqa: F401  (TEAMS_KEY for callers)
+from bot.surfaces.web.app import mount as mount_console
 from handlers.router import ACTIONS
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def _signed(verifier, raw: bytes, headers: dict) -> bool:
 
 
 # Surfaces that add routes; another surface appends its own `mount` here.
-MOUNTS: list[Mount] = [mount_slack, mount_teams]
+MOUNTS: list[Mount] = [mount_slack, mount_teams, mount_console]
 
 
 def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Application:
@@ -158,15 +159,20 @@ def build_web_app(services, *, mounts: list[Mount] | None = None) -> web.Applica
     return web_app
 
 
-async def _drain_outbox(services, every: float) -> None:
-    # `ServerThread(drain_every=…)` only (tests, embedding without the scheduler): under `serve` the
-    # scheduler's tick drains the outbox.
+OUTBOX_POLL_SECONDS = 2.0
+
+
+async def _drain_outbox(services, every: float, *, only_when_due: bool = False) -> None:
+    # Under `serve` (every OUTBOX_POLL_SECONDS beside the scheduler's tick, draining only when a row is due)
+    # and `ServerThread(drain_every=…)`.
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(every)
         outbox = getattr(services, "outbox", None)
         if outbox is not None:
             try:
+                if only_when_due and not await loop.run_in_executor(None, outbox.due):
+                    continue
                 await loop.run_in_executor(None, outbox.drain)
             except Exception as e:
                 log.warning("outbox drain failed: %s", type(e).__name__)
@@ -289,6 +295,12 @@ def main(settings=None, *, host: str = "0.0.0.0", port: int = 3000) -> int:
         tick = float(settings.extra.get("IEUM_TICK_SECONDS") or TICK_SECONDS)
         scheduler = start_scheduler(services, interval=tick)
         web_app.on_cleanup.insert(0, lambda app: _stop_scheduler(scheduler))
+        # what another process queued (an answer given with `ieum inquiries answer`) goes out within seconds,
+        # not at the next tick: a due-row poll is one indexed query
+        poll = float(settings.extra.get("IEUM_OUTBOX_POLL_SECONDS") or OUTBOX_POLL_SECONDS)
+        if poll > 0:
+            poller = asyncio.get_running_loop().create_task(_drain_outbox(services, poll, only_when_due=True))
+            web_app.on_cleanup.insert(0, lambda app: _cancel(poller))
         # crash recovery: notifications of inquiries committed just before a kill (bot/recovery.py)
         from handlers.recovery import run as recover
 

@@ -16,6 +16,8 @@ from bot.core.messages import Reply
 from bot.core.privacy import Cipher
 from bot.infra import outbox as outbox_feature
 from bot.infra import people
+from bot.infra import signin as signin_feature
+from bot.infra.signin import SignIn
 from bot.infra.outbox import Outbox
 from bot.infra.scheduler import Scheduler
 from bot.infra.store import Migrations, Store
@@ -41,6 +43,7 @@ MIGRATIONS: tuple[Migrations, ...] = (
     inquiries_feature.MIGRATIONS,
     reminders_feature.MIGRATIONS,
     people.MIGRATIONS,
+    signin_feature.MIGRATIONS,
     SLACK_TABLES,
     TEAMS_TABLES,
 )
@@ -60,6 +63,7 @@ class Services:
     inquiries: Inquiries | None = None
     reminders: Reminders | None = None
     privacy: Privacy | None = None  # access records (their own file), destruction, the monthly review
+    signin: SignIn | None = None  # the console's one-time links and sessions
     cipher: Cipher | None = None  # the subject-info key, loaded once (bot.core.privacy.service_cipher)
     # attached by the processes that run them: `bot.infra.scheduler.start`, `bot.metrics.install`
     scheduler: Scheduler | None = None
@@ -96,4 +100,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, store
     inquiries_feature.setup(services)
     protection.setup(services)
     reminders_feature.setup(services)
+    signin_feature.setup(services)
     return services

@@ -10,7 +10,7 @@ import re
 
 from bot.core.messages import Incoming, Reply
 # the handler modules, in this order; importing them registers their actions and commands
-from handlers import answers, inquiries, privacy, triage, reminders, threads  # noqa: F401  # isort: skip
+from handlers import answers, inquiries, privacy, triage, reminders, threads, console, desk  # noqa: F401  # isort: skip
 from handlers.answers import answer_question
 from bot.infra.people import remember
 from handlers.registry import ACTIONS, COMMANDS, PATTERNS, Handler, action, command, command_key  # noqa: F401

@@ -65,7 +65,10 @@ def thread_reply(incoming: Incoming, services) -> list[Reply]:
     reply = Reply(words, kind="notice", data={"receipt": i.receipt})
     if from_triage:
         return [replace(reply, to_user=i.requester)]
-    return [replace(reply, to_conversation=TRIAGE)]
+    from handlers.desk import info_received
+
+    # the requester's answer to a 추가 정보 요청 returns the inquiry to 조치중
+    return [replace(reply, to_conversation=TRIAGE), *info_received(services, i, incoming.user)]
 
 
 def refreshed_card(services, receipt: str, update: Reply | None = None) -> Reply:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from bot.inquiries.service import DONE, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
+from bot.inquiries.service import DONE, INFO_REQUESTED, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.infra.people import name_of
 
@@ -246,7 +246,7 @@ def promote_submit(incoming: Incoming, services) -> list[Reply]:
 def queue(incoming: Incoming, services) -> list[Reply]:
     """For agents: the open inquiries, urgent and oldest first in the seed's list order (newest first)."""
     inq = services.inquiries
-    page = inq.list(status=[WAITING, IN_PROGRESS], per_page=15)
+    page = inq.list(status=[WAITING, IN_PROGRESS, INFO_REQUESTED], per_page=15)
     now = services.clock.now()
     items = [{"receipt": i.receipt, "status": i.status, "urgent": i.urgent, "title": i.title,
               "category_short": i.category_short, "type": i.type, "assignee": name_of(services, i.assignee),

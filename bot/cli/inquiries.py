@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from bot.inquiries.service import PERIODS, STATUSES, EXPORT_HEADINGS, InquiryError, Invalid
+from bot.inquiries.service import PERIODS, STATUSES, EXPORT_HEADINGS, InquiryError
 
 EXIT_OK, EXIT_FAIL, EXIT_REFUSED = 0, 1, 2
 
@@ -140,14 +140,28 @@ def cmd_assign(args, services) -> int:
 
 
 def cmd_answer(args, services) -> int:
+    """The answer goes through the triage handler a chat click runs: the triage card is updated and the
+    requester is told on the surface they used, through the outbox (a serving bot polls it every few
+    seconds, `IEUM_OUTBOX_POLL_SECONDS`)."""
+    from bot.core.messages import Incoming
+    from handlers.delivery import act
+
     if not _check_agent(services, args.agent):
         return EXIT_FAIL
     text = args.text if args.text is not None else sys.stdin.read()
-    try:
-        i = services.inquiries.answer(args.receipt, args.agent, text, complete=not args.no_complete)
-    except Invalid as e:
-        _err(str(e))
+    i = services.inquiries.get(args.receipt)
+    incoming = Incoming(user=args.agent, surface="cli", action="triage.answer.submit", value=i.receipt,
+                        form={"answer": text, "complete": not args.no_complete})
+    replies = act(services, incoming, source=i.source)
+    errors = [m for r in replies if r.form is not None for m in r.form.errors.values()]
+    if errors:
+        _err(" ".join(errors))
         return EXIT_REFUSED
+    refused = [r.text for r in replies if r.kind == "error"]
+    if refused:
+        print("\n".join(refused), file=sys.stderr)
+        return EXIT_FAIL
+    i = services.inquiries.get(i.receipt)
     print(f"{i.receipt}\t{i.status}")
     return EXIT_OK
 

@@ -22,6 +22,27 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.replace(";", ",").split(",") if v.strip())
 
 
+def _public_url(value: str) -> str | None:
+    value = value.strip().rstrip("/")
+    if not value:
+        return None
+    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+        raise ConfigError(f"IEUM_PUBLIC_URL은 http:// 또는 https://로 시작하는 주소여야 합니다: {value[:80]}")
+    return value
+
+
+def _days(value: str) -> int:
+    if not value.strip():
+        return 90
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 3650:
+        raise ConfigError(f"IEUM_GAPS_DAYS는 1에서 3650 사이의 일수여야 합니다: {value[:20]}")
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
@@ -36,6 +57,9 @@ class Settings:
     slack_app_token: str | None = None
     slack_triage_channel: str | None = None
     slack_api_url: str | None = None
+    # the helpdesk console's address as agents' browsers reach it (sign-in links); None: http://127.0.0.1:PORT
+    public_url: str | None = None
+    gaps_days: int = 90  # how long declined questions are kept (IEUM_GAPS_DAYS)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -45,6 +69,11 @@ class Settings:
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
+
+    @property
+    def console_url(self) -> str:
+        """Where agents' browsers reach `ieum serve` (the default port of `ieum serve`)."""
+        return self.public_url or "http://127.0.0.1:3000"
 
     def clock(self) -> Clock:
         return Clock(self.now)
@@ -90,5 +119,7 @@ class Settings:
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             slack_triage_channel=env.get("SLACK_TRIAGE_CHANNEL") or None,
             slack_api_url=env.get("SLACK_API_URL") or None,
+            public_url=_public_url(env.get("IEUM_PUBLIC_URL", "")),
+            gaps_days=_days(env.get("IEUM_GAPS_DAYS", "")),
             extra={k: v for k, v in env.items() if k.startswith(("IEUM_", "CONNECTIONS__", "TEAMS_"))},
         )

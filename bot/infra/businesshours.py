@@ -71,8 +71,10 @@ def kr_holidays():
     return _holidays.country_holidays("KR")
 
 
+@lru_cache(maxsize=8192)
 def is_business_day(day: date) -> bool:
-    """A weekday that is not a Korean public holiday."""
+    """A weekday that is not a Korean public holiday (cached: a queue page counts the business hours of
+    twenty inquiries, each over up to a year of days)."""
     return day.weekday() < 5 and day not in kr_holidays()
 
 

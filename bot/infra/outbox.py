@@ -374,6 +374,17 @@ class Outbox:
 
     # -- reading
 
+    def due(self) -> bool:
+        """Whether a row this process can send is due now: one indexed read (for a cheap, frequent poll)."""
+        surfaces = list(self.senders)
+        if not surfaces:
+            return False
+        with self.store.transaction():
+            row = self.store.conn.execute(
+                f"SELECT 1 FROM outbox WHERE status = ? AND next_attempt <= ? AND surface IN "
+                f"({', '.join('?' * len(surfaces))}) LIMIT 1", [PENDING, _ts(self.clock.now()), *surfaces]).fetchone()
+        return row is not None
+
     def status(self, key: str) -> str | None:
         row = self.store.conn.execute("SELECT status FROM outbox WHERE key=?", [key]).fetchone()
         return row[0] if row else None

@@ -34,7 +34,9 @@ from bot.inquiries.records import AccessLog
 log = logging.getLogger(__name__)
 
 WAITING, IN_PROGRESS, DONE = "조치대기", "조치중", "조치완료"
-STATUSES = (WAITING, IN_PROGRESS, DONE)
+INFO_REQUESTED = "추가정보요청"  # the requester was asked for more; their reply returns it to 조치중
+STATUSES = (WAITING, IN_PROGRESS, INFO_REQUESTED, DONE)
+MAX_NOTE = 2000
 SEED_TYPES = ["개선요구", "고객PC환경", "교육문의", "사용법문의", "시스템오류", "자료보정", "자료확인",
               "단순질의", "지침문의", "장애신고", "기타문의"]
 ALLOWED_EXTENSIONS = ("jpg", "jpeg", "png", "hwp", "doc", "docx", "pdf")
@@ -197,6 +199,19 @@ def _m005(db) -> None:
     # The attachment's bytes, encrypted with the subject-info cipher (a scan can hold personal data): kept in
     # the database, so they are owner-only (0600) like it and go into every backup with it.
     db.conn.execute("ALTER TABLE inquiry_attachments ADD COLUMN content BLOB")
+
+
+OPEN = f"status != '{DONE}'"  # a literal, so that SQLite matches it to the partial index below
+
+
+@MIGRATIONS("inquiries_006_open_due")
+def _m006(db) -> None:
+    # the console's queue: open inquiries by time left, its filters covered (counted without the table)
+    db.conn.execute("CREATE INDEX IF NOT EXISTS idx_inquiries_open_due ON inquiries "
+                    f"(due_at, category, assignee, urgent, type, created_at) WHERE {OPEN}")
+    # the console's insights: inquiries completed per day
+    db.conn.execute("CREATE INDEX IF NOT EXISTS idx_inquiries_completed_at ON inquiries (completed_at) "
+                    "WHERE completed_at IS NOT NULL")
 
 
 # What each allowed type starts with: a name says .pdf, the bytes must agree (HWP 5 and DOC are OLE compound
@@ -678,8 +693,17 @@ class Inquiries:
 
     def _where(self, *, status=None, category=None, type=None, urgent=None, text=None, period=None,
                since: datetime | None = None, until: datetime | None = None, requester=None, assignee=None,
-               visible_to: str | None = None) -> tuple[str, list]:
-        clauses, args = [], []
+               visible_to: str | None = None, unassigned: bool = False, overdue: bool = False,
+               open: bool = False) -> tuple[str, list]:
+        clauses: list[str] = []
+        args: list = []
+        if open or overdue:  # not completed; spelled as the partial index idx_inquiries_open_due is
+            clauses.append(OPEN)
+        if unassigned:
+            clauses.append("assignee IS NULL")
+        if overdue:  # open and past its due time (the console's 기한 초과)
+            clauses.append("due_at < ?")
+            args.append(_now_text(self.clock.now()))
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
             bad = [s for s in statuses if s not in STATUSES]
@@ -727,10 +751,27 @@ class Inquiries:
             args += [visible_to, visible_to]
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
-    def list(self, *, page: int = 1, per_page: int = 20, _unindexed: bool = False, **filters) -> Page:
-        """A page of inquiries, newest first, filtered by status/category/type/urgent/text/period/…"""
+    def list(self, *, page: int = 1, per_page: int = 20, _unindexed: bool = False, order: str = "newest",
+             status=None, **filters) -> Page:
+        """A page of inquiries, newest first (or `order="due"`: open ones soonest due first), filtered by
+        status/category/type/urgent/text/period/…"""
         page, per_page = max(1, int(page)), max(1, min(int(per_page), 500))
-        where, args = self._where(**filters)
+        where, args = self._where(status=status, **filters)
+        if order == "due":
+            # The open queue (the console's default) walks the partial index in due order and counts from it
+            # alone; the planner would otherwise pick a broad category index and sort. With a status named,
+            # its own index is narrower.
+            if OPEN in where and not status:
+                table, sort = "inquiries INDEXED BY idx_inquiries_open_due", "due_at, id DESC"
+            else:
+                table, sort = "inquiries", f"status = '{DONE}', due_at IS NULL, due_at, id DESC"
+            with self.store.transaction():
+                total = self._read(f"SELECT COUNT(*) FROM {table}{where}", args)[0][0]
+                ids = [r[0] for r in self._read(f"SELECT id FROM {table}{where} ORDER BY {sort} LIMIT ? OFFSET ?",
+                                                [*args, per_page, (page - 1) * per_page])]
+                by_id = {r[0]: r for r in self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE id IN "
+                                                     f"({', '.join('?' * len(ids))})", ids)} if ids else {}
+            return Page([self._from_row(by_id[n]) for n in ids], total, page, per_page)
         table = "inquiries NOT INDEXED" if _unindexed else "inquiries"
         with self.store.transaction():
             total = self._read(f"SELECT COUNT(*) FROM {table}{where}", args)[0][0]
@@ -864,6 +905,63 @@ class Inquiries:
             self._touch(n, now, status=DONE, completed_at=_now_text(now))
             self._event(n, agent, "completed", {"status": DONE}, now)
         return self.get(n)
+
+    def request_info(self, number: str | int, agent: str, question: str) -> Inquiry:
+        """추가 정보 요청: ask the requester (the handlers tell them); the inquiry waits in INFO_REQUESTED."""
+        n = parse_receipt(number)
+        question = (question or "").strip()
+        if not question:
+            raise Invalid({"question": "요청할 내용을 입력해 주세요."})
+        if len(question) > MAX_NOTE:
+            raise Invalid({"question": f"요청 내용은 {MAX_NOTE}자 이내로 입력해 주세요."})
+        if found := find_personal_data(question):
+            raise Invalid({"question": f"요청 내용에 개인정보({labels(found)})가 있습니다. 지워 주세요."})
+        now = self.clock.now()
+        with self.store.transaction():
+            inq = self._own(n, agent)
+            if inq.status == DONE:
+                raise BadState(f"접수번호 {inq.receipt}는 이미 조치완료된 질의입니다.")
+            changes = {"status": INFO_REQUESTED}
+            if inq.started_at is None:
+                changes["started_at"] = _now_text(now)
+            self._touch(n, now, **changes)
+            self._event(n, agent, "info_requested", {"text": question}, now)
+        return self.get(n)
+
+    def info_received(self, number: str | int, user: str) -> Inquiry | None:
+        """The requester answered a 추가 정보 요청: back to 조치중. None when nothing was being waited for."""
+        n = parse_receipt(number)
+        now = self.clock.now()
+        with self.store.transaction():
+            cur = self.store.conn.execute("UPDATE inquiries SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                                          [IN_PROGRESS, _now_text(now), n, INFO_REQUESTED])
+            if cur.rowcount == 0:
+                return None
+            self._event(n, user, "info_received", {"status": IN_PROGRESS}, now)
+        return self.get(n)
+
+    def reopen(self, number: str | int, agent: str) -> Inquiry:
+        """재개: an agent reopens a completed inquiry (조치완료 → 조치중)."""
+        n = parse_receipt(number)
+        now = self.clock.now()
+        with self.store.transaction():
+            inq = self.get(n)
+            if inq.status != DONE:
+                raise BadState(f"접수번호 {inq.receipt}는 조치완료된 질의가 아닙니다.")
+            self._touch(n, now, status=IN_PROGRESS, completed_at=None, assignee=inq.assignee or agent)
+            self._event(n, agent, "reopened", {"status": IN_PROGRESS}, now)
+        return self.get(n)
+
+    def note(self, number: str | int, agent: str, text: str) -> Inquiry:
+        """An internal note: kept on the inquiry's history for agents only, personal data masked."""
+        n = parse_receipt(number)
+        text = mask((text or "").strip())
+        if not text:
+            raise Invalid({"note": "메모를 입력해 주세요."})
+        with self.store.transaction():
+            inq = self.get(n)
+            self._event(n, agent, "note", {"text": text[:MAX_NOTE]})
+        return inq
 
     def reinquire(self, number: str | int, user: str, *, content: str, title: str | None = None,
                   subject_info: str | None = None, submission_id: str | None = None, where: str = "") -> Inquiry:

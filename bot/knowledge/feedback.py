@@ -17,20 +17,50 @@ def _schema(db) -> None:
     db["answer_stats"].create({"day": str, "answered": int, "declined": int}, pk="day")
 
 
-class Feedback:
-    """Answer feedback and daily answer/decline counts."""
+@MIGRATIONS("feedback_002_declined")
+def _declined(db) -> None:
+    # the questions the bot declined, masked before they are written (the knowledge gaps of the console)
+    db.execute("CREATE TABLE IF NOT EXISTS declined_questions (id INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+               " query TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '')")
+    db.execute("CREATE INDEX IF NOT EXISTS declined_questions_at ON declined_questions (at)")
 
-    def __init__(self, store: Store, clock):
+
+KEEP_DAYS = 90
+
+
+class Feedback:
+    """Answer feedback, daily answer/decline counts and the declined questions (kept `keep_days`)."""
+
+    def __init__(self, store: Store, clock, *, keep_days: int = KEEP_DAYS):
         self.store = store
         self.clock = clock
+        self.keep_days = keep_days
+        self._pruned: str | None = None
 
     def record_answer(self, result) -> None:
-        day = self.clock.now().date().isoformat()
+        now = self.clock.now()
+        day = now.date().isoformat()
         col = "answered" if result.answered else "declined"
         with self.store.transaction():
             self.store.conn.execute(
                 "INSERT INTO answer_stats (day, answered, declined) VALUES (?, 0, 0) ON CONFLICT(day) DO NOTHING", [day])
             self.store.conn.execute(f"UPDATE answer_stats SET {col} = {col} + 1 WHERE day = ?", [day])
+            query = mask(getattr(result, "query", "") or "")[:500]
+            # real questions only (not greetings, thanks, chit-chat or gibberish): the gaps to fill
+            if not result.answered and query.strip() and getattr(result, "reason", "") in ("", "unknown"):
+                self.store.conn.execute("INSERT INTO declined_questions (at, query, reason) VALUES (?,?,?)",
+                                        [now.isoformat(timespec="seconds"), query, getattr(result, "reason", "") or ""])
+        if self._pruned != day:  # once a day per process
+            self._pruned = day
+            self.prune_declined()
+
+    def prune_declined(self) -> int:
+        """Delete the declined questions older than `keep_days`."""
+        from datetime import timedelta
+
+        cutoff = (self.clock.now() - timedelta(days=self.keep_days)).isoformat(timespec="seconds")
+        with self.store.transaction():
+            return self.store.conn.execute("DELETE FROM declined_questions WHERE at < ?", [cutoff]).rowcount
 
     def record_feedback(self, *, user: str, entry_id: str, query: str, helpful: bool, surface: str = "") -> None:
         with self.store.transaction():
@@ -46,4 +76,4 @@ class Feedback:
 
 
 def setup(services) -> None:
-    services.feedback = Feedback(services.store, services.clock)
+    services.feedback = Feedback(services.store, services.clock, keep_days=services.settings.gaps_days)

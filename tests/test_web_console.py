@@ -1,0 +1,364 @@
+"""The helpdesk web console over real HTTP: one-time links (a non-agent, an expired link, a reused link are
+refused), sessions and CSRF (a POST without the token changes nothing), security headers, an agent removed
+from IEUM_AGENTS losing access, the queue's filters and export, and `콘솔` in chat sending the link privately."""
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from bot.core.messages import Incoming
+from bot.http import ServerThread
+from bot.surfaces.web.app import mount as mount_console
+from fakes.harness import wait_until
+from handlers.console import signin_link
+from handlers.router import dispatch
+
+AGENTS = ("agent1", "agent2")
+
+
+def file(s, **kw):
+    data = dict(title="보조금 정산보고 화면 오류", category="전체업무 > ERP > 회계", type="시스템오류",
+                requester="u1", requester_name="김성현", content="저장 버튼이 동작하지 않습니다.",
+                subject_info="대상자 이순신 850101-1234567", source="console")
+    data.update(kw)
+    return s.inquiries.file(**data)
+
+
+class Browser:
+    """A cookie-keeping HTTP client that follows redirects (as a browser does)."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def request(self, path: str, data: dict | None = None):
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(self.base + path, data=body, timeout=10) as r:
+                return r.status, r.geturl(), r.read().decode("utf-8", "replace"), r.headers
+        except urllib.error.HTTPError as e:
+            return e.code, e.geturl(), e.read().decode("utf-8", "replace"), e.headers
+
+    def sign_in(self, url: str):
+        token = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["token"][0]
+        return self.request("/console/signin", {"token": token})
+
+    def csrf(self, path: str) -> str:
+        return re.search(r'name="_csrf" value="([^"]+)"', self.request(path)[2]).group(1)
+
+
+@pytest.fixture
+def server(services):
+    with ServerThread(services, mounts=[mount_console]) as srv:
+        yield srv
+
+
+def test_a_link_signs_in_once_and_the_session_sees_the_queue(services, server):
+    i = file(services)
+    b = Browser(server.url)
+    url = signin_link(services, "agent1")
+    assert url.startswith("http://127.0.0.1:3000/console/signin?token=")
+    status, _, html, _ = b.request(urllib.parse.urlparse(url).path + "?" + urllib.parse.urlparse(url).query)
+    assert status == 200 and "로그인" in html and i.title not in html  # a GET (a link preview) spends nothing
+    status, where, html, headers = b.sign_in(url)
+    assert status == 200 and where.endswith("/console/inquiries") and i.title in html and i.receipt in html
+    cookie = next(c for c in b.jar if c.name == "ieum_console")
+    assert cookie.has_nonstandard_attr("HttpOnly") and not cookie.secure
+    assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    # reused: refused, and the second browser gets no session
+    other = Browser(server.url)
+    status, _, html, _ = other.sign_in(url)
+    assert status == 403 and "사용할 수 없습니다" in html and i.title not in html
+    assert other.request("/console/inquiries")[1].endswith("/console/welcome")
+    # logout ends the session
+    b.request("/console/logout", {"_csrf": b.csrf("/console/inquiries")})
+    status, where, html, _ = b.request("/console/inquiries")
+    assert where.endswith("/console/welcome") and i.title not in html and "ieum console link" in html
+
+
+def test_an_expired_link_is_refused(services, server):
+    url = signin_link(services, "agent1", minutes=15)
+    services.store.conn.execute("UPDATE signin_links SET expires_at = expires_at - 3600")
+    status, _, html, _ = Browser(server.url).sign_in(url)
+    assert status == 403 and "만료" in html
+
+
+def test_without_a_session_every_page_explains_and_shows_nothing(services, server):
+    i = file(services)
+    for path in ("/console/", "/console/inquiries", f"/console/inquiries/{i.receipt}", "/console/inquiries.csv"):
+        status, where, html, headers = Browser(server.url).request(path)
+        assert where.endswith("/console/welcome") and i.title not in html and "/ieum 콘솔" in html, path
+        assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_post_without_the_csrf_token_changes_nothing(services, server):
+    i = file(services)
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    status, _, html, _ = b.request(f"/console/inquiries/{i.receipt}/assign", {})
+    assert status == 403 and "CSRF" in html
+    status, _, _, _ = b.request(f"/console/inquiries/{i.receipt}/answer", {"answer": "x", "_csrf": "forged"})
+    assert status == 403
+    after = services.inquiries.get(i.receipt)
+    assert after.assignee is None and after.answer is None
+    assert services.store.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_an_agent_removed_from_ieum_agents_loses_access(services, make, tmp_path):
+    file(services)
+    with ServerThread(services, mounts=[mount_console]) as srv:
+        b = Browser(srv.url)
+        b.sign_in(signin_link(services, "agent1"))
+        assert b.request("/console/inquiries")[1].endswith("/console/inquiries")
+    later = make(tmp_path, agents=("agent2",))  # the same database, restarted without agent1
+    try:
+        with ServerThread(later, mounts=[mount_console]) as srv:
+            b.base = srv.url
+            status, where, html, _ = b.request("/console/inquiries")
+            assert where.endswith("/console/welcome") and "보조금" not in html
+    finally:
+        later.close()
+
+
+def test_console_actions_go_through_the_handlers_and_reach_the_requester(services, server):
+    i = file(services, urgent=True)
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    token = b.csrf(f"/console/inquiries/{i.receipt}")
+    status, where, html, _ = b.request(f"/console/inquiries/{i.receipt}/assign", {"_csrf": token})
+    assert status == 200 and "담당자 지정" in html  # the history in Korean
+    # the subject info: only after a click, logged
+    assert "850101" not in html
+    status, _, html, _ = b.request(f"/console/inquiries/{i.receipt}/subject", {"_csrf": token})
+    assert "850101-1234567" in html and services.inquiries.subject_reads(i.receipt)[-1]["reader"] == "agent1"
+    b.request(f"/console/inquiries/{i.receipt}/answer", {"_csrf": token, "answer": "설정 메뉴에서 다시 저장하세요.",
+                                                       "complete": "1"})
+    after = services.inquiries.get(i.receipt)
+    assert after.status == "조치완료" and after.answer.startswith("설정 메뉴")
+    rows = services.outbox.items()
+    targets = {(r["surface"], r["target"]) for r in rows}
+    assert ("console", "user:u1") in targets and ("console", "channel:triage") in targets
+    assert all(r["status"] == "sent" for r in rows)  # drained at once, not at the next tick
+
+
+def test_the_queue_filters_and_exports(services, server):
+    a = file(services, title="긴급한 급여 오류", urgent=True)
+    file(services, title="평범한 질문", type="사용법문의")
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    html = b.request("/console/inquiries?urgent=1")[2]
+    assert "긴급한 급여 오류" in html and "평범한 질문" not in html
+    html = b.request("/console/inquiries?text=" + urllib.parse.quote("평범"))[2]
+    assert "평범한 질문" in html and "긴급한 급여 오류" not in html
+    services.inquiries.assign(a.receipt, "agent1")
+    html = b.request("/console/inquiries?mine=1")[2]
+    assert "긴급한 급여 오류" in html and "평범한 질문" not in html
+    html = b.request("/console/inquiries?unassigned=1")[2]
+    assert "평범한 질문" in html and "긴급한 급여 오류" not in html
+    status, _, body, headers = b.request("/console/inquiries.csv?urgent=1")
+    assert status == 200 and "긴급한 급여 오류" in body and "평범한 질문" not in body and "850101" not in body
+
+
+def test_console_command_sends_the_link_privately_to_agents_only(services):
+    replies = dispatch(Incoming(user="agent1", text="콘솔", surface="slack", direct=False), services)
+    (r,) = replies
+    assert r.to_user == "agent1" and r.private and r.data.get("sensitive") is True
+    assert "/console/signin?token=" in r.text
+    refused = dispatch(Incoming(user="u1", text="콘솔"), services)
+    assert refused[0].kind == "error" and "/console/" not in refused[0].text
+
+
+def test_cli_link_refuses_a_non_agent_in_korean(tmp_path):
+    env = {"IEUM_DATA_DIR": str(tmp_path), "IEUM_AGENTS": "agent1", "PATH": "/usr/bin:/bin",
+           "IEUM_SECRET_KEY": "dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4="}
+    cmd = [sys.executable, "-m", "bot.cli", "console", "link"]
+    refused = subprocess.run([*cmd, "nobody"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "담당자" in refused.stderr and refused.stdout == ""
+    ok = subprocess.run([*cmd, "agent1", "--minutes", "5"], env={**env, "IEUM_PUBLIC_URL": "https://help.example"},
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith("https://help.example/console/signin?token=")
+
+
+def test_cli_answer_beside_a_serving_bot_reaches_the_requester_in_seconds(tmp_path, fake):
+    """`ieum inquiries answer` runs the triage handler and queues the requester's DM; the serving bot's
+    outbox poll (not its 30-second tick) sends it."""
+    import time
+
+    from fakes.harness import AGENT, Client, submission
+    from test_faults import BotProcess
+
+    fake.reset()
+    bot = BotProcess(tmp_path / "data", fake, tmp_path / "bot.log", IEUM_OUTBOX_POLL_SECONDS="0.5")
+    bot.env["IEUM_TICK_SECONDS"] = "600"  # only the poll can deliver within the test's time
+    bot.start()
+    try:
+        status, body = Client(bot.url).interact(submission("U100", title="급여대장 출력 오류", content="출력이 안 됩니다."))
+        assert status == 200 and "errors" not in body
+        fake.wait_for(lambda f: any("급여대장" in str(c.args.get("text", "")) for c in f.of("chat.postMessage")), 10)
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "bot.cli", "inquiries", "answer", "1", "--agent", AGENT,
+                               "--text", "출력 설정을 A4로 바꾸세요."], env=bot.env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        calls = fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if "A4로" in str(c.args.get("text", ""))
+                                         and c.args.get("channel") != "CTRIAGE"], 15)
+        assert calls and time.monotonic() - started < 15
+        fake.quiet(1.0)
+        dms = [c for c in fake.of("chat.postMessage") if "A4로" in str(c.args.get("text", ""))
+               and c.args.get("channel") != "CTRIAGE"]
+        assert len(dms) == 1  # once
+    finally:
+        bot.stop()
+
+
+@pytest.fixture
+def slack_console(tmp_path, fake):
+    from bot.http import mount_slack
+    from bot.services import build
+    from fakes.harness import settings_for
+
+    fake.reset()
+    services = build(settings_for(tmp_path / "data", fake))
+    server = ServerThread(services, mounts=[mount_slack, mount_console], drain_every=0.3).start()
+    yield services, server
+    server.stop()
+    services.close()
+
+
+def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_work(slack_console, fake):
+    from fakes.harness import AGENT, Client, message_event, submission
+
+    services, server = slack_console
+    slack = Client(server.url)
+    assert slack.interact(submission("U100", title="급여대장 출력 오류", content="출력이 안 됩니다."))[0] == 200
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, AGENT))
+    token = b.csrf("/console/inquiries/1")
+    b.request("/console/inquiries/1/assign", {"_csrf": token})
+    status, _, html, _ = b.request("/console/inquiries/1/ask", {"_csrf": token, "question": "어느 시설의 급여대장인가요?"})
+    assert status == 200 and "추가정보요청" in html
+    assert services.inquiries.get("1").status == "추가정보요청"
+
+    def asked(f):
+        return [(ch, ts) for (ch, ts), m in f.messages.items() if ch.startswith("D") and "어느 시설" in m["text"]]
+
+    ((channel, ts),) = fake.wait_for(asked, 10)
+    slack.event(message_event("행복요양원 2월분입니다. 010-2345-6789", user="U100", channel=channel, thread_ts=ts))
+    wait_until(lambda: services.inquiries.get("1").status == "조치중")
+    html = b.request("/console/inquiries/1")[2]
+    assert "행복요양원 2월분입니다" in html and "010-2345-6789" not in html  # masked on the way in
+    assert "추가 정보 받음" in html
+    # an internal note stays in the console; 재개 after completion tells the requester again
+    n = len(fake.of("chat.postMessage"))
+    b.request("/console/inquiries/1/note", {"_csrf": token, "note": "시설 담당자와 통화함"})
+    assert "시설 담당자와 통화함" in b.request("/console/inquiries/1")[2]
+    fake.quiet(0.5)
+    assert not any("통화함" in str(c.args.get("text")) for c in fake.of("chat.postMessage")[n:])
+    b.request("/console/inquiries/1/answer", {"_csrf": token, "answer": "2월분을 다시 생성했습니다.", "complete": "1"})
+    b.request("/console/inquiries/1/reopen", {"_csrf": token})
+    assert services.inquiries.get("1").status == "조치중"
+    fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.args.get("channel") == channel
+                             and "다시 열었습니다" in str(c.args.get("text"))], 10)
+
+
+
+def test_gaps_group_declined_questions_masked_and_a_gap_becomes_a_faq_ieum_ask_answers(tmp_path, knowledge):
+    from bot.core.clock import FixedClock
+    from bot.core.config import Settings
+    from bot.services import build
+    from conftest import INQUIRY_NOW
+
+    settings = Settings(data_dir=tmp_path / "data", knowledge=knowledge, agents=AGENTS,
+                        secret_key="dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4=")
+    services = build(settings, clock=FixedClock(INQUIRY_NOW))
+    try:
+        for q in ("급여명세서 재발급 방법 알려주세요 010-2345-6789", "급여 명세서 재발급은 어떻게 하나요",
+                  "급여명세서 재발급 방법", "희망이음 접속 방법", "안녕"):
+            dispatch(Incoming(user="u1", text=q), services)
+        stored = [q for (q,) in services.store.conn.execute("SELECT query FROM declined_questions")]
+        assert len(stored) == 3 and not any("010-2345" in q for q in stored)  # masked before written; no 안녕
+        with ServerThread(services, mounts=[mount_console]) as srv:
+            b = Browser(srv.url)
+            b.sign_in(signin_link(services, "agent1"))
+            html = b.request("/console/gaps")[2]
+            assert "010-2345-6789" not in html and html.count("FAQ로 만들기") == 1 and ">3<" in html
+            csv_body = b.request("/console/gaps.csv")[2]
+            assert "급여" in csv_body and "010-2345" not in csv_body
+            draft = b.request("/console/gaps/draft?days=30&g=0")[2]
+            assert "급여 명세서 재발급은 어떻게 하나요" in draft
+            status, where, html, _ = b.request("/console/gaps/faq", {
+                "_csrf": b.csrf("/console/gaps"), "title": "급여명세서 재발급 방법",
+                "questions": "급여 명세서 재발급은 어떻게 하나요\n급여명세서 다시 뽑기",
+                "answer": "ERP > 급여 > 급여명세서 메뉴에서 재발급을 누르세요."})
+            assert where.endswith("/console/gaps") and "FAQ로 등록했습니다" in html
+            reply = dispatch(Incoming(user="u2", text="급여명세서 다시 뽑기"), services)[0]
+            assert "재발급을 누르세요" in reply.text  # at once, in the serving bot
+            html = b.request("/console/insights?days=7")[2]
+            assert "<svg" in html and "자동 해결률" in html and "<script" not in html
+            assert b.request("/console/insights.csv")[0] == 200
+        env = {"IEUM_DATA_DIR": str(tmp_path / "ask"), "IEUM_KNOWLEDGE": str(knowledge), "PATH": "/usr/bin:/bin"}
+        asked = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "급여명세서 다시 뽑기"], env=env,
+                               capture_output=True, text=True, timeout=120)
+        assert asked.returncode == 0 and "재발급을 누르세요" in asked.stdout
+        # kept for the configured period (IEUM_GAPS_DAYS), then deleted
+        from datetime import timedelta
+
+        services.feedback.keep_days = 90
+        services.feedback.clock = FixedClock(INQUIRY_NOW + timedelta(days=89))
+        assert services.feedback.prune_declined() == 0
+        services.feedback.clock = FixedClock(INQUIRY_NOW + timedelta(days=91))
+        services.feedback.prune_declined()
+        assert services.store.conn.execute("SELECT COUNT(*) FROM declined_questions").fetchone()[0] == 0
+    finally:
+        services.close()
+
+
+def test_slash_ieum_console_sends_the_link_privately_in_slack(slack_console, fake):
+    from fakes.harness import AGENT, Client
+
+    services, server = slack_console
+    slack = Client(server.url)
+    assert slack.command("콘솔", user=AGENT, response_url=f"{fake.url}/response/c1")[0] == 200
+
+    def with_link(f):
+        return [c for c in f.calls if "/console/signin?token=" in str(c.args.get("text", ""))]
+
+    (call,) = fake.wait_for(with_link, 10)
+    assert call.method in ("response_url", "chat.postEphemeral") or str(call.args.get("channel", "")).startswith("D")
+    assert call.args.get("channel") != "CTRIAGE" and call.args.get("response_type", "ephemeral") == "ephemeral"
+    # the link works once
+    token = re.search(r"token=([\w-]+)", call.args["text"]).group(1)
+    b = Browser(server.url)
+    assert b.request("/console/signin", {"token": token})[1].endswith("/console/inquiries")
+    # a non-agent gets a refusal, no link
+    slack.command("콘솔", user="U100", response_url=f"{fake.url}/response/c2")
+    fake.wait_for(lambda f: [c for c in f.calls if "담당자만" in str(c.args.get("text", ""))], 10)
+    assert len(with_link(fake)) == 1
+
+
+def test_insights_count_response_and_completion_times(services):
+    from datetime import timedelta
+
+    from bot.inquiries.insights import compute
+
+    i = file(services, type="사용법문의")
+    services.inquiries.clock.advance(seconds=2 * 3600)
+    services.inquiries.assign(i.receipt, "agent1")
+    services.inquiries.start(i.receipt, "agent1")
+    services.inquiries.clock.advance(seconds=3600)
+    services.inquiries.answer(i.receipt, "agent1", "메뉴에서 다시 저장하세요.")
+    file(services, title="두 번째")
+    data = compute(services.store, services.clock.now() + timedelta(hours=1), 7)
+    (cat,) = data["by_category"]
+    assert cat["count"] == 2 and cat["first_hours"] == pytest.approx(2.0, abs=0.01)
+    assert cat["done_hours"] == pytest.approx(3.0, abs=0.01) and cat["in_time"] == 1.0
+    assert sum(d["opened"] for d in data["daily"]) == 2 and sum(d["closed"] for d in data["daily"]) == 1
