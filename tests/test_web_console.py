@@ -140,6 +140,9 @@ def test_console_actions_go_through_the_handlers_and_reach_the_requester(service
     assert "850101" not in html
     status, _, html, _ = b.request(f"/console/inquiries/{i.receipt}/subject", {"_csrf": token})
     assert "850101-1234567" in html and services.inquiries.subject_reads(i.receipt)[-1]["reader"] == "agent1"
+    (rec,) = [r for r in services.privacy.records.rows() if r["action"] == "조회"]  # one access record, no data
+    assert (rec["handler"], rec["receipt"], rec["requester"]) == ("agent1", i.receipt, i.requester)
+    assert rec["place"].startswith("console") and rec["at"] and "850101" not in str(rec)
     b.request(f"/console/inquiries/{i.receipt}/answer", {"_csrf": token, "answer": "설정 메뉴에서 다시 저장하세요.",
                                                        "complete": "1"})
     after = services.inquiries.get(i.receipt)
@@ -164,8 +167,15 @@ def test_the_queue_filters_and_exports(services, server):
     assert "긴급한 급여 오류" in html and "평범한 질문" not in html
     html = b.request("/console/inquiries?unassigned=1")[2]
     assert "평범한 질문" in html and "긴급한 급여 오류" not in html
-    status, _, body, headers = b.request("/console/inquiries.csv?urgent=1")
+    status, _, body, headers = b.request("/console/inquiries.csv?urgent=1")  # no reason: refused, recorded nothing
+    assert status == 400 and "사유" in body and "긴급한 급여 오류" not in body
+    downloads = lambda: [r for r in services.privacy.records.rows() if r["action"] == "다운로드"]  # noqa: E731
+    assert not downloads()
+    status, _, body, headers = b.request("/console/inquiries.csv?urgent=1&reason=" + urllib.parse.quote("주간 보고"))
     assert status == 200 and "긴급한 급여 오류" in body and "평범한 질문" not in body and "850101" not in body
+    (rec,) = downloads()
+    assert (rec["handler"], rec["action"], rec["reason"]) == ("agent1", "다운로드", "주간 보고")
+    assert rec["place"].startswith("console")
 
 
 def test_console_command_sends_the_link_privately_to_agents_only(services):

@@ -206,6 +206,18 @@ class Console:
     async def export(self, request: web.Request) -> web.Response:
         s, _ = self.required(request)
         fmt = request.match_info["fmt"]
+        # The list names requesters and their organisations: a 다운로드 of personal data, refused without a
+        # reason and recorded with it (안전성 확보조치 기준 제8조, bot/inquiries/records.py).
+        from bot.inquiries.records import RecordError
+
+        try:
+            self.services.privacy.records.record(
+                handler=s.user, place=f"console {request.remote or ''}".strip(), action="다운로드",
+                reason=request.query.get("reason", ""), detail=f"질의 목록 내려받기 ({fmt})")
+        except RecordError as e:
+            response = self.render("error", s, None, message=f"{e} 목록 화면의 '내려받는 사유'에 적어 주세요.")
+            response.set_status(400)
+            return response
         f = self.filters(request.query, s.user)
         buf = io.BytesIO()
         loop = asyncio.get_running_loop()
@@ -284,7 +296,8 @@ class Console:
             self.notices[token] = "대상자 정보는 담당자만 볼 수 있습니다. 먼저 맡기를 누르세요."
             raise web.HTTPSeeOther(f"/console/inquiries/{i.receipt}")
         try:
-            text = self.services.inquiries.read_subject_info(i.receipt, s.user)
+            text = self.services.inquiries.read_subject_info(i.receipt, s.user,
+                                                             where=f"console {request.remote or ''}".strip())
         except InquiryError as e:
             return self.render("error", s, token, message=str(e))
         return self.detail(s, token, i.receipt, subject=text or "(없음)")
