@@ -17,25 +17,15 @@ import pytest
 from bot.core.config import PROJECT_ROOT
 from fakes.harness import AGENT, Client, submission
 from handlers.console import signin_link
-from test_playground import CHROME_ARGS, CHROMIUM  # the same browser and flags as the playground test
+from fakes.browser import CHROME_ARGS, CHROMIUM, browser_missing
 from test_web_console import slack_console  # noqa: F401  (the fixture: Slack and the console on one server)
 
 SHOTS = Path(os.environ.get("IEUM_TEST_SHOTS") or PROJECT_ROOT / "screenshots" / "console")
 
 
-def _missing() -> str | None:
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        return f"Chromium is not installed ({CHROMIUM}); apt-get install chromium"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the Python package playwright is not installed"
-    return None
-
-
 @pytest.fixture
 def live(slack_console):  # noqa: F811
-    reason = _missing()
+    reason = browser_missing()
     if reason:
         pytest.skip(reason)
     return slack_console

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from fakes.browser import CHROME_ARGS, CHROMIUM, browser_missing
+
 PLAYGROUND = "@microsoft/m365agentsplayground"
 VERSION = "0.2.28"
-CHROMIUM = os.environ.get("IEUM_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-sync"]
 CACHE = Path(os.environ.get("IEUM_TEST_CACHE") or Path.home() / ".cache" / "ieum-test")
 # The playground's default configuration: the signed-in user, and a channel of its team for triage.
 USER_AAD = "00000000-0000-0000-0000-0000000000020"
@@ -52,13 +51,7 @@ def _missing() -> str | None:
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        return f"Chromium is not installed ({CHROMIUM}); apt-get install chromium"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the Python package playwright is not installed"
-    return None
+    return browser_missing()
 
 
 def _install() -> Path:
