@@ -56,7 +56,8 @@ def test_ask_with_a_plain_faq_declines_w4c_questions(tmp_path):
 
 def test_schedule_list_with_a_plain_faq_has_no_w4c_reminder(tmp_path):
     out = ieum(tmp_path, "--knowledge", str(faq_file(tmp_path)), "schedule", "list", "--all")
-    assert out.stdout.strip() == "예정된 알림이 없습니다."
+    # nothing listed, and the reason is this pack's (no rule), not the W4C campaign's being over
+    assert out.stdout.strip() == "예정된 알림이 없습니다. (날짜가 정해진 알림 규칙이 없습니다)"
 
 
 OTHER_ENTRIES = """
