@@ -48,7 +48,9 @@ class SignIn:
 
     def issue(self, user: str, minutes: float = LINK_MINUTES) -> str:
         """A new one-time link token for `user` (the caller checks that `user` is an agent)."""
-        token = secrets.token_urlsafe(32)
+        # Hex, not url-safe base64: the link travels in chat text that Slack and Teams read as markdown, where
+        # `_` is escaped (`\_`) and a copied link would then carry a backslash into the token.
+        token = secrets.token_hex(32)
         now = self.wall()
         with self.store.transaction():
             self.store.conn.execute("INSERT INTO signin_links (token_hash, user, expires_at) VALUES (?,?,?)",
