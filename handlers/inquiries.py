@@ -303,3 +303,22 @@ def reinquire(incoming: Incoming, services) -> list[Reply]:
     form = build_form(services, incoming, values=values, parent=parent.receipt)
     form.title = f"재질의 ({parent.receipt})"
     return _form_reply(services, incoming, form)
+
+
+
+@action("inquiry.files_fetched")
+def files_fetched(incoming: Incoming, services) -> list[Reply]:
+    """A chat surface fetched the files (`{"id", "data"}`, data None when it could not) of the inquiry filed
+    from `incoming.submission`, after filing, never while acking: keep each one that passes the same check as
+    the terminal's files; tell the requester, in Korean, about each one that did not and was dropped."""
+    inquiry = services.inquiries._submitted(incoming.submission or "", incoming.user)
+    if inquiry is None:
+        return []
+    fetched = {f.get("id"): f.get("data") for f in incoming.files or ()}
+    replies = []
+    for file_id in services.inquiries.pending_files(inquiry.receipt):
+        reason = services.inquiries.store_file(inquiry.receipt, file_id, fetched.get(file_id), where=incoming.surface)
+        if reason:
+            replies.append(Reply(render(services, "inquiry_file_refused", receipt=inquiry.receipt, reason=reason),
+                                 kind="notice", to_user=incoming.user, private=True))
+    return replies

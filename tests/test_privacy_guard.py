@@ -414,3 +414,50 @@ def test_other_readers_of_a_public_inquiry_do_not_see_its_attachments(filing):
     assert "명세서.pdf" not in shown.text
     (own,) = dispatch(Incoming(user="u1", action="inquiry.view", value=i.receipt), filing)
     assert "명세서.pdf" in own.text
+
+
+def _slack_file(desk, user: str, view_id: str, name: str, data: bytes):
+    """Submit the inquiry modal with one file the fake Slack serves at its url_private; wait until the bot has
+    fetched it and kept or dropped it (after the ack)."""
+    services, server, fake, slack = desk
+    file_id = f"F{view_id}"
+    payload = submission(user, title="첨부 확인 문의", content="첨부를 봐 주세요", view_id=view_id)
+    payload["view"]["state"]["values"]["files"] = {"files": {"type": "file_input", "files": [
+        {"id": file_id, "name": name, "filetype": "pdf", "size": 1000, "url_private": fake.add_file(file_id, data)}]}}
+    status, _ = slack.interact(payload)
+    assert status == 200
+    inquiry = services.inquiries._submitted(f"slack:{view_id}", user)
+    assert inquiry is not None
+    fake.wait_for(lambda f: not services.inquiries.pending_files(inquiry.receipt), timeout=20)
+    return inquiry.receipt
+
+
+def test_a_slack_pdf_is_fetched_with_the_bot_token_and_stored_encrypted(desk):
+    services, server, fake, slack = desk
+    data = PDF + b"SLACK-UNIQUE-ATTACHMENT-BYTES"
+    receipt = _slack_file(desk, "USLACKPDF", "VPDF", "명세서.pdf", data)
+    assert "Bearer xoxb-test" in fake.file_reads
+    assert [a.name for a in services.inquiries.get(receipt).attachments] == ["명세서.pdf"]
+    assert services.inquiries.read_attachment(receipt, 0, "USLACKPDF") == ("명세서.pdf", data)
+    services.inquiries.assign(receipt, AGENT)
+    assert services.inquiries.read_attachment(receipt, 0, AGENT)[1] == data
+    db = Path(services.settings.db_path)
+    raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+    assert b"SLACK-UNIQUE-ATTACHMENT-BYTES" not in raw  # only ciphertext at rest
+
+
+@pytest.mark.parametrize("user, view_id, data, reason", [
+    ("USLACKEXE", "VEXE", b"MZ\x90\x00" + b"\x00" * 200, "형식이 아닙니다"),
+    ("USLACKBIG", "VHUGE", PDF + b"0" * (20 * 1024 * 1024), "MB까지"),
+])
+def test_a_slack_file_that_fails_the_check_is_dropped_and_the_requester_told(desk, user, view_id, data, reason):
+    from bot.inquiries.service import NotFound
+
+    services, server, fake, slack = desk
+    receipt = _slack_file(desk, user, view_id, "scan.pdf", data)
+    assert services.inquiries.get(receipt).attachments == []
+    with pytest.raises(NotFound):
+        services.inquiries.read_attachment(receipt, 0, user)
+    told = fake.wait_for(lambda f: [c for c in f.calls if c.method == "chat.postMessage"
+                                    and "질의에서 뺐습니다" in c.everything and receipt in c.everything])
+    assert reason in told[0].everything

@@ -1043,6 +1043,36 @@ class Inquiries:
             self.records.record(handler=handler, place=where or "미상", action=action, receipt=receipt(number),
                                 requester=requester, **more)
 
+    def pending_files(self, number: str | int) -> list[str]:
+        """File ids of the chat files whose bytes have not been fetched yet (a Slack file is filed by id first)."""
+        inq = self.get(number)
+        return [r[0] for r in self._read("SELECT file_id FROM inquiry_attachments WHERE inquiry_id = ? "
+                                         "AND content IS NULL AND file_id != '' ORDER BY id", [inq.id])]
+
+    def store_file(self, number: str | int, file_id: str, data: bytes | None, *, where: str = "") -> str | None:
+        """Keep a chat file's fetched bytes (encrypted, like the terminal's) after the same size and magic-byte
+        check; a file that fails it, or could not be fetched (`data` None), is dropped from the inquiry.
+        Returns the Korean reason it was dropped, or None when it was kept."""
+        inq = self.get(number)
+        rows = self._read("SELECT id, name, type FROM inquiry_attachments WHERE inquiry_id = ? AND file_id = ? "
+                          "AND content IS NULL", [inq.id, file_id])
+        if not rows:
+            return None
+        row_id, name, kind = rows[0]
+        problem = (f"첨부파일을 가져오지 못했습니다: {name[:60]}" if data is None else
+                   self._attachment_problem([{"name": name, "type": kind, "data": data}]))
+        with self.store.transaction() as c:
+            if problem:
+                c.execute("DELETE FROM inquiry_attachments WHERE id = ?", [row_id])
+            else:
+                c.execute("UPDATE inquiry_attachments SET content = ?, size = ?, file_id = '' WHERE id = ?",
+                          [self.cipher.encrypt_bytes(data), len(data), row_id])
+            self._event(inq.id, inq.requester, "attachment_dropped" if problem else "attachment_stored",
+                        {"name": name, "reason": problem} if problem else {"name": name})
+        if not problem:
+            self._record("입력", inq.id, inq.requester, inq.requester, where)
+        return problem
+
     def read_attachment(self, number: str | int, index: int, user: str, *, where: str = "") -> tuple[str, bytes]:
         """(name, bytes) of the inquiry's `index`-th attachment (from 0), for the requester or the assignee only."""
         inq = self.get(number)

@@ -50,6 +50,8 @@ class FakeSlack(LoopbackServer):
         self.messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message, for conversations.history
         self.users: dict[str, dict] = {}  # user id -> {"name", "display_name", "title"} for users.info
         self.ws_url: str | None = None
+        self.files: dict[str, bytes] = {}  # file id -> bytes served at `file_url(id)` to the bot token only
+        self.file_reads: list[str] = []  # the Authorization headers file downloads came with
         self.violations: list[str] = []
         self._ts = itertools.count(1)
 
@@ -62,6 +64,14 @@ class FakeSlack(LoopbackServer):
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/"
+
+    def add_file(self, file_id: str, data: bytes) -> str:
+        """Serve `data` as a Slack file would be (url_private); returns that URL."""
+        self.files[file_id] = data
+        return self.file_url(file_id)
+
+    def file_url(self, file_id: str) -> str:
+        return f"{self.url}/files-pri/{file_id}"
 
     def fail(self, method: str, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
@@ -113,6 +123,18 @@ class FakeSlack(LoopbackServer):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{rid}", self._response)
         app.router.add_get("/_calls/{method}", self._calls)
+        app.router.add_get("/files-pri/{fid}", self._file)
+
+    async def _file(self, request: web.Request) -> web.Response:
+        # Slack serves url_private only to a request with a token (Authorization: Bearer xoxb-…)
+        auth = request.headers.get("Authorization", "")
+        self.file_reads.append(auth)
+        if auth != "Bearer xoxb-test":
+            return web.Response(status=403, text="not_authed")
+        data = self.files.get(request.match_info["fid"])
+        if data is None:
+            return web.Response(status=404, text="file_not_found")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def _read_args(self, request: web.Request) -> dict:
         args: dict[str, Any] = dict(request.query)

@@ -48,6 +48,7 @@ import random
 import re
 import threading
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -64,6 +65,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.surfaces.base import Adapter, bundled_texts
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.infra.store import Migrations
+from bot.inquiries.service import MAX_FILE_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ FORM_CALLBACK = "ieum_form"
 SHORTCUT_CALLBACK = "file_inquiry"
 METADATA_EVENT = "ieum_delivery"  # message metadata carrying a post's delivery key
 TICKET, BOOK = "ticket", "book"
+FILES_FETCHED = "inquiry.files_fetched"  # the modal's files, fetched after the ack
 TRIAGE = "triage"  # the handlers' name for the triage conversation
 
 # The adapter's fixed phrases (templates/NAME.j2 of this package, adapter_* in bot/surfaces/templates); `adapter_*` are shared with Teams.
@@ -918,6 +921,27 @@ class SlackAdapter(Adapter):
             ack()
         if rest:
             self.later(self.deliver, rest, ctx)
+        files = [f for f in incoming.files if f.get("id") and f.get("url")]
+        if files and incoming.submission:
+            self.later(self.fetch_files, incoming, files, ctx)
+
+    def fetch_files(self, incoming: Incoming, files: list[dict], ctx: Context) -> None:
+        """After the ack: fetch the modal's files from Slack (`url_private`, with the bot token) and hand their
+        bytes to the handlers, which keep or drop each one; at most MAX_FILE_SIZE + 1 bytes are read."""
+        fetched = tuple({"id": f["id"], "data": self.download(f["url"])} for f in files)
+        replies = self.dispatch(replace(incoming, action=FILES_FETCHED, form={}, files=fetched))
+        if replies:
+            self.deliver(replies, ctx)
+
+    def download(self, url: str) -> bytes | None:
+        """A Slack file's bytes (None when it cannot be had); one byte over the limit shows it is too big."""
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.settings.slack_bot_token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.read(MAX_FILE_SIZE + 1)
+        except (OSError, ValueError) as e:
+            log.warning("slack: a file could not be fetched (%s)", type(e).__name__)
+            return None
 
     def suggest(self, body: dict, action: dict) -> None:
         """A character typed in a field with `suggest_action`: show the handler's suggestions in the modal."""
