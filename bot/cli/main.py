@@ -37,7 +37,7 @@ def live_services(args):
     from bot.infra.store import Store
 
     settings = _settings(args)
-    return build(settings, store=None if settings.db_path.exists() else Store(":memory:"))
+    return build(settings, store=None if settings.database_url or settings.db_path.exists() else Store(":memory:"))
 
 
 def cmd_ask(args) -> int:
@@ -161,6 +161,10 @@ def startup_check(settings: Settings, *, database: bool = True) -> None:
                            "그 파일을 옮긴 뒤 다시 실행하세요.")
     if data.is_dir() and not os.access(data, os.W_OK | os.X_OK):
         raise StartupError(f"데이터 디렉터리({data})에 쓸 수 없습니다. 이음을 실행하는 사용자에게 쓰기 권한을 주세요.")
+    if settings.database_url:
+        if database:
+            _database_check(settings)
+        return
     db = settings.db_path
     if not database or not db.exists():
         return
@@ -178,6 +182,22 @@ def startup_check(settings: Settings, *, database: bool = True) -> None:
         problem = key_problem(settings, db)
     except sqlite3.DatabaseError:
         raise StartupError(f"데이터베이스 파일({db})이 손상되었습니다. `ieum restore 백업파일`로 복원하세요.") from None
+    if problem:
+        raise StartupError(problem)
+
+
+def _database_check(settings: Settings) -> None:
+    """PostgreSQL: reachable, and the key reads what is stored there (before this process writes anything)."""
+    import psycopg
+
+    from bot.core.privacy import key_problem
+    from bot.infra.pgstore import redact
+
+    try:
+        problem = key_problem(settings, settings.database_url or "")
+    except psycopg.Error as e:
+        raise StartupError(f"PostgreSQL 데이터베이스에 연결할 수 없습니다: {redact(settings.database_url or '')} "
+                           f"({type(e).__name__}). IEUM_DATABASE_URL과 서버 상태를 확인하세요.") from None
     if problem:
         raise StartupError(problem)
 

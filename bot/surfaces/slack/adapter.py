@@ -147,7 +147,7 @@ class SlackState:
         """True the first time an event id is seen (the caller processes it), False for a repeat."""
         with self.store.transaction():
             cur = self.store.conn.execute(
-                "INSERT OR IGNORE INTO slack_seen (event_id, seen_at) VALUES (?, ?)", [event_id, time.time()]
+                "INSERT INTO slack_seen (event_id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING", [event_id, time.time()]
             )
             return cur.rowcount == 1
 
@@ -169,7 +169,8 @@ class SlackState:
     def remember_post(self, key: str, channel: str, ts: str, ref: str | None = None) -> None:
         with self.store.transaction():
             self.store.conn.execute(
-                "INSERT OR REPLACE INTO slack_posts (key, channel, ts, created_at, ref) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO slack_posts (key, channel, ts, created_at, ref) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE"
+                " SET channel=excluded.channel, ts=excluded.ts, created_at=excluded.created_at, ref=excluded.ref",
                 [key, channel, ts, time.time(), ref],
             )
 
@@ -197,7 +198,8 @@ class SlackState:
 
     def remember_dm(self, user: str, channel: str) -> None:
         with self.store.transaction():
-            self.store.conn.execute("INSERT OR REPLACE INTO slack_dms (user, channel) VALUES (?, ?)", [user, channel])
+            self.store.conn.execute("INSERT INTO slack_dms (user, channel) VALUES (?, ?)"
+                                    " ON CONFLICT (user) DO UPDATE SET channel=excluded.channel", [user, channel])
 
     def save_meta(self, meta: dict) -> str:
         ref = uuid.uuid4().hex

@@ -226,7 +226,8 @@ class TeamsState:
     def save_ref(self, key: str, ref: dict) -> None:
         with self.store.transaction():
             self.store.conn.execute(
-                "INSERT OR REPLACE INTO teams_refs (key, ref, updated_at) VALUES (?, ?, ?)",
+                "INSERT INTO teams_refs (key, ref, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET ref=excluded.ref, updated_at=excluded.updated_at",
                 [key, json.dumps(ref, ensure_ascii=False), time.time()],
             )
 
@@ -237,15 +238,16 @@ class TeamsState:
 
     def claim(self, ident: str) -> bool:
         with self.store.transaction():
-            cur = self.store.conn.execute("INSERT OR IGNORE INTO teams_seen (id, seen_at) VALUES (?, ?)",
+            cur = self.store.conn.execute("INSERT INTO teams_seen (id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                                           [ident, time.time()])
             return cur.rowcount == 1
 
     def remember_post(self, key: str, conversation: str, activity_id: str, ref: str | None = None) -> None:
         with self.store.transaction():
             self.store.conn.execute(
-                "INSERT OR REPLACE INTO teams_posts (key, conversation, activity_id, ref, created_at)"
-                " VALUES (?, ?, ?, ?, ?)", [key, conversation, activity_id, ref, time.time()])
+                "INSERT INTO teams_posts (key, conversation, activity_id, ref, created_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET conversation=excluded.conversation,"
+                " activity_id=excluded.activity_id, ref=excluded.ref, created_at=excluded.created_at", [key, conversation, activity_id, ref, time.time()])
 
     def post_for(self, key: str) -> tuple[str, str] | None:
         with self.store.transaction():
