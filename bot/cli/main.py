@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 
-from bot.cli import backup, console, inquiries, privacy, reminders, serve
+from bot.cli import backup, console, db, inquiries, privacy, reminders, serve
 from bot.cli.common import _settings, build_services  # noqa: F401  (build_services: for callers)
 from bot.core.config import ConfigError, Settings
 from bot.infra.businesshours import PolicyError
@@ -15,7 +15,7 @@ from bot.reminders.service import check_knowledge as check_reminders
 
 # The subcommands beyond chat, ask, run and kb: each module's `register_cli(subparsers)` adds its own.
 COMMANDS = (inquiries.register_cli, reminders.register_cli, serve.register_cli, backup.register_cli,
-            privacy.register_cli, console.register_cli)
+            privacy.register_cli, console.register_cli, db.register_cli)
 
 
 def _read_lines(stream) -> "iter[str]":
