@@ -488,3 +488,13 @@ def test_suggestions_include_what_another_process_filed(tmp_path, make):
     finally:
         a.close()
         b.close()
+
+
+def test_the_text_filter_ignores_latin_case_and_finds_hangul_on_either_store(services):
+    file(services, title="ERP 로그인 오류", content="Hope 시스템 접속")
+    file(services, title="급여 명세서", content="출력이 안 됩니다")
+    inq = services.inquiries
+    assert [i.title for i in inq.list(text="erp").items] == ["ERP 로그인 오류"]
+    assert [i.title for i in inq.list(text="HOPE").items] == ["ERP 로그인 오류"]
+    assert [i.title for i in inq.list(text="명세").items] == ["급여 명세서"]
+    assert inq.list(text="50%_").total == 0  # LIKE's wildcards are matched literally

@@ -221,3 +221,25 @@ def test_slack_events_and_teams_activities_are_claimed_once_by_concurrent_proces
     for t in threads:
         t.join()
     assert sorted(won) == sorted([("slack", i) for i in ids] + [("teams", i) for i in ids])
+
+
+def test_every_command_works_on_postgresql(env, monkeypatch, capsys, pg):
+    import json
+
+    monkeypatch.setenv("IEUM_DATABASE_URL", pg.fresh_database())
+    line = json.dumps({"title": "명령줄 질의", "category": "ERP/인사", "type": "자료확인", "requester": "u1",
+                       "content": "내용", "subject_info": SUBJECT}, ensure_ascii=False)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO((line + "\n").encode("utf-8")), encoding="utf-8"))
+    assert main(["inquiries", "file", "--json"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(monkeypatch, capsys, ["inquiries", "list", "--json"])
+    assert code == 0 and json.loads(out.splitlines()[0])["receipt"] == "0000000001"
+    assert "850101" not in out
+    code, out, _ = run(monkeypatch, capsys, ["inquiries", "assign", "0000000001", "agent1"])
+    assert code == 0
+    code, out, _ = run(monkeypatch, capsys, ["schedule", "set", "phase2_reporting", "2022-09-13"])
+    assert code == 0
+    code, out, _ = run(monkeypatch, capsys, ["schedule", "list"])
+    assert code == 0 and "9월 13일" in out  # the override is read back from PostgreSQL
+    code, out, _ = run(monkeypatch, capsys, ["ask", "시스템 중단 기간이 언제예요"])
+    assert code == 0 and out.strip()

@@ -118,11 +118,22 @@ def restore(source: str | Path, url: str, *, migrations: list[Migrations], force
     with psycopg.connect(url, autocommit=True) as c:
         others = _scalar(c, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                             " AND pid != pg_backend_pid()")
-    if others and not force:
-        raise BackupError(f"데이터베이스에 다른 연결이 {others}개 있습니다 (이음이 실행 중일 수 있습니다). 모든 이음 "
-                          "프로세스를 멈춘 뒤 다시 실행하거나, 덮어써도 된다면 --force를 붙이세요.")
-    _run([_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction", "--no-owner", "--no-privileges",
-          f"--dbname={url}", str(source)], "pg_restore")
+        if others and not force:
+            raise BackupError(f"데이터베이스에 다른 연결이 {others}개 있습니다 (이음이 실행 중일 수 있습니다). 모든 "
+                              "이음 프로세스를 멈춘 뒤 다시 실행하거나, 덮어써도 된다면 --force를 붙이세요.")
+        try:  # the trigram indexes need it (inquiries_007); without the privilege pg_restore says so
+            c.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        except psycopg.Error:
+            pass
+    # the schema itself is not ours to drop (extensions live in it): its objects are replaced, it stays
+    toc = _run([_tool("pg_restore"), "--list", str(source)], "pg_restore").stdout
+    keep = Path(tempfile.mkdtemp(prefix="ieum-restore-")) / "toc"
+    try:
+        keep.write_text("".join(line + "\n" for line in toc.splitlines() if " SCHEMA " not in line))
+        _run([_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction", "--no-owner",
+              "--no-privileges", f"--use-list={keep}", f"--dbname={url}", str(source)], "pg_restore")
+    finally:
+        shutil.rmtree(keep.parent, ignore_errors=True)
     store = PgStore(url, migrations=migrations)  # a dump of an older version: brought up to date
     store.close()
     return {"restored": redact(url), "previous": None, **_schema_and_counts(url)[1]}

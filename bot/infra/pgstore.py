@@ -134,10 +134,6 @@ class Connection:
             return _EMPTY
         return self._store._execute(translate(sql), _adapt(params))
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        for row in rows:
-            self.execute(sql, row)
-
 
 class _Empty(Result):
     def __init__(self):

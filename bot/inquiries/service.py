@@ -214,6 +214,31 @@ def _m006(db) -> None:
                     "WHERE completed_at IS NOT NULL")
 
 
+@MIGRATIONS("inquiries_007_postgresql_search")
+def _m007(db) -> None:
+    # PostgreSQL only (SQLite records the step and has nothing to do): trigram indexes serve the list
+    # screen's substring search (title/content ILIKE '%…%', Hangul included), and (status, category) the
+    # combined filter, where a million rows would otherwise be scanned. pg_trgm is a trusted extension
+    # (PostgreSQL 13+: the database owner may create it); without it the search still works, unindexed.
+    if getattr(db, "dialect", "sqlite") != "postgresql":
+        return
+    db.execute("CREATE INDEX IF NOT EXISTS idx_inquiries_status_category ON inquiries (status, category)")
+    db.execute("SAVEPOINT trgm")
+    try:
+        db.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except Exception as e:  # no privilege: keep the rest of the migration
+        db.execute("ROLLBACK TO SAVEPOINT trgm")
+        log.warning("pg_trgm cannot be created here (%s): the text filter runs without an index", type(e).__name__)
+        return
+    db.execute("RELEASE SAVEPOINT trgm")
+    # the extension lives in one schema of the database, maybe not in this store's search_path
+    schema = db.execute("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
+                        ).fetchone()[0]
+    for column in ("title", "content"):
+        db.execute(f"CREATE INDEX IF NOT EXISTS idx_inquiries_{column}_trgm ON inquiries "
+                   f"USING gin ({column} {schema}.gin_trgm_ops)")
+
+
 # What each allowed type starts with: a name says .pdf, the bytes must agree (HWP 5 and DOC are OLE compound
 # files, HWPX and DOCX are ZIP packages).
 _OLE, _ZIP = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"PK\x03\x04"
@@ -733,7 +758,10 @@ class Inquiries:
             args.append(int(_as_bool(urgent)))
         if text:
             like = "%" + str(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            op = "ILIKE" if self.store.dialect == "postgresql" else "LIKE"  # SQLite's LIKE ignores ASCII case
+            # SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE does that too, and costs a case fold of every
+            # row, so words without Latin letters (Hangul has no case) take plain LIKE (both use the trigram index)
+            latin = any(ch.isascii() and ch.isalpha() for ch in str(text))
+            op = "ILIKE" if self.store.dialect == "postgresql" and latin else "LIKE"
             clauses.append(f"(title {op} ? ESCAPE '\\' OR content {op} ? ESCAPE '\\')")
             args += [like, like]
         if period:
