@@ -10,12 +10,13 @@ dialect layer that lets the same statements run on PostgreSQL (psycopg 3, a conn
   `INTEGER` `BIGINT`, `REAL` `DOUBLE PRECISION` (epoch seconds need the precision), `BLOB` `BYTEA`;
 - the column name `user` (reserved in PostgreSQL) is quoted;
 - `PRAGMA …` is SQLite's own tuning and does nothing here;
-- `numeric` results (SUM over integers) come back as float, as SQLite's do.
+- `numeric` results (SUM over integers) come back as int when whole, else float, as SQLite's do.
 
 What is not a translation is a per-feature branch on `store.dialect` kept in one place in that feature:
-the outbox claims rows with `FOR UPDATE SKIP LOCKED`, the inquiries' text filter uses ILIKE and a
-destruction VACUUMs, the insights compute hours with `EXTRACT(EPOCH …)`. Upserts are written in the
-`ON CONFLICT` form both databases understand.
+the outbox claims rows with `FOR UPDATE SKIP LOCKED`, the inquiries' text filter uses ILIKE for Latin
+letters and SQLite's index hints are dropped, the insights compute hours with `EXTRACT(EPOCH …)`, and
+`inquiries_007` adds PostgreSQL's own indexes. Upserts are written in the `ON CONFLICT` form both
+databases understand; `purge_deleted` is each store's way to make deleted rows unrecoverable now.
 
 Transactions: `transaction()` takes a pooled connection for the calling thread (nested calls join it);
 a statement outside a transaction runs on a pooled connection in autocommit. So threads of one process
@@ -30,12 +31,11 @@ import functools
 import re
 import threading
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from decimal import Decimal
-
 from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -159,7 +159,7 @@ class PgStore:
     """A PostgreSQL database with the features' migrations applied; same interface as `Store`."""
 
     dialect = "postgresql"
-    path = None  # no file: backups go through pg_dump (bot.infra.backup)
+    path = None  # no file: backups go through pg_dump (bot.infra.pgbackup)
 
     def __init__(self, url: str, *, migrations: Iterable[Migrations] = (), migrate: bool = True,
                  max_size: int = 10, timeout: float = 15.0):
@@ -173,8 +173,7 @@ class PgStore:
             self.pool.close()
             raise StoreError(f"PostgreSQL 데이터베이스에 연결할 수 없습니다: {redact(url)} ({type(e).__name__}). "
                              "IEUM_DATABASE_URL과 서버 상태를 확인하세요.") from None
-        self._local = threading.local()
-        self._lock = threading.RLock()  # only for code written for SQLite's single connection
+        self._local = threading.local()  # .conn: this thread's transaction connection
         self.conn = self.db = Connection(self)
         self.migrations: list[Migrations] = list(migrations)
         if migrate:
@@ -200,19 +199,15 @@ class PgStore:
         """All-or-nothing on one pooled connection for this thread; nested calls join it."""
         local = self._local
         if getattr(local, "conn", None) is not None:
-            local.depth += 1
-            try:
-                yield self.conn
-            finally:
-                local.depth -= 1
+            yield self.conn  # joins the outer transaction: it commits or rolls back the whole
             return
         with self.pool.connection() as conn:
-            local.conn, local.depth = conn, 1
+            local.conn = conn
             try:
                 with conn.transaction():
                     yield self.conn
             finally:
-                local.conn, local.depth = None, 0
+                local.conn = None
 
     def purge_deleted(self, *tables: str) -> None:
         """VACUUM these tables now (outside any transaction): the versions of deleted rows (destroyed subject
