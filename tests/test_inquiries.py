@@ -498,3 +498,21 @@ def test_the_text_filter_ignores_latin_case_and_finds_hangul_on_either_store(ser
     assert [i.title for i in inq.list(text="HOPE").items] == ["ERP 로그인 오류"]
     assert [i.title for i in inq.list(text="명세").items] == ["급여 명세서"]
     assert inq.list(text="50%_").total == 0  # LIKE's wildcards are matched literally
+
+
+def test_a_faq_entry_promoted_by_another_process_is_answered_after_the_next_tick(tmp_path, make):
+    from bot.infra.scheduler import tick
+
+    a, b = make(tmp_path), make(tmp_path)  # two processes on one database
+    try:
+        assert a.engine is not b.engine
+        i = file(a, title="희망이음 메뉴권한 확인 요청")
+        a.inquiries.answer(i.receipt, "agent1", "기관 관리자가 권한을 다시 부여하면 됩니다.")
+        entry = a.inquiries.promote_to_faq(i.receipt, "agent1")
+        assert not [h for h in b.engine.search("희망이음 메뉴권한 확인 요청", 3) if h.entry.id == entry.id]
+        assert tick(b)["promoted"] == 1
+        assert b.engine.search("희망이음 메뉴권한 확인 요청", 1)[0].entry.id == entry.id
+        assert tick(b)["promoted"] == 0  # read once
+    finally:
+        a.close()
+        b.close()

@@ -469,6 +469,7 @@ class Inquiries:
         self._synonyms = synonyms if synonyms else (getattr(kb, "synonyms", None) or [])
         self._similar = None  # an Engine over recent public inquiries, built on first use
         self._similar_seen = 0  # the highest public inquiry id read into it from the database
+        self._promoted_seen = ""  # the newest promotion to the FAQ read into the engine (its created_at)
         self._categories: list[str] | None = None
         self._category_keys: tuple[dict[tuple, str], dict[tuple, list[str]]] | None = None
         self.records: AccessLog | None = None  # every handling of subject info is recorded there (접속기록)
@@ -1247,15 +1248,20 @@ class Inquiries:
         log.info("inquiry %s promoted to FAQ %s by %s", inq.receipt, entry.id, agent)
         return entry
 
-    def promoted_entries(self) -> builtins.list[Entry]:
+    def promoted_entries(self, since: str = "") -> builtins.list[Entry]:
+        """The FAQ entries promoted from inquiries (those promoted after `since`, an ISO time, when given)."""
+        rows = self._read("SELECT id, title, answer, questions, tags, source, created_at FROM inquiry_faq "
+                          "WHERE created_at > ? ORDER BY created_at", [since])
+        if rows:
+            self._promoted_seen = max(self._promoted_seen, rows[-1][-1])
         return [Entry(id=i, title=t, answer=a, questions=json.loads(q), tags=json.loads(tg), source=s,
                       origin=f"inquiry:{i.removeprefix('inquiry-')}", kind="inquiry")
-                for i, t, a, q, tg, s in self._read(
-                    "SELECT id, title, answer, questions, tags, source FROM inquiry_faq ORDER BY created_at")]
+                for i, t, a, q, tg, s, _ in rows]
 
     def load_promoted(self) -> int:
-        """Re-add the promoted FAQ entries to the engine (at start-up)."""
-        entries = self.promoted_entries()
+        """Add the promoted FAQ entries this process's engine does not have yet: all of them at start-up, then
+        (each scheduler tick) those another process on the same database promoted since."""
+        entries = self.promoted_entries(self._promoted_seen)
         if self.engine is not None:
             for e in entries:
                 self.engine.add(e)
