@@ -137,6 +137,9 @@ def test_db_copy_moves_an_sqlite_deployment_with_counts_verified_and_subject_inf
         assert s.inquiries.read_subject_info(1, "u1") == SUBJECT
         assert file(s, 8).receipt == "0000000008"
         assert s.reminders.is_subscribed("slack", "u2")
+        # destroyed on PostgreSQL (then vacuumed): the SQLite file left behind still holds it, and is named
+        assert s.privacy.destroy_on_request("0000000001", "u1", where="CLI")["subject_info"] == 1
+        assert s.privacy.old_backups() == [str(data / "ieum.db")]
     finally:
         s.close()
     # into a database that holds data already: refused, nothing changed
