@@ -138,6 +138,7 @@ def feedback(incoming: Incoming, services) -> list[Reply]:
 
 
 @command("도움말", "help", "사용법", "명령어")
+@action("help.open")  # a surface's own gesture for help (Slack: `/ieum` alone)
 def help_text(incoming: Incoming, services) -> list[Reply]:
     agent = services.inquiries.is_agent(incoming.user)
     return [Reply(services.templates.render("help", surface=incoming.surface, agent=agent), kind="notice",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.inquiries.service import DONE, MAX_TITLE, InquiryError, Invalid, _as_bool
+from bot.inquiries.service import DONE, MAX_TITLE, InquiryError, Invalid, _as_bool, delivery_key
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.core.privacy import extract, labels, find_personal_data, mask
 
@@ -76,7 +76,7 @@ def _form_reply(services, incoming, form: Form, question: str = "") -> list[Repl
                   private=True, to_user=None if here else incoming.user)]
 
 
-@command("질의하기", "질의", "질의 등록")
+@command("질의하기", "질의", "질의 등록", "문의")
 def open_form(incoming: Incoming, services) -> list[Reply]:
     return _form_reply(services, incoming, build_form(services, incoming))
 
@@ -170,7 +170,9 @@ def filed_replies(services, incoming: Incoming, i, *, moved: str = "") -> list[R
     receipt_text = render(services, "inquiry_receipt", i=i, due=i.due, remaining=inq.remaining_label(i),
                            moved=moved)
     return [
-        Reply(receipt_text, kind="notice", private=True, data={"receipt": i.receipt},
+        # the requester's receipt: where it goes to their DM, its thread is the inquiry's conversation there
+        Reply(receipt_text, kind="notice", private=True, key=delivery_key(i.receipt, "receipt"), topic=i.receipt,
+              data={"receipt": i.receipt},
               choices=[Choice("내 질의", "inquiry.mine"), Choice("질의 보기", "inquiry.view", i.receipt)]),
         triage_card(services, i),
     ]
@@ -191,6 +193,7 @@ def _submit_reinquiry(incoming: Incoming, services, parent: str, values: dict) -
         return error_reply(services, str(e))
     replies = [Reply(render(services, "inquiry_ack", what="reinquired", receipt=child.receipt,
                              parent=child.parent_receipt), kind="notice", private=True,
+                     key=delivery_key(child.receipt, "receipt"), topic=child.receipt,
                      data={"receipt": child.receipt})]
     replies.append(triage_update(services, "reinquired", receipt=child.receipt, parent=child.parent_receipt))
     from handlers.triage import triage_card

@@ -82,6 +82,8 @@ class Console:
 
     def deliver(self, target: str, reply: Reply) -> None:
         """The outbox's sender for the terminal (reminders, news): printed above the prompt, which is redrawn."""
+        if reply.edit:
+            return  # a terminal has no earlier post to replace
         text = "[알림] " + self._plain(reply.text)
         with self._lock:
             prompt = self.input.prompt
@@ -98,6 +100,8 @@ class Console:
         replies = _alternatives_as_choice(replies)
         shown: list[Choice] = []  # every button of this batch, numbered on from the previous reply's
         for reply in replies:
+            if reply.edit:
+                continue  # a terminal has no earlier post to replace
             if reply.form is not None:
                 self.walk_form(reply.form, reply.text)
                 continue
