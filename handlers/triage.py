@@ -19,7 +19,7 @@ from bot.inquiries.service import DONE, INFO_REQUESTED, IN_PROGRESS, WAITING, Al
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.infra.people import name_of
 
-from handlers.common import error_reply, rating_choices, render
+from handlers.common import error_reply, rating_choices, render, words
 from handlers.registry import action, command
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def agents_only(handler):
     @functools.wraps(handler)
     def guarded(incoming: Incoming, services) -> list[Reply]:
         if not services.inquiries.is_agent(incoming.user):
-            return error_reply(services, "헬프데스크 담당자만 할 수 있습니다.")
+            return error_reply(services, words(services, "agents_only"))
         return handler(incoming, services)
 
     return guarded
@@ -157,12 +157,12 @@ def assign(incoming: Incoming, services) -> list[Reply]:
         before = services.inquiries.get(incoming.value or "")
         i = services.inquiries.assign(before.receipt, incoming.user)
     except AlreadyClaimed as e:
-        return error_reply(services, f"이미 {name_of(services, e.assignee)}님이 맡은 질의입니다.",
+        return error_reply(services, words(services, "already_claimed", assignee=name_of(services, e.assignee)),
                            data={"assignee": e.assignee})
     except InquiryError as e:
         return error_reply(services, str(e))
     if before.assignee == incoming.user:
-        return [Reply(render(services, "inquiry_error", message=f"이미 맡고 있는 질의입니다 ({i.receipt})."),
+        return [Reply(render(services, "inquiry_error", message=words(services, "already_yours", receipt=i.receipt)),
                       kind="notice", private=True, choices=agent_choices(i, incoming.user))]
     return _announce(services, i, "assigned", incoming.user, agent=name_of(services, incoming.user))
 
@@ -189,16 +189,18 @@ def answer_form(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     if i.assignee not in (None, incoming.user):
-        return error_reply(services, f"담당자({name_of(services, i.assignee)})만 답변할 수 있습니다.")
-    return [Reply(f"질의 {i.receipt} 답변", kind="form", private=True, form=_answer_form(i))]
+        return error_reply(services, words(services, "assignee_only", assignee=name_of(services, i.assignee)))
+    return [Reply(words(services, "answer_intro", receipt=i.receipt), kind="form", private=True,
+                  form=_answer_form(services, i))]
 
 
-def _answer_form(i, *, values: dict | None = None, errors: dict | None = None) -> Form:
+def _answer_form(services, i, *, values: dict | None = None, errors: dict | None = None) -> Form:
     v = values or {}
-    return Form(action="triage.answer.submit", title=f"답변 ({i.receipt})", submit_label="답변 등록",
+    return Form(action="triage.answer.submit", title=words(services, "answer_title", receipt=i.receipt),
+                submit_label="답변 등록",
                 state=i.receipt, errors=dict(errors or {}), fields=[
                     Field("answer", "답변", kind="textarea", required=True, max_length=4000,
-                          initial=v.get("answer", i.answer or ""), hint="공개될 수 있으므로 개인정보는 적지 마세요"),
+                          initial=v.get("answer", i.answer or ""), hint=words(services, "answer_hint")),
                     Field("complete", "조치완료로 처리", kind="boolean", initial=v.get("complete", True)),
                 ])
 
@@ -214,8 +216,8 @@ def answer_submit(incoming: Incoming, services) -> list[Reply]:
         i = services.inquiries.answer(before.receipt, incoming.user, str(values.get("answer") or ""),
                                       complete=_as_bool(values.get("complete", True)))
     except Invalid as e:
-        return [Reply(f"질의 {before.receipt} 답변", kind="form", private=True,
-                      form=_answer_form(before, values=values, errors=e.errors))]
+        return [Reply(words(services, "answer_intro", receipt=before.receipt), kind="form", private=True,
+                      form=_answer_form(services, before, values=values, errors=e.errors))]
     except InquiryError as e:
         return error_reply(services, str(e))
     return _announce(services, i, "answered", incoming.user, agent=name_of(services, incoming.user),
@@ -231,7 +233,7 @@ def complete(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     if before.status == DONE:
-        return error_reply(services, f"질의 {i.receipt}는 이미 조치완료되었습니다.")
+        return error_reply(services, words(services, "already_done", receipt=i.receipt))
     return _announce(services, i, "completed", incoming.user)
 
 
@@ -243,13 +245,15 @@ def promote_form(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     if not i.answer:
-        return error_reply(services, "답변이 등록된 질의만 FAQ로 등록할 수 있습니다.")
-    return [Reply(f"질의 {i.receipt} FAQ 등록", kind="form", private=True, form=_promote_form(i))]
+        return error_reply(services, words(services, "promote_needs_answer"))
+    return [Reply(words(services, "promote_intro", receipt=i.receipt), kind="form", private=True,
+                  form=_promote_form(services, i))]
 
 
-def _promote_form(i, *, values: dict | None = None, errors: dict | None = None) -> Form:
+def _promote_form(services, i, *, values: dict | None = None, errors: dict | None = None) -> Form:
     v = values or {}
-    return Form(action="triage.promote.submit", title=f"FAQ 등록 ({i.receipt})", submit_label="FAQ 등록",
+    return Form(action="triage.promote.submit", title=words(services, "promote_title", receipt=i.receipt),
+                submit_label="FAQ 등록",
                 state=i.receipt, errors=dict(errors or {}), fields=[
                     Field("title", "FAQ 제목", required=True, max_length=100, initial=v.get("title", i.title)),
                     Field("answer", "FAQ 답변", kind="textarea", required=True, initial=v.get("answer", i.answer)),
@@ -270,8 +274,8 @@ def promote_submit(incoming: Incoming, services) -> list[Reply]:
         entry = services.inquiries.promote_to_faq(i.receipt, incoming.user, title=values.get("title") or None,
                                                   answer=values.get("answer") or None, questions=questions)
     except Invalid as e:
-        return [Reply(f"질의 {i.receipt} FAQ 등록", kind="form", private=True,
-                      form=_promote_form(i, values=values, errors=e.errors))]
+        return [Reply(words(services, "promote_intro", receipt=i.receipt), kind="form", private=True,
+                      form=_promote_form(services, i, values=values, errors=e.errors))]
     except InquiryError as e:
         return error_reply(services, str(e))
     return [
@@ -292,5 +296,5 @@ def queue(incoming: Incoming, services) -> list[Reply]:
               "category_short": i.category_short, "type": i.type, "assignee": name_of(services, i.assignee),
               "remaining": inq.remaining_label(i, now)} for i in page.items]
     choices = [Choice(f"{i.receipt} {i.title[:30]}", "inquiry.view", i.receipt) for i in page.items[:5]]
-    return [Reply(render(services, "triage_list", items=items, total=page.total, label="처리할 질의"),
+    return [Reply(render(services, "triage_list", items=items, total=page.total, label=words(services, "queue_label")),
                   choices=choices, private=True, data={"items": items, "total": page.total})]
