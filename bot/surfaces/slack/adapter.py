@@ -62,7 +62,7 @@ from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler, 
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.webhook import WebhookClient
 
-from bot.surfaces.base import HERE, Adapter, SurfaceConfigError, bundled_texts, destination
+from bot.surfaces.base import HERE, Adapter, SurfaceConfigError, bundled_text, bundled_texts, destination
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.infra.store import Migrations
 from bot.inquiries.service import MAX_FILE_SIZE
@@ -489,9 +489,9 @@ class SlackAdapter(Adapter):
         settings = settings or services.settings
         super().__init__(services, settings=settings, triage_channel=settings.slack_triage_channel)
         if not self.settings.slack_bot_token:
-            raise SlackConfigError("SLACK_BOT_TOKEN이 설정되지 않았습니다.")
+            raise SlackConfigError(bundled_text("slack_config", word="no_token"))
         if not (self.settings.slack_signing_secret or self.settings.slack_app_token):
-            raise SlackConfigError("SLACK_SIGNING_SECRET(HTTP 모드) 또는 SLACK_APP_TOKEN(소켓 모드)이 필요합니다.")
+            raise SlackConfigError(bundled_text("slack_config", word="no_secret"))
         self.client = client or make_client(self.settings, backoff=backoff)
         self.state = SlackState(services.store)
         self._users: dict[str, dict] = {}

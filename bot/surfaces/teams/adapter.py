@@ -138,6 +138,11 @@ class TeamsConfigError(SurfaceConfigError):
     """The Teams settings are incomplete."""
 
 
+def _config_text(word: str) -> str:
+    """What the Teams settings leave out (templates/teams_config.j2), naming the variables."""
+    return bundled_text("teams_config", word=word, client_id=ENV_CLIENT_ID, anonymous=ENV_ANONYMOUS)
+
+
 class Unauthorized(PermissionError):
     """A request to /api/messages without a valid token."""
 
@@ -620,7 +625,7 @@ class TeamsAdapter(Adapter):
         env = _env(self.settings)
         self.anonymous = anonymous(self.settings)
         if not enabled(self.settings):
-            raise TeamsConfigError(f"{ENV_CLIENT_ID} 또는 {ENV_ANONYMOUS}=1 이 필요합니다.")
+            raise TeamsConfigError(_config_text("not_enabled"))
         # the SDK's configuration from the settings bot.core.config read, passed explicitly (never os.environ)
         sdk_config = sdk.load_configuration_from_env({k: v for k, v in env.items() if k.startswith(AGENTS_SDK_PREFIXES)})
         if connections is None:
@@ -665,7 +670,7 @@ class TeamsAdapter(Adapter):
         if not self.app_id:
             # The SDK warns "App ID is not provided" each time it builds a user-token client (every turn);
             # without an app registration that is known at start-up, so it is said once, here.
-            log.warning("teams: 앱 ID(%s)가 없습니다 — 익명 모드로만 동작합니다.", ENV_CLIENT_ID)
+            log.warning("teams: %s", _config_text("no_app_id"))
             logging.getLogger(_USER_TOKEN_LOGGER).addFilter(_no_app_id_warning)
 
     # -- HTTP
@@ -969,7 +974,7 @@ class TeamsAdapter(Adapter):
         if ref is None:
             last = self.state.ref("last")
             if last is None:
-                raise TeamsConfigError("Teams 대화 정보가 없습니다. 봇을 팀에 먼저 추가해 주세요.")
+                raise TeamsConfigError(_config_text("no_conversation"))
             ref = {**last, "conversation": {"id": ident, "isGroup": True, "conversationType": "channel"}}
             ref.pop("user", None)
         return ref, False, ""
@@ -1056,7 +1061,7 @@ class TeamsAdapter(Adapter):
         """Create the personal chat with a user whose Teams account the bot has seen (e.g. in a channel)."""
         account = self.state.ref(f"account:{user}")
         if account is None:
-            raise TeamsConfigError("이 사용자와의 Teams 개인 대화 정보가 없습니다.")
+            raise TeamsConfigError(_config_text("no_personal_chat"))
         params = sdk.ConversationParameters(is_group=False, agent=sdk.ChannelAccount(**(account.get("bot") or {})),
                                         members=[sdk.ChannelAccount(id=account["id"])], tenant_id=account.get("tenant"),
                                         channel_data={"tenant": {"id": account.get("tenant")}} if account.get("tenant") else None)
@@ -1069,7 +1074,7 @@ class TeamsAdapter(Adapter):
             out["ref"] = ref
 
         if self.anonymous and not self.app_id:
-            raise TeamsConfigError("익명 모드에서는 개인 대화를 새로 열 수 없습니다.")
+            raise TeamsConfigError(_config_text("anonymous_no_new_chat"))
         await self.cloud.create_conversation(self.app_id, CHANNEL_ID, account["serviceUrl"],
                                              sdk.AuthenticationConstants.AGENTS_SDK_SCOPE, params, callback)
         ref = out["ref"]
@@ -1089,7 +1094,7 @@ def mount(web_app: web.Application, services, *, adapter: TeamsAdapter | None = 
     web_app[TEAMS_KEY] = adapter
     web_app.router.add_post(ROUTE, adapter.handle_http)
     if adapter.anonymous:
-        log.warning("teams: 익명 모드(IEUM_TEAMS_ANONYMOUS=1) — 로컬 개발에서만 사용하세요.")
+        log.warning("teams: %s", _config_text("anonymous"))
     return adapter.close
 
 
