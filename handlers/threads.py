@@ -4,8 +4,9 @@
   the triage card (`Incoming.conversation == "triage"`, the adapter's name for its triage channel) it goes
   to the requester's DM; in the requester's DM thread it goes to the card's thread. Personal data is masked
   before the message is kept on the inquiry or sent anywhere.
-- `refreshed_card(services, receipt, update)`: the triage card as it stands after a status change, for the
-  adapters that update it in place.
+- `reaction`: a reaction added to a message (`Incoming.value` = its name, `text` = the message, `topic` = the
+  topic of the post, when the bot posted it): 🎫 `ticket` offers to file the message as an inquiry, 📖 `book`
+  on a post about an inquiry offers its FAQ 등록.
 - `home.open`: the user's home (Slack's App Home): their inquiries and the next deadlines, as replies.
 """
 from __future__ import annotations
@@ -13,14 +14,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot.inquiries.service import DONE, InquiryError
-from bot.core.messages import Incoming, Reply
+from bot.inquiries.service import InquiryError
+from bot.core.messages import Choice, Incoming, Reply
 from bot.core.privacy import find_personal_data, mask
 from bot.knowledge.templates import dday
 
-from handlers.inquiries import mine, render
+from handlers.inquiries import MAX_VALUE, mine, render
 from handlers.registry import action
-from handlers.triage import TRIAGE, agent_choices, triage_card
+from handlers.triage import TRIAGE, card_key
 
 log = logging.getLogger(__name__)
 
@@ -62,24 +63,32 @@ def thread_reply(incoming: Incoming, services) -> list[Reply]:
     author = incoming.user_name or name_of(services, incoming.user)
     words = render(services, "adapter_relay", receipt=i.receipt, author=author,
                    text=text, from_triage=from_triage)
-    reply = Reply(words, kind="notice", data={"receipt": i.receipt})
+    reply = Reply(words, kind="notice", topic=i.receipt, data={"receipt": i.receipt})
     if from_triage:
         return [replace(reply, to_user=i.requester)]
     from handlers.desk import info_received
 
     # the requester's answer to a 추가 정보 요청 returns the inquiry to 조치중
-    return [replace(reply, to_conversation=TRIAGE), *info_received(services, i, incoming.user)]
+    return [replace(reply, to_conversation=TRIAGE, thread=card_key(i.receipt)),
+            *info_received(services, i, incoming.user)]
 
 
-def refreshed_card(services, receipt: str, update: Reply | None = None) -> Reply:
-    """The inquiry's triage card now: the first line of `update` under it, the next triage steps and 보기."""
-    i = services.inquiries.get(receipt)
-    card = triage_card(services, i)
-    latest = update.text.strip().splitlines()[0] if update is not None and update.text.strip() else ""
-    text = card.text + (f"\n\n{latest}" if latest else "")
-    choices = [c for c in agent_choices(i, "") if c.action != "triage.answer" or i.status != DONE]
-    choices += [c for c in card.choices if c.action == "inquiry.view"]
-    return replace(card, text=text, choices=choices)
+TICKET, BOOK = "ticket", "book"  # the reactions' names (Slack's emoji names 🎫 and 📖)
+
+
+@action("reaction")
+def reaction(incoming: Incoming, services) -> list[Reply]:
+    """What a reaction means: 🎫 files the message as an inquiry, 📖 on a post about an inquiry makes it a FAQ
+    (no form can open from a reaction, so each is offered behind a button, to the reacting user only)."""
+    if incoming.value == TICKET:
+        return [Reply(render(services, "reaction_ticket"), private=True,
+                      choices=[Choice(render(services, "reaction_ticket_button"), "inquiry.open",
+                                      (incoming.text or "")[:MAX_VALUE], style="primary")])]
+    if incoming.value == BOOK and incoming.topic:
+        return [Reply(render(services, "reaction_book", receipt=incoming.topic), private=True,
+                      choices=[Choice(render(services, "reaction_book_button"), "triage.promote", incoming.topic,
+                                      style="primary")])]
+    return []
 
 
 def upcoming_milestones(services, limit: int = HOME_DEADLINES) -> list[dict]:

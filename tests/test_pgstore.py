@@ -115,10 +115,10 @@ def test_db_copy_moves_an_sqlite_deployment_with_counts_verified_and_subject_inf
     s.inquiries.answer(1, "agent1", "답변입니다")
     s.feedback.record_feedback(user="u1", entry_id="login", query="로그인", helpful=True)
     s.reminders.subscribe("slack", "u2")
-    s.store.conn.execute("INSERT INTO slack_seen (event_id, seen_at) VALUES ('Ev1', 1.5)")
+    s.store.conn.execute("INSERT INTO surface_seen (surface, id, seen_at) VALUES ('slack', 'Ev1', 1.5)")
     source_rows = {t: s.store.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                    for t in ("inquiries", "inquiry_events", "inquiry_subjects", "outbox", "answer_feedback",
-                             "reminder_subscriptions", "slack_seen")}
+                             "reminder_subscriptions", "surface_seen")}
     tokens = sorted(r[0] for r in s.store.conn.execute("SELECT token FROM inquiry_subjects"))
     s.close()
     url = pg.fresh_database()
@@ -200,20 +200,19 @@ def test_sqlite_stays_the_default(env):
 
 
 def test_slack_events_and_teams_activities_are_claimed_once_by_concurrent_processes(tmp_path, open_store):
-    from bot.surfaces.slack.adapter import MIGRATIONS as SLACK, SlackState
-    from bot.surfaces.teams.adapter import MIGRATIONS as TEAMS, TeamsState
+    from bot.surfaces.base import PostLog
 
     # three stores on one database, as three processes would have, each receiving every event and its retries
-    stores = [open_store(tmp_path / "ieum.db", migrations=[SLACK, TEAMS]) for _ in range(3)]
+    stores = [open_store(tmp_path / "ieum.db", migrations=MIGRATIONS) for _ in range(3)]
     ids = [f"Ev{k}" for k in range(60)]
     won: list[tuple[str, str]] = []
     barrier = threading.Barrier(len(stores))
 
     def receive(store) -> None:
-        slack, teams = SlackState(store), TeamsState(store)
+        slack, teams = PostLog(store, "slack"), PostLog(store, "teams")
         barrier.wait()
         for i in ids:
-            if slack.claim_event(i):
+            if slack.claim(i):
                 won.append(("slack", i))
             if teams.claim(i):
                 won.append(("teams", i))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.cli.common import _settings
+from bot.cli.common import _settings, words
 from bot.infra.backup import BackupError
 from bot.infra.store import StoreError
 from bot.infra.stores import is_postgres, open_store
@@ -17,7 +17,7 @@ def cmd_migrate(args) -> int:
         applied = store.migrate(MIGRATIONS)
     finally:
         store.close()
-    print(f"마이그레이션 {len(applied)}개 적용" + (f": {', '.join(applied)}" if applied else " (이미 최신입니다)"))
+    print(words("db_migrated", names=applied))
     return 0
 
 
@@ -26,17 +26,16 @@ def cmd_copy(args) -> int:
 
     source, target = args.source, args.target
     if not source.startswith("sqlite:") or not is_postgres(target):
-        print("사용법: ieum db copy --from sqlite:경로/ieum.db --to postgresql://사용자@호스트/DB", file=sys.stderr)
+        print(words("db_copy_usage"), file=sys.stderr)
         return 2
     try:
         counts = copy_sqlite(source[len("sqlite:"):], target, migrations=list(MIGRATIONS))
     except (BackupError, StoreError) as e:
-        print(f"옮기지 못했습니다 (대상은 그대로입니다): {e}", file=sys.stderr)
+        print(words("db_copy_failed", message=e), file=sys.stderr)
         return 1
     for table, (n, _) in counts.items():
-        print(f"  {table:<24} {n:>10,}행")
-    print(f"옮기기 완료: 표 {len(counts)}개, 행 수 모두 일치. 대상자 정보는 암호화된 그대로 옮겼습니다: 같은 키"
-          "(IEUM_SECRET_KEY)로 실행하세요. 접속기록(records.db)은 데이터 디렉터리에 그대로 둡니다.")
+        print(words("db_copy_table", table=table, rows=n))
+    print(words("db_copy_done", tables=len(counts)))
     return 0
 
 

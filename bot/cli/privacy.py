@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.cli.common import build_services, operator
+from bot.cli.common import build_services, operator, words
 from bot.inquiries.records import RecordError
 from bot.inquiries.service import InquiryError
 
@@ -17,9 +17,9 @@ EXIT_OK, EXIT_FAIL, EXIT_REFUSED = 0, 1, 2
 def cmd_verify(args, services) -> int:
     checked, broken = services.privacy.records.verify()
     if broken is None:
-        print(f"접속기록 {checked:,}건의 해시 체인이 온전합니다.")
+        print(words("records_intact", checked=checked))
         return EXIT_OK
-    print(f"접속기록 위·변조 의심: {broken.id}번 기록 — {broken.reason}. (그 앞 {checked:,}건은 온전합니다)")
+    print(words("records_broken", id=broken.id, reason=broken.reason, checked=checked))
     return EXIT_FAIL
 
 

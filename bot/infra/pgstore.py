@@ -129,6 +129,11 @@ class Connection:
 
     dialect = "postgresql"
 
+    def table_names(self) -> list[str]:
+        """The tables of this store's schema (what sqlite-utils' `db.table_names()` gives migrations)."""
+        return [r[0] for r in self.execute("SELECT table_name FROM information_schema.tables"
+                                           " WHERE table_schema = current_schema()")]
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Result:
         if sql.lstrip()[:6].upper() == "PRAGMA":
             return _EMPTY
