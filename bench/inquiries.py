@@ -29,6 +29,17 @@ LIMIT_MS = 50.0
 WORDS = ["인사카드", "급여", "보조금", "정산보고", "입퇴소", "메뉴권한", "로그인", "전자결재", "후원", "바우처",
          "누락", "오류", "확인", "요청", "문의", "화면", "저장", "출력", "조회", "이관"]
 
+# the list screen's filtered pages timed (bench/stores.py times them on PostgreSQL too)
+QUERIES = {
+    "status=조치대기": dict(status="조치대기"),
+    "status+category (ERP)": dict(status="조치대기", category="전체업무 > ERP"),
+    "type+period 3개월": dict(type="장애신고", period="3개월"),
+    "category+urgent": dict(category="전체업무 > 사회서비스 > 시군구보고", urgent=True),
+    "text '보조금' + status": dict(text="보조금", status="조치중"),
+    "my inquiries (requester)": dict(requester="user42"),
+    "page 50 of status=조치완료": dict(status="조치완료", page=50),
+}
+
 
 def _timed(fn, repeat: int) -> float:
     """Median milliseconds of `repeat` calls."""
@@ -91,19 +102,10 @@ def main(argv=None) -> int:
         if n_batch:
             print(f"filing, 1,000 per transaction: {n_batch / batch_s:,.0f}/s ({batch_s * 1000 / n_batch:.2f} ms each)")
 
-        queries = {
-            "status=조치대기": dict(status="조치대기"),
-            "status+category (ERP)": dict(status="조치대기", category="전체업무 > ERP"),
-            "type+period 3개월": dict(type="장애신고", period="3개월"),
-            "category+urgent": dict(category="전체업무 > 사회서비스 > 시군구보고", urgent=True),
-            "text '보조금' + status": dict(text="보조금", status="조치중"),
-            "my inquiries (requester)": dict(requester="user42"),
-            "page 50 of status=조치완료": dict(status="조치완료", page=50),
-        }
         print()
         print(f"{'filtered page (20 rows)':32} {'indexed':>10} {'unindexed':>10} {'ratio':>7}  total")
         worst = 0.0
-        for label, f in queries.items():
+        for label, f in QUERIES.items():
             page = inq.list(**f)
             fast = _timed(lambda: inq.list(**f), args.repeat)
             slow = _timed(lambda: inq.list(_unindexed=True, **f), max(3, args.repeat // 5))

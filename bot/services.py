@@ -21,6 +21,7 @@ from bot.infra.signin import SignIn
 from bot.infra.outbox import Outbox
 from bot.infra.scheduler import Scheduler
 from bot.infra.store import Migrations, Store
+from bot.infra.stores import open_store
 from bot.inquiries import protection
 from bot.inquiries import service as inquiries_feature
 from bot.inquiries.protection import Privacy
@@ -90,7 +91,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, store
     clock = clock or settings.clock()
     kb = kb or load_knowledge(settings.knowledge, extra=settings.extra_knowledge)
     if store is None:
-        store = Store(settings.db_path, migrations=MIGRATIONS)
+        store = open_store(settings.database, migrations=MIGRATIONS)
     else:
         store.migrate(MIGRATIONS)
     templates = Templates(kb, clock)

@@ -17,7 +17,61 @@ from bot.core.config import Settings
 from bot.knowledge.base import load_knowledge
 from bot.infra.store import Store
 from bot.services import build
+from fakes.postgres import PostgresServer
 from fakes.slack import FakeSlack
+
+# A test module that sets `STORES = BOTH` runs its tests that use `store_kind` (through `open_store`,
+# `make` or `services`) on SQLite and on a real PostgreSQL server.
+BOTH = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    stores = getattr(metafunc.module, "STORES", None)
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        stores = None  # it checks something only SQLite has (a file, a PRAGMA, its error classes)
+    if stores and "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", stores)
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """One PostgreSQL server for the session (tests/fakes/postgres.py); skips when none can be started."""
+    server = PostgresServer()
+    try:
+        if server.start() is None:
+            pytest.skip(f"no PostgreSQL server for the store tests: {server.problem}")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def store_kind():
+    return "sqlite"
+
+
+@pytest.fixture
+def open_store(store_kind, request):
+    """`open_store(path, migrations=…)`: the store of the test database named `path`: that SQLite file, or
+    on PostgreSQL a schema of its own per path (the same path opens the same schema again)."""
+    from bot.infra.pgstore import PgStore
+
+    urls: dict[str, str] = {}
+    opened: list = []
+
+    def open_(path, *, migrations=(), migrate=True):
+        if store_kind == "sqlite":
+            store = Store(path, migrations=migrations, migrate=migrate)
+        else:
+            if str(path) not in urls:
+                urls[str(path)] = request.getfixturevalue("pg").fresh_url()
+            store = PgStore(urls[str(path)], migrations=migrations, migrate=migrate)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture(scope="session")
@@ -81,14 +135,14 @@ INQUIRY_NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
 
 
 @pytest.fixture
-def make(inquiry_knowledge, request):
+def make(inquiry_knowledge, request, open_store):
     """Services over a data directory: the small inquiry knowledge base, a clock fixed at INQUIRY_NOW, and
     the test module's AGENTS (agent1 and agent2 unless it sets its own)."""
     default_agents = getattr(request.module, "AGENTS", ("agent1", "agent2"))
 
     def make(data_dir, *, secret: str | None = "dGVzdC1zZWNyZXQuLi4uLi4uLi4uLi4uLi4uLi4uLi4=", agents=default_agents):
         settings = Settings(data_dir=data_dir, secret_key=secret, agents=agents, knowledge=inquiry_knowledge)
-        return build(settings, clock=FixedClock(INQUIRY_NOW), store=Store(data_dir / "ieum.db"))
+        return build(settings, clock=FixedClock(INQUIRY_NOW), store=open_store(data_dir / "ieum.db"))
 
     return make
 

@@ -4,9 +4,6 @@ After each: no lost, duplicate or half-written rows, bounded retries, clear Kore
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,8 +16,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fakes.harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, FaultySlack, check_invariants, click, env_for,  # noqa: E402
-                     form_submission, settings_for, submission, wait_until)
+from fakes.harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, BotProcess, Client, FaultySlack, check_invariants,  # noqa: E402
+                           click, form_submission, settings_for, submission, wait_until)
 
 from bot.core.privacy import Cipher, check_secret  # noqa: E402
 from bot.http import SLACK_KEY, ServerThread, mount_slack  # noqa: E402
@@ -31,57 +28,6 @@ CIPHER = Cipher(check_secret("cmVsaWFiaWxpdHktdGVzdC1rZXkuLi4uLi4uLi4uLi4="))
 
 
 FAKE = FaultySlack  # the `fake` fixture of conftest.py starts one per module
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class BotProcess:
-    """`ieum serve` in a subprocess on 127.0.0.1, its log in a file."""
-
-    def __init__(self, data_dir: Path, fake, log: Path, **env):
-        self.data_dir, self.fake, self.log = data_dir, fake, log
-        self.env = env_for(data_dir, fake.api_url, IEUM_TICK_SECONDS="1", IEUM_RECOVERY_SETTLE_SECONDS="1", **env)
-        self.port = _free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 40) -> "BotProcess":
-        out = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
-                                      "--port", str(self.port)], cwd=ROOT, env=self.env, stdout=out, stderr=out)
-        out.close()
-        client = Client(self.url)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"bot exited: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                if client.get("/healthz", timeout=2)[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("bot did not become healthy")
-
-    def kill9(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 def _rows(db: Path, sql: str, args=()) -> list[tuple]:

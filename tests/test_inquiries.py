@@ -22,6 +22,9 @@ from bot.inquiries.service import DONE, EXPORT_HEADINGS, IN_PROGRESS, WAITING, A
 from bot.core.messages import Incoming
 from handlers.router import dispatch
 
+from conftest import BOTH
+
+STORES = BOTH
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)  # a Monday
 
 
@@ -50,6 +53,7 @@ def test_receipt_numbers_are_never_reused(services):
     assert file(services).receipt == "0000000002"
 
 
+@pytest.mark.sqlite_only
 def test_the_same_submission_files_once(services):
     inq = services.inquiries
     a = file(services, subject_info="대상자 홍길동", submission_id="slack:V1")
@@ -153,6 +157,7 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.sqlite_only
 def test_killed_process_leaves_no_partial_inquiry(tmp_path, make, inquiry_knowledge):
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), str(inquiry_knowledge)], cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -281,6 +286,7 @@ def test_reinquiry_rating_and_recommending(services):
     assert "reinquired" in [e.kind for e in inq.get(i.receipt, events=True).events]
 
 
+@pytest.mark.sqlite_only
 def test_a_reinquiry_keeps_its_parents_chat_surface(tmp_path, make):
     s = make(tmp_path)
     inq = s.inquiries
@@ -469,3 +475,44 @@ def test_terminal_chat_walks_the_form_and_moves_personal_data_in_one_step(servic
     i = services.inquiries.get("1")
     assert "010-1234-5678" not in i.title
     assert services.inquiries.read_subject_info("1", "u1") == "010-1234-5678"
+
+
+def test_suggestions_include_what_another_process_filed(tmp_path, make):
+    # two processes on one database (on PostgreSQL: two bot processes; each keeps its own suggestion index)
+    a, b = make(tmp_path), make(tmp_path)
+    try:
+        assert [s for s in b.inquiries.similar("인사카드 직원정보 누락") if s.kind == "inquiry"] == []
+        filed = file(a)
+        found = [s.id for s in b.inquiries.similar("인사카드 직원정보 누락") if s.kind == "inquiry"]
+        assert found == [filed.receipt]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_text_filter_ignores_latin_case_and_finds_hangul_on_either_store(services):
+    file(services, title="ERP 로그인 오류", content="Hope 시스템 접속")
+    file(services, title="급여 명세서", content="출력이 안 됩니다")
+    inq = services.inquiries
+    assert [i.title for i in inq.list(text="erp").items] == ["ERP 로그인 오류"]
+    assert [i.title for i in inq.list(text="HOPE").items] == ["ERP 로그인 오류"]
+    assert [i.title for i in inq.list(text="명세").items] == ["급여 명세서"]
+    assert inq.list(text="50%_").total == 0  # LIKE's wildcards are matched literally
+
+
+def test_a_faq_entry_promoted_by_another_process_is_answered_after_the_next_tick(tmp_path, make):
+    from bot.infra.scheduler import tick
+
+    a, b = make(tmp_path), make(tmp_path)  # two processes on one database
+    try:
+        assert a.engine is not b.engine
+        i = file(a, title="희망이음 메뉴권한 확인 요청")
+        a.inquiries.answer(i.receipt, "agent1", "기관 관리자가 권한을 다시 부여하면 됩니다.")
+        entry = a.inquiries.promote_to_faq(i.receipt, "agent1")
+        assert not [h for h in b.engine.search("희망이음 메뉴권한 확인 요청", 3) if h.entry.id == entry.id]
+        assert tick(b)["promoted"] == 1
+        assert b.engine.search("희망이음 메뉴권한 확인 요청", 1)[0].entry.id == entry.id
+        assert tick(b)["promoted"] == 0  # read once
+    finally:
+        a.close()
+        b.close()

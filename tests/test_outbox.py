@@ -10,8 +10,9 @@ import pytest
 from bot.core.clock import SEOUL, FixedClock
 from bot.core.messages import Choice, Field, Form, Reply
 from bot.infra.outbox import MIGRATIONS, Outbox, from_json, to_json
-from bot.infra.store import Store
+from conftest import BOTH
 
+STORES = BOTH
 T0 = datetime(2022, 8, 29, 9, 0, tzinfo=SEOUL)
 
 
@@ -26,10 +27,14 @@ def clock():
 
 
 @pytest.fixture
-def outbox(db_path, clock):
-    store = Store(db_path, migrations=[MIGRATIONS])
-    yield Outbox(store, clock)
-    store.close()
+def Store(open_store):
+    """This module's stores: SQLite files or PostgreSQL schemas (conftest's `open_store`)."""
+    return open_store
+
+
+@pytest.fixture
+def outbox(db_path, clock, Store):
+    return Outbox(Store(db_path, migrations=[MIGRATIONS]), clock)
 
 
 def test_reply_json_round_trip():
@@ -93,7 +98,7 @@ def test_failing_sender_is_retried_with_backoff_then_succeeds(outbox, clock):
     assert outbox.drain() == 0 and len(calls) == 3
 
 
-def test_bounded_attempts_end_as_failed(db_path, clock):
+def test_bounded_attempts_end_as_failed(db_path, clock, Store):
     store = Store(db_path, migrations=[MIGRATIONS])
     outbox = Outbox(store, clock, max_attempts=3, backoff=1)
 
@@ -134,7 +139,7 @@ def test_skip_records_the_key(outbox):
     assert outbox.status("k") == "skipped"
 
 
-def test_a_claim_abandoned_by_a_dead_process_is_retried_after_its_lease(db_path, clock):
+def test_a_claim_abandoned_by_a_dead_process_is_retried_after_its_lease(db_path, clock, Store):
     store = Store(db_path, migrations=[MIGRATIONS])
     dead = Outbox(store, clock, lease=60)
     dead.enqueue(Reply("x"), key="k", surface="slack", target="C")
@@ -151,7 +156,7 @@ def test_a_claim_abandoned_by_a_dead_process_is_retried_after_its_lease(db_path,
     assert alive.drain() == 1 and sent == ["x"]
 
 
-def test_two_connections_draining_one_database_send_each_item_once(db_path, clock):
+def test_two_connections_draining_one_database_send_each_item_once(db_path, clock, Store):
     setup = Outbox(Store(db_path, migrations=[MIGRATIONS]), clock)
     keys = [f"k{i}" for i in range(60)]
     for k in keys:

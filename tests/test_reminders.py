@@ -18,6 +18,17 @@ from bot.knowledge.templates import kdatetime
 from handlers.router import dispatch
 
 
+from conftest import BOTH
+
+STORES = BOTH
+
+
+@pytest.fixture(autouse=True)
+def _store_of_the_run(open_store, monkeypatch):
+    """`Store` in this module opens the run's store (conftest's `open_store`: SQLite, or PostgreSQL)."""
+    monkeypatch.setitem(globals(), "Store", open_store)
+
+
 def at(s: str) -> datetime:
     return datetime.fromisoformat(s).replace(tzinfo=SEOUL)
 

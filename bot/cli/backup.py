@@ -13,7 +13,12 @@ from bot.services import build
 def cmd_backup(args) -> int:
     settings = _settings(args)
     try:
-        result = backup(settings.db_path, args.output)
+        if settings.database_url:
+            from bot.infra import pgbackup
+
+            result = pgbackup.backup(settings.database_url, args.output)
+        else:
+            result = backup(settings.db_path, args.output)
     except BackupError as e:
         print(words("backup_failed", message=e), file=sys.stderr)
         return 1
@@ -26,11 +31,18 @@ def cmd_backup(args) -> int:
 def cmd_restore(args) -> int:
     settings = _settings(args)
     # Refuse before anything is replaced: a backup the current key cannot read would lose its subject info.
-    if Path(args.input).is_file() and (problem := key_problem(settings, Path(args.input))):
+    if Path(args.input).is_file() and (problem := _backup_key_problem(settings, Path(args.input))):
         print(words("restore_wrong_key"), file=sys.stderr)
         return 2
     try:
-        result = restore(args.input, settings.db_path, force=args.force)
+        if settings.database_url:
+            from bot.infra import pgbackup
+            from bot.services import MIGRATIONS
+
+            result = pgbackup.restore(args.input, settings.database_url, migrations=list(MIGRATIONS),
+                                      force=args.force)
+        else:
+            result = restore(args.input, settings.db_path, force=args.force)
     except BackupError as e:
         print(words("restore_failed", message=e), file=sys.stderr)
         return 1
@@ -51,8 +63,27 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def _backup_key_problem(settings, path: Path) -> str | None:
+    """Why the configured key cannot read the backup at `path`: an SQLite file, or with PostgreSQL a dump."""
+    if not settings.database_url:
+        return key_problem(settings, path)
+    from bot.core.privacy import Cipher, KeyError_, KeyMismatch
+    from bot.infra import pgbackup
+
+    if not pgbackup.is_dump(path):
+        return None  # restore itself refuses it, saying what it is not
+    try:
+        token = pgbackup.dump_key_check(path)
+        if token is not None:
+            Cipher.from_settings(settings, directory=settings.data_dir, create=False).decrypt(token)
+    except (BackupError, KeyError_, KeyMismatch) as e:
+        return str(e)
+    return None
+
+
 def register_cli(subparsers) -> None:
-    b = subparsers.add_parser("backup", help="copy the database safely while the bot runs (SQLite backup API)")
+    b = subparsers.add_parser("backup", help="copy the database safely while the bot runs "
+                                                "(SQLite backup API; pg_dump of the bot's schema on PostgreSQL)")
     b.add_argument("output", help="the backup file to write")
     b.set_defaults(func=cmd_backup)
     r = subparsers.add_parser("restore", help="replace the database with a backup (refuses while in use)")

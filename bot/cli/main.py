@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 
-from bot.cli import backup, console, inquiries, privacy, reminders, serve
+from bot.cli import backup, console, db, inquiries, privacy, reminders, serve
 from bot.cli.common import _settings, build_services, words  # noqa: F401  (build_services: for callers)
 from bot.core.config import ConfigError, Settings
 from bot.infra.businesshours import PolicyError
@@ -15,7 +15,7 @@ from bot.reminders.service import check_knowledge as check_reminders
 
 # The subcommands beyond chat, ask, run and kb: each module's `register_cli(subparsers)` adds its own.
 COMMANDS = (inquiries.register_cli, reminders.register_cli, serve.register_cli, backup.register_cli,
-            privacy.register_cli, console.register_cli)
+            privacy.register_cli, console.register_cli, db.register_cli)
 
 
 def _read_lines(stream) -> "iter[str]":
@@ -37,7 +37,7 @@ def live_services(args):
     from bot.infra.store import Store
 
     settings = _settings(args)
-    return build(settings, store=None if settings.db_path.exists() else Store(":memory:"))
+    return build(settings, store=None if settings.database_url or settings.db_path.exists() else Store(":memory:"))
 
 
 def cmd_ask(args) -> int:
@@ -159,6 +159,10 @@ def startup_check(settings: Settings, *, database: bool = True) -> None:
         raise StartupError(words("data_dir_is_file", path=data))
     if data.is_dir() and not os.access(data, os.W_OK | os.X_OK):
         raise StartupError(words("data_dir_not_writable", path=data))
+    if settings.database_url:
+        if database:
+            _database_check(settings)
+        return
     db = settings.db_path
     if not database or not db.exists():
         return
@@ -175,6 +179,22 @@ def startup_check(settings: Settings, *, database: bool = True) -> None:
         problem = key_problem(settings, db)
     except sqlite3.DatabaseError:
         raise StartupError(words("db_corrupt", path=db)) from None
+    if problem:
+        raise StartupError(problem)
+
+
+def _database_check(settings: Settings) -> None:
+    """PostgreSQL: reachable, and the key reads what is stored there (before this process writes anything)."""
+    import psycopg
+
+    from bot.core.privacy import key_problem
+    from bot.infra.pgstore import redact
+
+    try:
+        problem = key_problem(settings, settings.database_url or "")
+    except psycopg.Error as e:
+        raise StartupError(words("db_unreachable", url=redact(settings.database_url or ""),
+                                 error=type(e).__name__)) from None
     if problem:
         raise StartupError(problem)
 

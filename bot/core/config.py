@@ -46,6 +46,16 @@ def _days(value: str) -> int:
     return days
 
 
+def _database_url(value: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("IEUM_DATABASE_URL은 postgresql://사용자[:암호]@호스트[:포트]/DB 형식이어야 합니다 "
+                          "(비워 두면 IEUM_DATA_DIR의 SQLite를 씁니다).")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
@@ -63,11 +73,18 @@ class Settings:
     # the helpdesk console's address as agents' browsers reach it (sign-in links); None: http://127.0.0.1:PORT
     public_url: str | None = None
     gaps_days: int = 90  # how long declined questions are kept (IEUM_GAPS_DAYS)
+    # IEUM_DATABASE_URL: postgresql://USER[:PASSWORD]@HOST[:PORT]/DB; None: SQLite at `db_path`
+    database_url: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "ieum.db"
+
+    @property
+    def database(self) -> str | Path:
+        """Where the store lives: the PostgreSQL URL, else the SQLite file."""
+        return self.database_url or self.db_path
 
     @property
     def slack_enabled(self) -> bool:
@@ -124,6 +141,7 @@ class Settings:
             slack_api_url=env.get("SLACK_API_URL") or None,
             public_url=_public_url(env.get("IEUM_PUBLIC_URL", "")),
             gaps_days=_days(env.get("IEUM_GAPS_DAYS", "")),
+            database_url=_database_url(env.get("IEUM_DATABASE_URL", "")),
             # the surfaces' own settings, and the Microsoft Agents SDK's variables, which the Teams surface
             # hands to the SDK as a dict (`load_configuration_from_env(settings.extra)`)
             extra={k: v for k, v in env.items() if k.startswith(("IEUM_", "TEAMS_") + AGENTS_SDK_PREFIXES)},

@@ -43,6 +43,7 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -317,30 +318,43 @@ def service_cipher(services) -> Cipher:
     cipher = services.cipher
     if cipher is None:
         store = services.store
-        directory = store.path.parent if store.path is not None else None
+        # the key file lives beside an SQLite file; with PostgreSQL, in the data directory (processes on
+        # other hosts must be given the same key: IEUM_SECRET_KEY, checked against the database below)
+        directory = (store.path.parent if store.path is not None
+                     else services.settings.data_dir if store.dialect != "sqlite" else None)
         cipher = services.cipher = Cipher.from_settings(
             services.settings, directory=directory, create=stored_key_check(store.conn) is None)
     return cipher
 
 
-def stored_key_check(conn: sqlite3.Connection) -> str | None:
+def stored_key_check(conn: Any) -> str | None:
     """The token the inquiries store encrypts once with its key (None: nothing encrypted yet). When there is
     one, a missing key is an error, never a reason to generate a new one."""
     try:
         row = conn.execute("SELECT value FROM inquiry_meta WHERE name = 'key_check'").fetchone()
-    except sqlite3.Error:  # no inquiries table yet
+    except sqlite3.Error:  # no inquiries table yet (or not a database: its own check says so)
+        return None
+    except Exception as e:  # PostgreSQL's driver: no inquiries table yet
+        if type(e).__name__ != "UndefinedTable":
+            raise
         return None
     return row[0] if row else None
 
 
-def key_problem(settings, db_path: Path) -> str | None:
-    """Why the configured key cannot read the database at `db_path` (None: it can, or nothing is encrypted).
-    Reads only: never creates a key file."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        token = stored_key_check(conn)
-    finally:
-        conn.close()
+def key_problem(settings, db_path: Path | str) -> str | None:
+    """Why the configured key cannot read the database at `db_path` (an SQLite file or a PostgreSQL URL;
+    None: it can, or nothing is encrypted). Reads only: never creates a key file."""
+    if str(db_path).startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        with psycopg.connect(str(db_path), autocommit=True) as pg:
+            token = stored_key_check(pg)
+    else:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            token = stored_key_check(conn)
+        finally:
+            conn.close()
     if token is None:
         return None
     try:

@@ -2,7 +2,8 @@
 
 Every message gets a delivery key written under a UNIQUE constraint *before* it is sent, so a restart,
 a late start or a second bot process on the same database never sends it twice. `drain()` claims each
-due row with a single conditional UPDATE (only one connection can win it), sends it outside any
+due row with a single UPDATE … RETURNING (only one connection can win it; on PostgreSQL the row is picked
+FOR UPDATE SKIP LOCKED), sends it outside any
 transaction, then records the outcome. A failing sender is retried with exponential backoff, a
 bounded number of times, until it succeeds or the item expires.
 
@@ -194,8 +195,8 @@ class Outbox:
         payload = self._seal(reply, final=status in FINAL)
         with self.store.transaction():
             cur = self.store.conn.execute(
-                "INSERT OR IGNORE INTO outbox (key, surface, target, reply, status, not_before, expires_at,"
-                " next_attempt, created_at, note) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO outbox (key, surface, target, reply, status, not_before, expires_at,"
+                " next_attempt, created_at, note) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING",
                 [key, surface, target, payload, status, due,
                  _ts(expires_at) if expires_at else None, due, now.isoformat(), note or None],
             )
@@ -240,19 +241,15 @@ class Outbox:
         surfaces = list(self.senders)
         if not surfaces:
             return 0
-        marks = ",".join("?" * len(surfaces))
-        rows = self.store.conn.execute(
-            f"SELECT id FROM outbox WHERE surface IN ({marks}) AND ("
-            f" (status = 'pending' AND next_attempt <= ?) OR (status = 'sending' AND lease_until < ?))"
-            f" ORDER BY next_attempt, id LIMIT ?",
-            [*surfaces, t, wall, limit],
-        ).fetchall()
         sent = 0
-        for (row_id,) in rows:
-            item = self._claim(row_id, t, wall)
+        handled: list[int] = []  # rows this drain has tried: a failure due again at once waits for the next
+        while len(handled) < limit:
+            item = self._claim(None, t, wall, surfaces=surfaces, handled=handled)
             if item is None:
-                continue  # another process won it
-            key, surface, target, payload, attempts, tried_at = item
+                break  # nothing due that another process is not already sending
+            row_id = item[0]
+            handled.append(row_id)
+            _, key, surface, target, payload, attempts, tried_at = item
             try:
                 reply = self._open(payload)
                 check = self.checks.get(surface)
@@ -274,19 +271,29 @@ class Outbox:
                 sent += 1
         return sent
 
-    def _claim(self, row_id: int, t: float, wall: float):
+    def _claim(self, row_id: int | None, t: float, wall: float, *, surfaces: Iterable[str] = (),
+               handled: Iterable[int] = ()):
+        """Claim row `row_id`, or (None) the next due row for `surfaces` not in `handled`: one statement, so
+        only one connection wins a row. On PostgreSQL the row is picked FOR UPDATE SKIP LOCKED: processes
+        draining at once take different rows instead of queueing on the same one (SQLite has one writer at a
+        time anyway)."""
+        surfaces, handled = list(surfaces), list(handled)
+        args: list[Any]
+        if row_id is not None:
+            pick, args = "id = ?", [row_id]
+        else:
+            pick = (f"surface IN ({','.join('?' * len(surfaces))})"
+                    + (f" AND id NOT IN ({','.join('?' * len(handled))})" if handled else ""))
+            args = [*surfaces, *handled]
+        lock = " FOR UPDATE SKIP LOCKED" if self.store.dialect == "postgresql" else ""
         with self.store.transaction():
-            cur = self.store.conn.execute(
-                "UPDATE outbox SET status='sending', attempts=attempts+1, claimed_by=?, lease_until=?,"
-                " tried_at=coalesce(tried_at, ?)"
-                " WHERE id=? AND ((status='pending' AND next_attempt <= ?) OR (status='sending' AND lease_until < ?))"
-                " AND (expires_at IS NULL OR expires_at > ?)",
-                [self.worker, wall + self.lease, wall, row_id, t, wall, t],
-            )
-            if cur.rowcount != 1:
-                return None
             return self.store.conn.execute(
-                "SELECT key, surface, target, reply, attempts, tried_at FROM outbox WHERE id=?", [row_id]
+                "UPDATE outbox SET status='sending', attempts=attempts+1, claimed_by=?, lease_until=?,"
+                f" tried_at=coalesce(tried_at, ?) WHERE id = (SELECT id FROM outbox WHERE {pick}"
+                " AND ((status='pending' AND next_attempt <= ?) OR (status='sending' AND lease_until < ?))"
+                f" AND (expires_at IS NULL OR expires_at > ?) ORDER BY next_attempt, id LIMIT 1{lock})"
+                " RETURNING id, key, surface, target, reply, attempts, tried_at",
+                [self.worker, wall + self.lease, wall, *args, t, wall, t],
             ).fetchone()
 
     def reclaim_dead(self, wall: float | None = None) -> int:

@@ -44,6 +44,12 @@ def tick(services) -> dict[str, int]:
             out["inquiry_warnings"] = reminders.inquiry_warnings(now)
         except Exception:
             log.exception("scheduler: inquiry warnings failed")
+    inquiries = getattr(services, "inquiries", None)
+    if inquiries is not None:
+        try:  # FAQ entries another process on the same database promoted: answered here too
+            out["promoted"] = inquiries.load_promoted()
+        except Exception:
+            log.exception("scheduler: reading promoted FAQ entries failed")
     privacy = getattr(services, "privacy", None)
     if privacy is not None:
         try:  # destruction (파기) runs once a day of the bot's clock, on the first tick of that day

@@ -1,4 +1,6 @@
 """The SQLite store: one file under the data directory, WAL mode, forward migrations at start-up.
+(`bot.infra.pgstore.PgStore` is the PostgreSQL store with the same interface; `bot.infra.stores.open_store`
+picks one.)
 
 Feature modules own their tables, each in its own `Migrations` set (as sqlite-migrate does); this
 module owns the connection, the migration runner and transactions. Which sets a store applies is
@@ -62,8 +64,33 @@ class Migrations:
         return register
 
 
+def apply_migrations(store, migrations: Iterable[Migrations] = (), *, lock: str | None = None) -> list[str]:
+    """The runner of either store: the steps of `store.migrations` (plus `migrations`) not yet recorded in
+    `_migrations`, in one transaction; `lock` is a statement that serialises concurrent runners (PostgreSQL's
+    advisory lock; SQLite's BEGIN IMMEDIATE already does)."""
+    for m in migrations:
+        if m not in store.migrations:
+            store.migrations.append(m)
+    applied = []
+    with store.transaction():
+        if lock:
+            store.conn.execute(lock)
+        store.conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT DEFAULT CURRENT_TIMESTAMP)"
+        )
+        done = {r[0] for r in store.conn.execute("SELECT name FROM _migrations")}
+        for name, fn in (step for m in store.migrations for step in m.steps):
+            if name not in done:
+                fn(store.db)
+                store.conn.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
+                applied.append(name)
+    return applied
+
+
 class Store:
     """A sqlite-utils database with migrations applied and a re-entrant transaction helper."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: str | Path = ":memory:", *, migrations: Iterable[Migrations] = (), migrate: bool = True):
         self.path = Path(path) if str(path) != ":memory:" else None
@@ -99,21 +126,7 @@ class Store:
 
     def migrate(self, migrations: Iterable[Migrations] = ()) -> list[str]:
         """Apply the migrations of these sets (and of those given before) not yet applied; returns their names."""
-        for m in migrations:
-            if m not in self.migrations:
-                self.migrations.append(m)
-        applied = []
-        with self.transaction():
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT DEFAULT CURRENT_TIMESTAMP)"
-            )
-            done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
-            for name, fn in (step for m in self.migrations for step in m.steps):
-                if name not in done:
-                    fn(self.db)
-                    self.conn.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
-                    applied.append(name)
-        return applied
+        return apply_migrations(self, migrations)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
@@ -136,6 +149,12 @@ class Store:
                 self._depth -= 1
                 if outer:
                     self.conn.execute("COMMIT")
+
+    def purge_deleted(self, *tables: str) -> None:
+        """Make deleted rows unrecoverable from the files now: with secure_delete on (the deleting transaction
+        sets it) the pages are zeroed; the WAL that still holds them is checkpointed and truncated."""
+        with self._lock:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         self.conn.close()

@@ -10,6 +10,15 @@ def days_between(start: datetime, days: int) -> list[str]:
     return [(start + timedelta(days=n)).date().isoformat() for n in range(days)]
 
 
+# What differs between the stores here: hours between two stored times, the two-argument minimum, and
+# SQLite's index hint (by creation time, the period, not the category index the GROUP BY would tempt its
+# planner into).
+_DIALECT = {
+    "sqlite": ("(julianday({0}) - julianday({1})) * 24", "MIN({0}, {1})", "inquiries INDEXED BY idx_inquiries_created_at"),
+    "postgresql": ("EXTRACT(EPOCH FROM (({0})::timestamptz - ({1})::timestamptz)) / 3600", "LEAST({0}, {1})", "inquiries"),
+}
+
+
 def compute(store, now: datetime, days: int) -> dict:
     start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     since = start.isoformat(timespec="seconds")
@@ -29,17 +38,17 @@ def compute(store, now: datetime, days: int) -> dict:
     feedback = [{"entry": e, "up": u or 0, "down": n or 0} for e, u, n in conn.execute(
         "SELECT entry_id, SUM(helpful), SUM(1 - helpful) FROM answer_feedback WHERE at >= ? GROUP BY entry_id "
         "ORDER BY SUM(1 - helpful) DESC, COUNT(*) DESC LIMIT 20", [since])]
-    # per category in SQL (julianday understands the stored +09:00 offsets), merged by two levels below
+    # per category in SQL (both dialects read the stored +09:00 offsets), merged by two levels below
     cats: dict[str, dict] = {}
+    hours, least, table = _DIALECT[store.dialect]
+    first = least.format("COALESCE(started_at, answered_at)", "COALESCE(answered_at, started_at)")
     for category, count, first_sum, first_n, done_sum, done_n, in_time in conn.execute(
             "SELECT category, COUNT(*), "
-            "SUM((julianday(COALESCE(MIN(COALESCE(started_at, answered_at), COALESCE(answered_at, started_at)),"
-            " created_at)) - julianday(created_at)) * 24), "
+            f"SUM({hours.format(f'COALESCE({first}, created_at)', 'created_at')}), "
             "COUNT(COALESCE(started_at, answered_at)), "
-            "SUM((julianday(completed_at) - julianday(created_at)) * 24), COUNT(completed_at), "
-            "SUM(completed_at IS NOT NULL AND due_at IS NOT NULL AND completed_at <= due_at) "
-            # by creation time (the period), not the category index the GROUP BY would tempt the planner into
-            "FROM inquiries INDEXED BY idx_inquiries_created_at WHERE created_at >= ? GROUP BY category", [since]):
+            f"SUM({hours.format('completed_at', 'created_at')}), COUNT(completed_at), "
+            "SUM(CASE WHEN completed_at IS NOT NULL AND due_at IS NOT NULL AND completed_at <= due_at THEN 1 ELSE 0 END) "
+            f"FROM {table} WHERE created_at >= ? GROUP BY category", [since]):
         parts = category.split(" > ")
         name = " > ".join(parts[1:3] if len(parts) > 1 else parts)
         c = cats.setdefault(name, {"category": name, "count": 0, "first": 0.0, "first_n": 0, "done": 0.0,

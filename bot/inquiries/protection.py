@@ -264,8 +264,11 @@ def setup(services) -> None:
     handling of subject info by `services.inquiries` is recorded from then on."""
     policy = PrivacyPolicy.load(policy_path(services.kb))
     db_path = getattr(services.store, "path", None)
-    records = AccessLog.open(db_path, clock=services.clock, retention_years=policy.records_retention_years)
+    # with PostgreSQL the records still live in their own SQLite file, in the data directory, and the SQLite
+    # files there (an ieum.db left behind by `ieum db copy`, old backups) are still checked for destroyed data
+    records_at = db_path or (services.settings.db_path if services.store.dialect != "sqlite" else None)
+    records = AccessLog.open(records_at, clock=services.clock, retention_years=policy.records_retention_years)
     services.inquiries.records = records
     services.privacy = Privacy(services.inquiries, records, policy, clock=services.clock,
-                               data_dir=services.settings.data_dir if db_path else None, db_path=db_path)
+                               data_dir=services.settings.data_dir if records_at else None, db_path=db_path)
 

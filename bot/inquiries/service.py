@@ -214,6 +214,31 @@ def _m006(db) -> None:
                     "WHERE completed_at IS NOT NULL")
 
 
+@MIGRATIONS("inquiries_007_postgresql_search")
+def _m007(db) -> None:
+    # PostgreSQL only (SQLite records the step and has nothing to do): trigram indexes serve the list
+    # screen's substring search (title/content ILIKE '%…%', Hangul included), and (status, category) the
+    # combined filter, where a million rows would otherwise be scanned. pg_trgm is a trusted extension
+    # (PostgreSQL 13+: the database owner may create it); without it the search still works, unindexed.
+    if getattr(db, "dialect", "sqlite") != "postgresql":
+        return
+    db.execute("CREATE INDEX IF NOT EXISTS idx_inquiries_status_category ON inquiries (status, category)")
+    db.execute("SAVEPOINT trgm")
+    try:
+        db.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except Exception as e:  # no privilege: keep the rest of the migration
+        db.execute("ROLLBACK TO SAVEPOINT trgm")
+        log.warning("pg_trgm cannot be created here (%s): the text filter runs without an index", type(e).__name__)
+        return
+    db.execute("RELEASE SAVEPOINT trgm")
+    # the extension lives in one schema of the database, maybe not in this store's search_path
+    schema = db.execute("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
+                        ).fetchone()[0]
+    for column in ("title", "content"):
+        db.execute(f"CREATE INDEX IF NOT EXISTS idx_inquiries_{column}_trgm ON inquiries "
+                   f"USING gin ({column} {schema}.gin_trgm_ops)")
+
+
 # What each allowed type starts with: a name says .pdf, the bytes must agree (HWP 5 and DOC are OLE compound
 # files, HWPX and DOCX are ZIP packages).
 _OLE, _ZIP = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"PK\x03\x04"
@@ -451,6 +476,8 @@ class Inquiries:
         self._agents = agents if callable(agents) else tuple(agents)
         self._synonyms = synonyms if synonyms else (getattr(kb, "synonyms", None) or [])
         self._similar = None  # an Engine over recent public inquiries, built on first use
+        self._similar_seen = 0  # the highest public inquiry id read into it from the database
+        self._promoted_seen = ""  # the newest promotion to the FAQ read into the engine (its created_at)
         self._categories: list[str] | None = None
         self._category_keys: tuple[dict[tuple, str], dict[tuple, list[str]]] | None = None
         self.records: AccessLog | None = None  # every handling of subject info is recorded there (접속기록)
@@ -607,7 +634,11 @@ class Inquiries:
         }
         with self.store.transaction():
             c = self.store.conn
-            if submission_id:  # under the write lock: of two identical submissions at once, one files
+            # The counter row is the filing lock (SQLite's BEGIN IMMEDIATE already is one; on PostgreSQL this
+            # row lock makes filings from every process take their turn): receipts stay sequential, and of
+            # two identical submissions at once the second sees the first's inquiry.
+            c.execute("UPDATE inquiry_counter SET value = value WHERE name = 'receipt'")
+            if submission_id:
                 done = self._submitted(submission_id, requester)
                 if done is not None:
                     return done
@@ -736,7 +767,11 @@ class Inquiries:
             args.append(int(_as_bool(urgent)))
         if text:
             like = "%" + str(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            clauses.append("(title LIKE ? ESCAPE '\\' OR content LIKE ? ESCAPE '\\')")
+            # SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE does that too, and costs a case fold of every
+            # row, so words without Latin letters (Hangul has no case) take plain LIKE (both use the trigram index)
+            latin = any(ch.isascii() and ch.isalpha() for ch in str(text))
+            op = "ILIKE" if self.store.dialect == "postgresql" and latin else "LIKE"
+            clauses.append(f"(title {op} ? ESCAPE '\\' OR content {op} ? ESCAPE '\\')")
             args += [like, like]
         if period:
             if period not in PERIODS:
@@ -770,7 +805,7 @@ class Inquiries:
             # alone; the planner would otherwise pick a broad category index and sort. With a status named,
             # its own index is narrower.
             if OPEN in where and not status:
-                table, sort = "inquiries INDEXED BY idx_inquiries_open_due", "due_at, id DESC"
+                table, sort = self._indexed("idx_inquiries_open_due"), "due_at, id DESC"
             else:
                 table, sort = "inquiries", f"status = '{DONE}', due_at IS NULL, due_at, id DESC"
             with self.store.transaction():
@@ -780,7 +815,7 @@ class Inquiries:
                 by_id = {r[0]: r for r in self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE id IN "
                                                      f"({', '.join('?' * len(ids))})", ids)} if ids else {}
             return Page([self._from_row(by_id[n]) for n in ids], total, page, per_page)
-        table = "inquiries NOT INDEXED" if _unindexed else "inquiries"
+        table = self._indexed(None) if _unindexed else "inquiries"
         with self.store.transaction():
             total = self._read(f"SELECT COUNT(*) FROM {table}{where}", args)[0][0]
             # Ids first (an index often covers the filter), then the page's rows by primary key.
@@ -789,6 +824,13 @@ class Inquiries:
             rows = self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE id IN "
                               f"({', '.join('?' * len(ids))}) ORDER BY id DESC", ids) if ids else []
         return Page([self._from_row(r) for r in rows], total, page, per_page)
+
+    def _indexed(self, index: str | None) -> str:
+        """`inquiries` with SQLite's index hint (INDEXED BY, or NOT INDEXED for None); PostgreSQL's planner
+        takes no hints and needs none here."""
+        if self.store.dialect != "sqlite":
+            return "inquiries"
+        return f"inquiries INDEXED BY {index}" if index else "inquiries NOT INDEXED"
 
     def iter_all(self, *, chunk: int = 1000, **filters) -> Iterator[Inquiry]:
         where, args = self._where(**filters)
@@ -1026,7 +1068,7 @@ class Inquiries:
         now = self.clock.now()
         with self.store.transaction():
             cur = self.store.conn.execute(
-                "INSERT OR IGNORE INTO inquiry_recommends (inquiry_id, user, at) VALUES (?, ?, ?)",
+                "INSERT INTO inquiry_recommends (inquiry_id, user, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [inq.id, user, _now_text(now)])
             if cur.rowcount == 0:
                 raise AlreadyDone("이미 추천한 질의입니다.")
@@ -1147,8 +1189,7 @@ class Inquiries:
                                                               "why": why}, now)
         if subject or files:
             self._record("삭제", inq.id, inq.requester, by, where, detail=why)
-            with self.store._lock:
-                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.store.purge_deleted("inquiry_subjects", "inquiry_attachments")
             log.info("inquiry %s: subject info destroyed (%s)", inq.receipt, why)
         return {"subject_info": subject, "attachments": files}
 
@@ -1183,8 +1224,10 @@ class Inquiries:
             self.cipher.decrypt(sample[0][0])
         if not rows:
             with self.store.transaction():
-                c.execute("INSERT OR IGNORE INTO inquiry_meta (name, value) VALUES ('key_check', ?)",
+                c.execute("INSERT INTO inquiry_meta (name, value) VALUES ('key_check', ?) ON CONFLICT DO NOTHING",
                           [self.cipher.encrypt("ieum")])
+            # another process may have written its check first: ours must read it, or we refuse to start
+            self.cipher.decrypt(self._read("SELECT value FROM inquiry_meta WHERE name = 'key_check'")[0][0])
 
     # ---- FAQ and similar inquiries --------------------------------------------------------------
 
@@ -1213,8 +1256,11 @@ class Inquiries:
         now = self.clock.now()
         with self.store.transaction():
             self.store.conn.execute(
-                "INSERT OR REPLACE INTO inquiry_faq (id, inquiry_id, title, answer, questions, tags, source, created_at, "
-                "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO inquiry_faq (id, inquiry_id, title, answer, questions, tags, source, created_at, "
+                "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "inquiry_id = excluded.inquiry_id, title = excluded.title, answer = excluded.answer, "
+                "questions = excluded.questions, tags = excluded.tags, source = excluded.source, "
+                "created_at = excluded.created_at, created_by = excluded.created_by",
                 [entry.id, inq.id, entry.title, entry.answer, json.dumps(qs, ensure_ascii=False),
                  json.dumps(tags, ensure_ascii=False), entry.source, _now_text(now), agent])
             self._touch(inq.id, now, faq_id=entry.id)
@@ -1224,15 +1270,20 @@ class Inquiries:
         log.info("inquiry %s promoted to FAQ %s by %s", inq.receipt, entry.id, agent)
         return entry
 
-    def promoted_entries(self) -> builtins.list[Entry]:
+    def promoted_entries(self, since: str = "") -> builtins.list[Entry]:
+        """The FAQ entries promoted from inquiries (those promoted after `since`, an ISO time, when given)."""
+        rows = self._read("SELECT id, title, answer, questions, tags, source, created_at FROM inquiry_faq "
+                          "WHERE created_at > ? ORDER BY created_at", [since])
+        if rows:
+            self._promoted_seen = max(self._promoted_seen, rows[-1][-1])
         return [Entry(id=i, title=t, answer=a, questions=json.loads(q), tags=json.loads(tg), source=s,
                       origin=f"inquiry:{i.removeprefix('inquiry-')}", kind="inquiry")
-                for i, t, a, q, tg, s in self._read(
-                    "SELECT id, title, answer, questions, tags, source FROM inquiry_faq ORDER BY created_at")]
+                for i, t, a, q, tg, s, _ in rows]
 
     def load_promoted(self) -> int:
-        """Re-add the promoted FAQ entries to the engine (at start-up)."""
-        entries = self.promoted_entries()
+        """Add the promoted FAQ entries this process's engine does not have yet: all of them at start-up, then
+        (each scheduler tick) those another process on the same database promoted since."""
+        entries = self.promoted_entries(self._promoted_seen)
         if self.engine is not None:
             for e in entries:
                 self.engine.add(e)
@@ -1250,6 +1301,15 @@ class Inquiries:
             rows = self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE public = 1 ORDER BY id DESC LIMIT ?",
                               [SIMILAR_POOL])
             self._similar = Engine([self._similar_entry(self._from_row(r)) for r in rows], self._synonyms)
+            self._similar_seen = rows[0][0] if rows else 0
+        else:
+            # inquiries other processes on the same database filed since (this process adds its own at once):
+            # one indexed read, so every process suggests what any of them took in
+            rows = self._read(f"SELECT {', '.join(_COLUMNS)} FROM inquiries WHERE public = 1 AND id > ? ORDER BY id "
+                              "LIMIT ?", [self._similar_seen, SIMILAR_POOL])
+            for r in rows:
+                self._similar.add(self._similar_entry(self._from_row(r)))
+            self._similar_seen = max([self._similar_seen, *(r[0] for r in rows)])
         return self._similar
 
     def similar(self, title: str, *, limit: int = 5, min_score: float = 50) -> builtins.list[Suggestion]:

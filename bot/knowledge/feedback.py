@@ -10,11 +10,11 @@ MIGRATIONS = Migrations("feedback")  # this feature's tables; bot.services lists
 
 @MIGRATIONS("feedback_001")
 def _schema(db) -> None:
-    db["answer_feedback"].create({
-        "id": int, "at": str, "user": str, "surface": str, "entry_id": str, "query": str, "helpful": int,
-    }, pk="id")
-    db["answer_feedback"].create_index(["entry_id"])
-    db["answer_stats"].create({"day": str, "answered": int, "declined": int}, pk="day")
+    # (plain SQL, the same tables sqlite-utils' create() made, so that PostgreSQL runs it too)
+    db.execute("CREATE TABLE answer_feedback (id INTEGER PRIMARY KEY, at TEXT, user TEXT, surface TEXT,"
+               " entry_id TEXT, query TEXT, helpful INTEGER)")
+    db.execute("CREATE INDEX idx_answer_feedback_entry_id ON answer_feedback (entry_id)")
+    db.execute("CREATE TABLE answer_stats (day TEXT PRIMARY KEY, answered INTEGER, declined INTEGER)")
 
 
 @MIGRATIONS("feedback_002_declined")
@@ -64,10 +64,9 @@ class Feedback:
 
     def record_feedback(self, *, user: str, entry_id: str, query: str, helpful: bool, surface: str = "") -> None:
         with self.store.transaction():
-            self.store.db.table("answer_feedback").insert({
-                "at": self.clock.now().isoformat(), "user": user, "surface": surface, "entry_id": entry_id,
-                "query": mask(query)[:1000], "helpful": int(helpful),  # stored for analysis: no personal data
-            })
+            self.store.conn.execute(  # stored for analysis: no personal data
+                "INSERT INTO answer_feedback (at, user, surface, entry_id, query, helpful) VALUES (?,?,?,?,?,?)",
+                [self.clock.now().isoformat(), user, surface, entry_id, mask(query)[:1000], int(helpful)])
 
     def summary(self) -> dict:
         rows = self.store.conn.execute(

@@ -55,14 +55,17 @@ def _posts_seen(db) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS surface_posts_message ON surface_posts (surface, conversation, message)")
     db.execute("CREATE TABLE IF NOT EXISTS surface_seen (surface TEXT NOT NULL, id TEXT NOT NULL,"
                " seen_at REAL NOT NULL, PRIMARY KEY (surface, id))")
-    # the Slack and Teams adapters each kept these in tables of their own, in two shapes, before
+    # the Slack and Teams adapters each kept these in tables of their own, in two shapes, before (`WHERE true`:
+    # SQLite needs a WHERE before an upsert clause after a SELECT)
     tables = set(db.table_names())
-    moves = [("slack_posts", "INSERT OR IGNORE INTO surface_posts SELECT 'slack', key, channel, ts, ref, created_at"
-                             " FROM slack_posts"),
-             ("teams_posts", "INSERT OR IGNORE INTO surface_posts SELECT 'teams', key, conversation, activity_id, ref,"
-                             " created_at FROM teams_posts"),
-             ("slack_seen", "INSERT OR IGNORE INTO surface_seen SELECT 'slack', event_id, seen_at FROM slack_seen"),
-             ("teams_seen", "INSERT OR IGNORE INTO surface_seen SELECT 'teams', id, seen_at FROM teams_seen")]
+    moves = [("slack_posts", "INSERT INTO surface_posts SELECT 'slack', key, channel, ts, ref, created_at"
+                             " FROM slack_posts WHERE true ON CONFLICT DO NOTHING"),
+             ("teams_posts", "INSERT INTO surface_posts SELECT 'teams', key, conversation, activity_id, ref,"
+                             " created_at FROM teams_posts WHERE true ON CONFLICT DO NOTHING"),
+             ("slack_seen", "INSERT INTO surface_seen SELECT 'slack', event_id, seen_at FROM slack_seen"
+                            " WHERE true ON CONFLICT DO NOTHING"),
+             ("teams_seen", "INSERT INTO surface_seen SELECT 'teams', id, seen_at FROM teams_seen"
+                            " WHERE true ON CONFLICT DO NOTHING")]
     for table, copy in moves:
         if table in tables:
             db.execute(copy)
@@ -79,8 +82,8 @@ class PostLog:
     def claim(self, ident: str) -> bool:
         """True the first time an event id is seen (the caller handles it), False for a repeat."""
         with self.store.transaction():
-            cur = self.store.conn.execute("INSERT OR IGNORE INTO surface_seen (surface, id, seen_at) VALUES (?, ?, ?)",
-                                          [self.surface, ident, time.time()])
+            cur = self.store.conn.execute("INSERT INTO surface_seen (surface, id, seen_at) VALUES (?, ?, ?)"
+                                          " ON CONFLICT DO NOTHING", [self.surface, ident, time.time()])
             return cur.rowcount == 1
 
     def seen_count(self) -> int:
@@ -96,8 +99,10 @@ class PostLog:
     def remember(self, key: str, conversation: str, message: str, topic: str | None = None) -> None:
         with self.store.transaction():
             self.store.conn.execute(
-                "INSERT OR REPLACE INTO surface_posts (surface, key, conversation, message, topic, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)", [self.surface, key, conversation, message, topic, time.time()])
+                "INSERT INTO surface_posts (surface, key, conversation, message, topic, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (surface, key) DO UPDATE SET conversation=excluded.conversation,"
+                " message=excluded.message, topic=excluded.topic, created_at=excluded.created_at",
+                [self.surface, key, conversation, message, topic, time.time()])
 
     def find(self, key: str) -> tuple[str, str] | None:
         """(conversation, message id) of the post sent with delivery key `key`."""

@@ -4,13 +4,18 @@ and database invariants (no lost, duplicate or half-written rows)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from bot.core.config import DEFAULT_KNOWLEDGE, Settings
+from bot.core.config import DEFAULT_KNOWLEDGE, PROJECT_ROOT, Settings
 from fakes.slack import (SECRET, FakeSlack, command_body, event_body, message_event, payload_body, post,  # noqa: F401
                         signed_headers)
 
@@ -121,6 +126,57 @@ class Client:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BotProcess:
+    """`ieum serve` in a subprocess on 127.0.0.1, its log in a file."""
+
+    def __init__(self, data_dir: Path, fake, log: Path, **env):
+        self.data_dir, self.fake, self.log = data_dir, fake, log
+        self.env = env_for(data_dir, fake.api_url, IEUM_TICK_SECONDS="1", IEUM_RECOVERY_SETTLE_SECONDS="1", **env)
+        self.port = _free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 40) -> "BotProcess":
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
+                                      "--port", str(self.port)], cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=out)
+        out.close()
+        client = Client(self.url)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"bot exited: {self.log.read_text(errors='replace')[-2000:]}")
+            try:
+                if client.get("/healthz", timeout=2)[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("bot did not become healthy")
+
+    def kill9(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
 
 
 # ---- invariants ---------------------------------------------------------------------------------------

@@ -149,7 +149,8 @@ class SlackState:
 
     def remember_dm(self, user: str, channel: str) -> None:
         with self.store.transaction():
-            self.store.conn.execute("INSERT OR REPLACE INTO slack_dms (user, channel) VALUES (?, ?)", [user, channel])
+            self.store.conn.execute("INSERT INTO slack_dms (user, channel) VALUES (?, ?)"
+                                    " ON CONFLICT (user) DO UPDATE SET channel=excluded.channel", [user, channel])
 
     def save_meta(self, meta: dict) -> str:
         ref = uuid.uuid4().hex

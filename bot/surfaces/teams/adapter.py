@@ -231,7 +231,8 @@ class TeamsState:
     def save_ref(self, key: str, ref: dict) -> None:
         with self.store.transaction():
             self.store.conn.execute(
-                "INSERT OR REPLACE INTO teams_refs (key, ref, updated_at) VALUES (?, ?, ?)",
+                "INSERT INTO teams_refs (key, ref, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET ref=excluded.ref, updated_at=excluded.updated_at",
                 [key, json.dumps(ref, ensure_ascii=False), time.time()],
             )
 
