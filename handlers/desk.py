@@ -40,6 +40,27 @@ def ask_submit(incoming: Incoming, services) -> list[Reply]:
     return [replies[0], update, asked]
 
 
+@action("triage.message.submit")
+@agents_only
+def message(incoming: Incoming, services) -> list[Reply]:
+    """A free-form message to the requester on an open inquiry: on their surface, as a reply in the card's
+    thread would be, and kept in the conversation; the status stays as it is."""
+    text = str((incoming.form or {}).get("message") or "")
+    try:
+        i = services.inquiries.message(incoming.value or "", incoming.user, text, surface=incoming.surface)
+    except Invalid as e:
+        return error_reply(services, " ".join(e.errors.values()))
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    n = sum(1 for e in i.events if e.kind == "message")  # each message is its own delivery
+    words = render(services, "adapter_relay", receipt=i.receipt, author=name_of(services, incoming.user),
+                   text=i.events[-1].detail["text"], from_triage=True)  # as kept: masked
+    return [Reply(render(services, "triage_update", event="messaged", receipt=i.receipt), kind="notice",
+                  private=True, choices=agent_choices(i, incoming.user)),
+            Reply(words, kind="notice", to_user=i.requester, key=delivery_key(i.receipt, f"message-{n}"),
+                  data={"receipt": i.receipt})]
+
+
 @action("triage.reopen")
 @agents_only
 def reopen(incoming: Incoming, services) -> list[Reply]:

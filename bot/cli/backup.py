@@ -7,6 +7,7 @@ from pathlib import Path
 from bot.cli.common import _settings, operator
 from bot.core.privacy import key_problem
 from bot.infra.backup import BackupError, backup, restore
+from bot.inquiries.records import RecordError
 from bot.services import build
 
 
@@ -17,6 +18,18 @@ def cmd_backup(args) -> int:
     except BackupError as e:
         print(f"백업 실패: {e}", file=sys.stderr)
         return 1
+    # The copy holds every subject's data: an 출력 in the access records, with the operator and a reason
+    # (a backup that cannot be recorded is not kept).
+    services = build(settings)
+    try:
+        services.privacy.records.record(handler=operator(args, services), place="CLI", action="출력",
+                                        reason=args.reason, detail=f"백업: {Path(result['output']).name}"[:200])
+    except RecordError as e:
+        Path(result["output"]).unlink(missing_ok=True)
+        print(f"백업하지 않았습니다: {e}", file=sys.stderr)
+        return 2
+    finally:
+        services.close()
     print(f"백업 완료: {result['output']} ({result['bytes']:,} 바이트, {result['seconds']}초, "
           f"질의 {result.get('inquiries', 0)}건)")
     print("참고: 암호화 키(IEUM_SECRET_KEY 또는 데이터 디렉터리의 secret.key)는 백업에 들어 있지 않습니다. 따로 보관하세요.")
@@ -55,6 +68,8 @@ def cmd_restore(args) -> int:
 def register_cli(subparsers) -> None:
     b = subparsers.add_parser("backup", help="copy the database safely while the bot runs (SQLite backup API)")
     b.add_argument("output", help="the backup file to write")
+    b.add_argument("--reason", default="정기 백업", help="사유, for the access records (default: 정기 백업)")
+    b.add_argument("--by", help="who backs up, for the access records (default: IEUM_USER or the login account)")
     b.set_defaults(func=cmd_backup)
     r = subparsers.add_parser("restore", help="replace the database with a backup (refuses while in use)")
     r.add_argument("input", help="a file written by `ieum backup`")

@@ -17,7 +17,8 @@ import hmac
 import io
 import logging
 from pathlib import Path
-from urllib.parse import urlencode
+from datetime import timedelta
+from urllib.parse import quote, urlencode
 
 import jinja2
 from aiohttp import web
@@ -40,9 +41,10 @@ EVENT_LABELS = {"filed": "접수", "assigned": "담당자 지정", "started": "�
 # the console's buttons: the triage handler each one runs
 ACTIONS = {"assign": "triage.assign", "start": "triage.start", "answer": "triage.answer.submit",
            "complete": "triage.complete", "ask": "triage.ask.submit", "reopen": "triage.reopen",
-           "note": "triage.note.submit", "promote": "triage.promote.submit"}
+           "note": "triage.note.submit", "promote": "triage.promote.submit", "message": "triage.message.submit"}
 # the form fields each action posts (everything else in the POST is ignored)
-FIELDS = {"answer": ("answer",), "ask": ("question",), "note": ("note",), "promote": ("title", "answer", "questions")}
+FIELDS = {"answer": ("answer",), "ask": ("question",), "note": ("note",), "promote": ("title", "answer", "questions"),
+          "message": ("message",)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -113,7 +115,7 @@ class Console:
 
         notice = self.notices.pop(token, "") if token else ""
         return page(name, me=s.user, me_name=name_of(self.services, s.user) or s.user, csrf=s.csrf,
-                    notice=notice, **data)
+                    notice=notice, officer=self.officer(s.user), **data)
 
     # -- sign-in
 
@@ -244,7 +246,7 @@ class Console:
         for e in i.events:
             item = {"at": e.at[:16].replace("T", " "), "label": EVENT_LABELS.get(e.kind, e.kind), "kind": e.kind,
                     "actor": name_of(self.services, e.actor) or e.actor, "text": e.detail.get("text", ""),
-                    "surface": e.detail.get("surface", "")}
+                    "surface": e.detail.get("surface", ""), "side": e.detail.get("from", "")}
             (talk if e.kind in ("message", "info_requested") else events).append(item)
         canned = load_canned(self.services.settings.knowledge)
         draft = i.answer or ""
@@ -302,6 +304,89 @@ class Console:
             return self.render("error", s, token, message=str(e))
         return self.detail(s, token, i.receipt, subject=text or "(없음)")
 
+    async def attachment(self, request: web.Request) -> web.Response:
+        """An attachment as a file, for the assignee: a 다운로드 in the access records, refused without a reason."""
+        from bot.inquiries.records import RecordError
+
+        s, token = self.required(request)
+        data = await self.form(request, s)
+        receipt, index = request.match_info["receipt"], int(request.match_info["index"])
+        try:
+            i = self.services.inquiries.get(receipt)
+            if i.assignee != s.user:  # the requester has their own copy; in the console only the assignee
+                raise InquiryError("첨부파일은 담당자만 내려받을 수 있습니다. 먼저 맡기를 누르세요.")
+            name, body = self.services.inquiries.read_attachment(
+                i.receipt, index, s.user, where=f"console {request.remote or ''}".strip(), download=True,
+                reason=str(data.get("reason", "")))
+        except (InquiryError, RecordError) as e:
+            response = self.render("error", s, token, message=str(e))
+            response.set_status(400 if isinstance(e, RecordError) else 403)
+            return response
+        return web.Response(body=body, headers={
+            "Content-Type": "application/octet-stream",  # never rendered by the browser, whatever it holds
+            "Content-Disposition": f"attachment; filename=\"attachment-{index + 1}\"; filename*=UTF-8''{quote(name)}"})
+
+    # -- the monthly review of the access records (월 1회 이상 점검)
+
+    def officer(self, user: str) -> bool:
+        officers = [o.strip() for o in self.services.settings.extra.get("IEUM_PRIVACY_OFFICERS", "").split(",")]
+        return user in officers
+
+    async def review(self, request: web.Request) -> web.Response:
+        """`ieum privacy report --month` as a page, for the privacy officers (IEUM_PRIVACY_OFFICERS)."""
+        from bot.inquiries.records import RecordError
+
+        s, token = self.required(request)
+        if not self.officer(s.user):
+            response = self.render("error", s, token, message="월간 점검은 개인정보 보호책임자(IEUM_PRIVACY_OFFICERS)만 "
+                                                              "볼 수 있습니다.")
+            response.set_status(403)
+            return response
+        month = request.query.get("month") or last_month(self.services.clock.now())
+        privacy = self.services.privacy
+        try:
+            r = await asyncio.get_running_loop().run_in_executor(None, privacy.review, month)
+        except RecordError as e:
+            return self.render("error", s, token, message=str(e))
+        return self.render("privacy", s, token, r=r, policy=privacy.policy, month=month)
+
+    async def review_ack(self, request: web.Request) -> web.Response:
+        """The officer signs the month off (`--ack`), recorded with the month's digest."""
+        from bot.inquiries.records import RecordError
+
+        s, token = self.required(request)
+        data = await self.form(request, s)
+        if not self.officer(s.user):
+            raise web.HTTPForbidden(text="개인정보 보호책임자만 확인할 수 있습니다.")
+        month = str(data.get("month", ""))
+        try:
+            self.services.privacy.ack(month, s.user, str(data.get("note", ""))[:500])
+        except RecordError as e:
+            return self.render("error", s, token, message=str(e))
+        self.notices[token] = f"{month} 점검을 확인했다고 기록했습니다."
+        raise web.HTTPSeeOther(f"/console/privacy?month={quote(month)}")
+
+    async def review_csv(self, request: web.Request) -> web.Response:
+        """The month's review as CSV: it names handlers and requesters, so a 다운로드 with a reason."""
+        from bot.inquiries.records import RecordError
+
+        s, token = self.required(request)
+        if not self.officer(s.user):
+            raise web.HTTPForbidden(text="개인정보 보호책임자만 내려받을 수 있습니다.")
+        month = request.query.get("month", "")
+        try:
+            r = self.services.privacy.review(month)
+            self.services.privacy.records.record(
+                handler=s.user, place=f"console {request.remote or ''}".strip(), action="다운로드",
+                reason=request.query.get("reason", ""), detail=f"접속기록 점검 {month} CSV")
+        except RecordError as e:
+            response = self.render("error", s, token, message=str(e))
+            response.set_status(400)
+            return response
+        return web.Response(body=r.csv().encode("utf-8"), headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="privacy-{month}.csv"'})
+
     # -- insights and knowledge gaps
 
     @staticmethod
@@ -340,8 +425,6 @@ class Console:
         return _csv("insights.csv", rows)
 
     def gap_groups(self, days: int):
-        from datetime import timedelta
-
         from bot.knowledge.gaps import collect, group
 
         since = (self.services.clock.now() - timedelta(days=days)).isoformat(timespec="seconds")
@@ -406,6 +489,12 @@ def _csv(name: str, rows: list[list]) -> web.Response:
         "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def last_month(now) -> str:
+    """The month a review done now looks at: the one before `now`'s (YYYY-MM)."""
+    first = now.replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
 def load_canned(knowledge: Path) -> list[dict]:
     """The canned answers of `knowledge/canned.yaml` (title, text); none when the file is absent or broken."""
     import yaml
@@ -435,6 +524,10 @@ def mount(web_app: web.Application, services):
     r.add_get(r"/console/inquiries.{fmt:csv|xlsx}", c.export)
     r.add_get("/console/inquiries/{receipt}", c.inquiry)
     r.add_post("/console/inquiries/{receipt}/{action}", c.action)
+    r.add_post(r"/console/inquiries/{receipt}/files/{index:\d{1,3}}", c.attachment)
+    r.add_get("/console/privacy", c.review)
+    r.add_get("/console/privacy.csv", c.review_csv)
+    r.add_post("/console/privacy/ack", c.review_ack)
     r.add_get("/console/insights", c.insights)
     r.add_get("/console/insights.csv", c.insights_csv)
     r.add_get("/console/gaps", c.gaps)
