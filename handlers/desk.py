@@ -3,13 +3,18 @@
 it concerns them, to the requester on their surface."""
 from __future__ import annotations
 
-from bot.core.messages import Incoming, Reply
+from bot.core.messages import Choice, Incoming, Reply
 from bot.infra.people import name_of
 from bot.inquiries.service import InquiryError, Invalid, delivery_key
 
 from handlers.common import error_reply, render
 from handlers.registry import action
 from handlers.triage import _announce, agent_choices, agents_only, triage_update
+
+
+def _reply_choice(i) -> Choice:
+    """답장하기 (handlers.threads): the requester's way back where there is no thread to reply in."""
+    return Choice("답장하기", "inquiry.reply", i.receipt)
 
 
 def _count(services, i, kind: str) -> int:
@@ -32,8 +37,8 @@ def ask_submit(incoming: Incoming, services) -> list[Reply]:
     agent = name_of(services, incoming.user)
     asked = Reply(render(services, "inquiry_notify", event="info_requested", receipt=i.receipt, title=i.title,
                          question=question.strip()), kind="notice", to_user=i.requester,
-                  key=delivery_key(i.receipt, f"info-{n}"), data={"receipt": i.receipt, "event": "info_requested",
-                                                                   "status": i.status})
+                  key=delivery_key(i.receipt, f"info-{n}"), choices=[_reply_choice(i)],
+                  data={"receipt": i.receipt, "event": "info_requested", "status": i.status})
     replies = _announce(services, i, "info_requested", incoming.user, agent=agent)
     update = replies[1]
     update.key = delivery_key(i.receipt, f"info-{n}-triage")
@@ -58,7 +63,7 @@ def message(incoming: Incoming, services) -> list[Reply]:
     return [Reply(render(services, "triage_update", event="messaged", receipt=i.receipt), kind="notice",
                   private=True, choices=agent_choices(i, incoming.user)),
             Reply(words, kind="notice", to_user=i.requester, key=delivery_key(i.receipt, f"message-{n}"),
-                  data={"receipt": i.receipt})]
+                  choices=[_reply_choice(i)], data={"receipt": i.receipt})]
 
 
 @action("triage.reopen")

@@ -7,6 +7,7 @@
 - `refreshed_card(services, receipt, update)`: the triage card as it stands after a status change, for the
   adapters that update it in place.
 - `home.open`: the user's home (Slack's App Home): their inquiries and the next deadlines, as replies.
+- `inquiry.reply`: 답장하기, the requester's reply as a form, for surfaces without threads (Teams, terminal).
 """
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import logging
 from dataclasses import replace
 
 from bot.inquiries.service import DONE, InquiryError
-from bot.core.messages import Incoming, Reply
+from bot.core.messages import Field, Form, Incoming, Reply
 from bot.core.privacy import find_personal_data, mask
 from bot.knowledge.templates import dday
 
+from handlers.common import error_reply
 from handlers.inquiries import mine, render
 from handlers.registry import action
 from handlers.triage import TRIAGE, agent_choices, triage_card
@@ -108,3 +110,41 @@ def home(incoming: Incoming, services) -> list[Reply]:
         replies.append(Reply(render(services, "adapter_home_deadlines", milestones=milestones), kind="notice",
                              data={"milestones": milestones}))
     return replies
+
+
+def _reply_form(i, errors: dict | None = None) -> Form:
+    return Form(action="inquiry.reply.submit", title=f"답장 ({i.receipt})", submit_label="보내기", state=i.receipt,
+                errors=dict(errors or {}), fields=[
+                    Field("message", "담당자에게 보낼 내용", kind="textarea", required=True, max_length=MAX_MESSAGE,
+                          hint="개인정보는 적지 마세요")])
+
+
+@action("inquiry.reply")
+def reply_form(incoming: Incoming, services) -> list[Reply]:
+    """답장하기 under the helpdesk's message or 추가 정보 요청: the requester's way back on a surface with no
+    thread to reply in (Teams' personal chat, the terminal); it ends where a thread reply does."""
+    try:
+        i = services.inquiries.get(incoming.value or "")
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    if incoming.user != i.requester:
+        return error_reply(services, "질의한 본인만 답장할 수 있습니다.")
+    return [Reply(f"질의 {i.receipt} 답장", kind="form", private=True, form=_reply_form(i))]
+
+
+@action("inquiry.reply.submit")
+def reply_submit(incoming: Incoming, services) -> list[Reply]:
+    try:
+        i = services.inquiries.get(incoming.value or "")
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    text = str((incoming.form or {}).get("message") or "").strip()
+    if incoming.user != i.requester:
+        return error_reply(services, "질의한 본인만 답장할 수 있습니다.")
+    if not text:
+        return [Reply(f"질의 {i.receipt} 답장", kind="form", private=True,
+                      form=_reply_form(i, {"message": "보낼 내용을 입력해 주세요."}))]
+    relayed = thread_reply(replace(incoming, action="thread.reply", text=text, value=i.receipt, conversation=None,
+                                   form=None), services)
+    return [Reply(render(services, "inquiry_notify", event="reply_sent", receipt=i.receipt, title=i.title),
+                  kind="notice", private=True), *relayed]

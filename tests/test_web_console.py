@@ -153,6 +153,86 @@ def test_console_actions_go_through_the_handlers_and_reach_the_requester(service
     assert all(r["status"] == "sent" for r in rows)  # drained at once, not at the next tick
 
 
+def test_a_message_to_the_requester_is_delivered_and_kept_in_the_conversation(services, server):
+    i = file(services)
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    token = b.csrf(f"/console/inquiries/{i.receipt}")
+    b.request(f"/console/inquiries/{i.receipt}/start", {"_csrf": token})
+    status, _, html, _ = b.request(f"/console/inquiries/{i.receipt}/message",
+                                   {"_csrf": token, "message": "오늘 오후에 원격으로 확인하겠습니다. 담당 010-2345-6789"})
+    assert status == 200 and "요청자에게 메시지를 보냈습니다" in html
+    talk = html.split("<h2>대화</h2>")[1].split("<h2>조치</h2>")[0]
+    assert "원격으로 확인하겠습니다" in talk and "요청자에게" in talk and "010-2345-6789" not in html  # masked
+    assert services.inquiries.get(i.receipt).status == "조치중"  # a message changes no status
+    (row,) = [r for r in services.outbox.items() if r["target"] == "user:u1" and "원격으로" in r["reply"]]
+    assert row["surface"] == "console" and row["status"] == "sent" and "010-2345-6789" not in row["reply"]
+    # another message is its own delivery; an empty one is refused and sends nothing
+    b.request(f"/console/inquiries/{i.receipt}/message", {"_csrf": token, "message": "확인했습니다."})
+    n = len(services.outbox.items())
+    status, _, html, _ = b.request(f"/console/inquiries/{i.receipt}/message", {"_csrf": token, "message": "  "})
+    assert "보낼 메시지를 입력해 주세요" in html and len(services.outbox.items()) == n
+    assert len([r for r in services.outbox.items() if r["target"] == "user:u1" and "담당자 답글" in r["reply"]]) == 2
+
+
+def test_the_assignee_downloads_an_attachment_with_a_reason_recorded(services, server):
+    pdf = b"%PDF-1.4\n" + b"SCREEN-" * 100
+    i = file(services, attachments=[{"name": "오류 화면.pdf", "data": pdf}])
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    token = b.csrf(f"/console/inquiries/{i.receipt}")
+    path = f"/console/inquiries/{i.receipt}/files/0"
+    downloads = lambda: [r for r in services.privacy.records.rows() if r["action"] == "다운로드"]  # noqa: E731
+    status, _, html, _ = b.request(path, {"_csrf": token, "reason": "화면 확인"})  # not the assignee
+    assert status == 403 and "SCREEN" not in html and not downloads()
+    html = b.request(f"/console/inquiries/{i.receipt}/assign", {"_csrf": token})[2]
+    assert "내려받기 (기록됨)" in html
+    assert b.request(path, {"reason": "화면 확인"})[0] == 403  # no CSRF token
+    status, _, html, _ = b.request(path, {"_csrf": token, "reason": " "})
+    assert status == 400 and "사유" in html and not downloads()
+    status, _, body, headers = b.request(path, {"_csrf": token, "reason": "화면 확인"})
+    assert status == 200 and body.encode() == pdf
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"].startswith("attachment;") and "UTF-8''" in headers["Content-Disposition"]
+    (rec,) = downloads()
+    assert (rec["handler"], rec["receipt"], rec["requester"], rec["reason"], rec["detail"]) == (
+        "agent1", i.receipt, "u1", "화면 확인", "첨부파일 1")
+    assert rec["place"].startswith("console")
+    assert b.request(f"/console/inquiries/{i.receipt}/files/5", {"_csrf": token, "reason": "x"})[0] == 403
+
+
+def test_the_monthly_review_page_is_the_reports_content_and_records_the_officers_sign_off(services, server):
+    i = file(services)
+    services.inquiries.assign(i.receipt, "agent2")
+    services.inquiries.read_subject_info(i.receipt, "agent2", where="slack")
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    status, _, html, _ = b.request("/console/privacy?month=2022-08")
+    assert status == 403 and "IEUM_PRIVACY_OFFICERS" in html and "agent2" not in html
+    assert "개인정보 점검" not in b.request("/console/inquiries")[2]
+    services.settings.extra["IEUM_PRIVACY_OFFICERS"] = "officer9, agent1"
+    html = b.request("/console/inquiries")[2]
+    assert 'href="/console/privacy"' in html
+    status, _, html, _ = b.request("/console/privacy?month=2022-08")
+    review = services.privacy.review("2022-08")
+    assert status == 200 and review.digest[:16] in html and "아직 개인정보 보호책임자의 확인이 없습니다" in html
+    assert "<td>agent2</td><td>u1</td><td>조회</td><td>1</td>" in html.replace("\n", "")
+    assert "<td>u1</td><td>u1</td><td>입력</td><td>1</td>" in html.replace("\n", "")
+    assert b.request("/console/privacy?month=2022-13")[2].count("YYYY-MM") == 1
+    # CSV: a download with a reason
+    assert b.request("/console/privacy.csv?month=2022-08")[0] == 400
+    status, _, body, _ = b.request("/console/privacy.csv?month=2022-08&reason=" + urllib.parse.quote("월간 점검 보관"))
+    assert status == 200 and "접속기록" in body and "850101" not in body
+    # the sign-off: CSRF-checked, recorded with the month's digest, shown on the page
+    assert b.request("/console/privacy/ack", {"month": "2022-08"})[0] == 403 and services.privacy.records.acks("2022-08") == []
+    token = b.csrf("/console/privacy?month=2022-08")
+    status, where, html, _ = b.request("/console/privacy/ack", {"_csrf": token, "month": "2022-08", "note": "이상 없음"})
+    assert where.endswith("/console/privacy?month=2022-08") and "확인했다고 기록했습니다" in html
+    (ack,) = services.privacy.records.acks("2022-08")
+    assert (ack["officer"], ack["note"]) == ("agent1", "이상 없음") and ack["digest"] == services.privacy.review("2022-08").digest
+    assert "개인정보 보호책임자 agent1" in html and "이상 없음" in html
+
+
 def test_the_queue_filters_and_exports(services, server):
     a = file(services, title="긴급한 급여 오류", urgent=True)
     file(services, title="평범한 질문", type="사용법문의")
