@@ -1071,7 +1071,7 @@ class Inquiries:
             self.records.record(handler=handler, place=where or "미상", action=action, receipt=receipt(number),
                                 requester=requester, **more)
 
-    def pending_files(self, number: str | int) -> list[str]:
+    def pending_files(self, number: str | int) -> builtins.list[str]:
         """File ids of the chat files whose bytes have not been fetched yet (a Slack file is filed by id first)."""
         inq = self.get(number)
         return [r[0] for r in self._read("SELECT file_id FROM inquiry_attachments WHERE inquiry_id = ? "
@@ -1090,7 +1090,7 @@ class Inquiries:
         problem = (f"첨부파일을 가져오지 못했습니다: {name[:60]}" if data is None else
                    self._attachment_problem([{"name": name, "type": kind, "data": data}]))
         with self.store.transaction() as c:
-            if problem:
+            if problem or data is None:
                 c.execute("DELETE FROM inquiry_attachments WHERE id = ?", [row_id])
             else:
                 c.execute("UPDATE inquiry_attachments SET content = ?, size = ?, file_id = '' WHERE id = ?",
