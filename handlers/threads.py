@@ -119,28 +119,33 @@ def _reply_form(i, errors: dict | None = None) -> Form:
                           hint="개인정보는 적지 마세요")])
 
 
+def _requesters(incoming: Incoming, services):
+    """(the inquiry `incoming.value` names, []) when it is the user's own, else (None, a refusal)."""
+    try:
+        i = services.inquiries.get(incoming.value or "")
+    except InquiryError as e:
+        return None, error_reply(services, str(e))
+    if incoming.user != i.requester:
+        return None, error_reply(services, "질의한 본인만 답장할 수 있습니다.")
+    return i, []
+
+
 @action("inquiry.reply")
 def reply_form(incoming: Incoming, services) -> list[Reply]:
     """답장하기 under the helpdesk's message or 추가 정보 요청: the requester's way back on a surface with no
     thread to reply in (Teams' personal chat, the terminal); it ends where a thread reply does."""
-    try:
-        i = services.inquiries.get(incoming.value or "")
-    except InquiryError as e:
-        return error_reply(services, str(e))
-    if incoming.user != i.requester:
-        return error_reply(services, "질의한 본인만 답장할 수 있습니다.")
+    i, refused = _requesters(incoming, services)
+    if i is None:
+        return refused
     return [Reply(f"질의 {i.receipt} 답장", kind="form", private=True, form=_reply_form(i))]
 
 
 @action("inquiry.reply.submit")
 def reply_submit(incoming: Incoming, services) -> list[Reply]:
-    try:
-        i = services.inquiries.get(incoming.value or "")
-    except InquiryError as e:
-        return error_reply(services, str(e))
+    i, refused = _requesters(incoming, services)
+    if i is None:
+        return refused
     text = str((incoming.form or {}).get("message") or "").strip()
-    if incoming.user != i.requester:
-        return error_reply(services, "질의한 본인만 답장할 수 있습니다.")
     if not text:
         return [Reply(f"질의 {i.receipt} 답장", kind="form", private=True,
                       form=_reply_form(i, {"message": "보낼 내용을 입력해 주세요."}))]

@@ -16,8 +16,8 @@ import functools
 import hmac
 import io
 import logging
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -25,6 +25,7 @@ from aiohttp import web
 
 from bot.core.messages import Incoming
 from bot.infra.businesshours import remaining_label
+from bot.inquiries.records import RecordError
 from bot.inquiries.service import DONE, PERIODS, STATUSES, WAITING, InquiryError
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,11 @@ class Console:
         if not hmac.compare_digest(str(data.get("_csrf", "")), s.csrf):
             raise web.HTTPForbidden(text="요청을 확인할 수 없습니다 (CSRF 토큰 없음). 페이지를 새로 고친 뒤 다시 시도하세요.")
         return data
+
+    def refuse(self, s, token, message: str, status: int) -> web.Response:
+        response = self.render("error", s, token, message=message)
+        response.set_status(status)
+        return response
 
     def render(self, name: str, s, token, **data) -> web.Response:
         from bot.infra.people import name_of
@@ -210,16 +216,12 @@ class Console:
         fmt = request.match_info["fmt"]
         # The list names requesters and their organisations: a 다운로드 of personal data, refused without a
         # reason and recorded with it (안전성 확보조치 기준 제8조, bot/inquiries/records.py).
-        from bot.inquiries.records import RecordError
-
         try:
             self.services.privacy.records.record(
-                handler=s.user, place=f"console {request.remote or ''}".strip(), action="다운로드",
+                handler=s.user, place=place(request), action="다운로드",
                 reason=request.query.get("reason", ""), detail=f"질의 목록 내려받기 ({fmt})")
         except RecordError as e:
-            response = self.render("error", s, None, message=f"{e} 목록 화면의 '내려받는 사유'에 적어 주세요.")
-            response.set_status(400)
-            return response
+            return self.refuse(s, None, f"{e} 목록 화면의 '내려받는 사유'에 적어 주세요.", 400)
         f = self.filters(request.query, s.user)
         buf = io.BytesIO()
         loop = asyncio.get_running_loop()
@@ -299,15 +301,13 @@ class Console:
             raise web.HTTPSeeOther(f"/console/inquiries/{i.receipt}")
         try:
             text = self.services.inquiries.read_subject_info(i.receipt, s.user,
-                                                             where=f"console {request.remote or ''}".strip())
+                                                             where=place(request))
         except InquiryError as e:
             return self.render("error", s, token, message=str(e))
         return self.detail(s, token, i.receipt, subject=text or "(없음)")
 
     async def attachment(self, request: web.Request) -> web.Response:
         """An attachment as a file, for the assignee: a 다운로드 in the access records, refused without a reason."""
-        from bot.inquiries.records import RecordError
-
         s, token = self.required(request)
         data = await self.form(request, s)
         receipt, index = request.match_info["receipt"], int(request.match_info["index"])
@@ -316,12 +316,10 @@ class Console:
             if i.assignee != s.user:  # the requester has their own copy; in the console only the assignee
                 raise InquiryError("첨부파일은 담당자만 내려받을 수 있습니다. 먼저 맡기를 누르세요.")
             name, body = self.services.inquiries.read_attachment(
-                i.receipt, index, s.user, where=f"console {request.remote or ''}".strip(), download=True,
+                i.receipt, index, s.user, where=place(request), download=True,
                 reason=str(data.get("reason", "")))
         except (InquiryError, RecordError) as e:
-            response = self.render("error", s, token, message=str(e))
-            response.set_status(400 if isinstance(e, RecordError) else 403)
-            return response
+            return self.refuse(s, token, str(e), 400 if isinstance(e, RecordError) else 403)
         return web.Response(body=body, headers={
             "Content-Type": "application/octet-stream",  # never rendered by the browser, whatever it holds
             "Content-Disposition": f"attachment; filename=\"attachment-{index + 1}\"; filename*=UTF-8''{quote(name)}"})
@@ -332,16 +330,16 @@ class Console:
         officers = [o.strip() for o in self.services.settings.extra.get("IEUM_PRIVACY_OFFICERS", "").split(",")]
         return user in officers
 
-    async def review(self, request: web.Request) -> web.Response:
-        """`ieum privacy report --month` as a page, for the privacy officers (IEUM_PRIVACY_OFFICERS)."""
-        from bot.inquiries.records import RecordError
-
+    def officers_only(self, request: web.Request):
+        """(session, token) of a privacy officer; anyone else gets a Korean 403."""
         s, token = self.required(request)
         if not self.officer(s.user):
-            response = self.render("error", s, token, message="월간 점검은 개인정보 보호책임자(IEUM_PRIVACY_OFFICERS)만 "
-                                                              "볼 수 있습니다.")
-            response.set_status(403)
-            return response
+            raise web.HTTPForbidden(text="월간 점검은 개인정보 보호책임자(IEUM_PRIVACY_OFFICERS)만 볼 수 있습니다.")
+        return s, token
+
+    async def review(self, request: web.Request) -> web.Response:
+        """`ieum privacy report --month` as a page, for the privacy officers (IEUM_PRIVACY_OFFICERS)."""
+        s, token = self.officers_only(request)
         month = request.query.get("month") or last_month(self.services.clock.now())
         privacy = self.services.privacy
         try:
@@ -352,12 +350,8 @@ class Console:
 
     async def review_ack(self, request: web.Request) -> web.Response:
         """The officer signs the month off (`--ack`), recorded with the month's digest."""
-        from bot.inquiries.records import RecordError
-
-        s, token = self.required(request)
+        s, token = self.officers_only(request)
         data = await self.form(request, s)
-        if not self.officer(s.user):
-            raise web.HTTPForbidden(text="개인정보 보호책임자만 확인할 수 있습니다.")
         month = str(data.get("month", ""))
         try:
             self.services.privacy.ack(month, s.user, str(data.get("note", ""))[:500])
@@ -368,21 +362,15 @@ class Console:
 
     async def review_csv(self, request: web.Request) -> web.Response:
         """The month's review as CSV: it names handlers and requesters, so a 다운로드 with a reason."""
-        from bot.inquiries.records import RecordError
-
-        s, token = self.required(request)
-        if not self.officer(s.user):
-            raise web.HTTPForbidden(text="개인정보 보호책임자만 내려받을 수 있습니다.")
+        s, token = self.officers_only(request)
         month = request.query.get("month", "")
         try:
             r = self.services.privacy.review(month)
             self.services.privacy.records.record(
-                handler=s.user, place=f"console {request.remote or ''}".strip(), action="다운로드",
+                handler=s.user, place=place(request), action="다운로드",
                 reason=request.query.get("reason", ""), detail=f"접속기록 점검 {month} CSV")
         except RecordError as e:
-            response = self.render("error", s, token, message=str(e))
-            response.set_status(400)
-            return response
+            return self.refuse(s, token, str(e), 400)
         return web.Response(body=r.csv().encode("utf-8"), headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="privacy-{month}.csv"'})
@@ -487,6 +475,11 @@ def _csv(name: str, rows: list[list]) -> web.Response:
     csv.writer(buf).writerows([[_csv_safe(v) for v in row] for row in rows])
     return web.Response(body=("\ufeff" + buf.getvalue()).encode("utf-8"), headers={
         "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def place(request: web.Request) -> str:
+    """Where a console request comes from, for the access records: the console and the client's address."""
+    return f"console {request.remote or ''}".strip()
 
 
 def last_month(now) -> str:
