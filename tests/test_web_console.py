@@ -175,6 +175,28 @@ def test_a_message_to_the_requester_is_delivered_and_kept_in_the_conversation(se
     assert len([r for r in services.outbox.items() if r["target"] == "user:u1" and "담당자 답글" in r["reply"]]) == 2
 
 
+def test_reply_button_is_the_requesters_alone_and_brings_the_answer_back(services):
+    """답장하기 (the way back on surfaces without threads): only the requester, never empty, masked, and the
+    answer to a 추가 정보 요청 returns the inquiry to 조치중."""
+    i = file(services)
+    services.inquiries.request_info(i.receipt, "agent1", "어느 시설인가요?")
+    click = lambda user, action, form=None: dispatch(  # noqa: E731
+        Incoming(user=user, action=action, value=i.receipt, form=form, surface="console"), services)
+    assert click("u2", "inquiry.reply")[0].kind == "error"
+    assert click("u2", "inquiry.reply.submit", {"message": "남의 질의"})[0].kind == "error"
+    (form,) = click("u1", "inquiry.reply")
+    assert form.form.action == "inquiry.reply.submit" and form.private
+    (again,) = click("u1", "inquiry.reply.submit", {"message": "  "})
+    assert again.form.errors and services.inquiries.get(i.receipt).status == "추가정보요청"
+    replies = click("u1", "inquiry.reply.submit", {"message": "행복요양원입니다. 010-2345-6789"})
+    assert "전달했습니다" in replies[0].text and replies[0].private
+    assert any(r.to_conversation == "triage" and "행복요양원" in r.text for r in replies)
+    assert not any("010-2345-6789" in r.text for r in replies)
+    after = services.inquiries.get(i.receipt, events=True)
+    assert after.status == "조치중" and after.events[-2].detail["text"].startswith("행복요양원입니다")
+    assert all("010-2345-6789" not in str(e.detail) for e in after.events)
+
+
 def test_the_assignee_downloads_an_attachment_with_a_reason_recorded(services, server):
     pdf = b"%PDF-1.4\n" + b"SCREEN-" * 100
     i = file(services, attachments=[{"name": "오류 화면.pdf", "data": pdf}])
