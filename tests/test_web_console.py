@@ -173,6 +173,11 @@ def test_a_message_to_the_requester_is_delivered_and_kept_in_the_conversation(se
     status, _, html, _ = b.request(f"/console/inquiries/{i.receipt}/message", {"_csrf": token, "message": "  "})
     assert "보낼 메시지를 입력해 주세요" in html and len(services.outbox.items()) == n
     assert len([r for r in services.outbox.items() if r["target"] == "user:u1" and "담당자 답글" in r["reply"]]) == 2
+    # an inquiry imported with `ieum inquiries file` has no chat to tell: the console offers no message to it
+    imported = file(services, source="import")
+    html = b.request(f"/console/inquiries/{imported.receipt}")[2]
+    assert "가져온 질의" in html and 'action="/console/inquiries/%s/message"' % imported.receipt not in html
+    assert 'action="/console/inquiries/%s/message"' % i.receipt in b.request(f"/console/inquiries/{i.receipt}")[2]
 
 
 def test_reply_button_is_the_requesters_alone_and_brings_the_answer_back(services):

@@ -27,6 +27,7 @@ from bot.core.messages import Incoming
 from bot.infra.businesshours import remaining_label
 from bot.inquiries.records import RecordError
 from bot.inquiries.service import DONE, PERIODS, STATUSES, WAITING, InquiryError
+from handlers.delivery import CHAT_SURFACES, act
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,7 @@ class Console:
                            remaining=self.services.inquiries.remaining_label(i),
                            assignee=name_of(self.services, i.assignee) if i.assignee else "",
                            done=i.status == DONE, waiting=i.status == WAITING, subject=subject, canned=canned,
+                           reachable=i.source in CHAT_SURFACES,
                            draft=draft, found=found, needle=needle, entry=query.get("entry", ""),
                            canned_index=query.get("canned", ""))
 
@@ -284,8 +286,6 @@ class Console:
         if what == "answer":
             form["complete"] = data.get("complete") == "1"
         incoming = Incoming(user=s.user, surface="web", action=name, value=i.receipt, form=form, direct=True)
-        from handlers.delivery import act
-
         loop = asyncio.get_running_loop()
         replies = await loop.run_in_executor(None, lambda: act(self.services, incoming, source=i.source))
         await loop.run_in_executor(None, self.services.outbox.drain)  # the requester hears now, not at the tick
