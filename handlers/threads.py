@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot.inquiries.service import DONE, InquiryError
+from bot.inquiries.service import DONE, InquiryError, delivery_key
 from bot.core.messages import Field, Form, Incoming, Reply
 from bot.core.privacy import find_personal_data, mask
 from bot.knowledge.templates import dday
@@ -151,5 +151,8 @@ def reply_submit(incoming: Incoming, services) -> list[Reply]:
                       form=_reply_form(i, {"message": "보낼 내용을 입력해 주세요."}))]
     relayed = thread_reply(replace(incoming, action="thread.reply", text=text, value=i.receipt, conversation=None,
                                    form=None), services)
+    # each reply its own delivery: without a key, a form's surface may file it under the inquiry's receipt DM
+    n = sum(1 for e in services.inquiries.get(i.receipt, events=True).events if e.kind == "message")
+    relayed = [r if r.key else replace(r, key=delivery_key(i.receipt, f"reply-{n}-{k}")) for k, r in enumerate(relayed)]
     return [Reply(render(services, "inquiry_notify", event="reply_sent", receipt=i.receipt, title=i.title),
                   kind="notice", private=True), *relayed]

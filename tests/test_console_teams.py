@@ -13,7 +13,7 @@ from bot.services import build
 from bot.surfaces.teams import adapter as teams
 from bot.surfaces.web.app import mount as mount_console
 from fakes.teams import FakeConnections, FakeTeams, installed
-from test_teams import AGENT, DM, Bot, file_inquiry, teams_settings
+from test_teams import AGENT, DM, TRIAGE, Bot, file_inquiry, teams_settings
 from fakes.harness import wait_until
 from test_web_console import Browser
 
@@ -96,6 +96,7 @@ def test_the_whole_console_story_reaches_the_teams_requester_once_per_step(bot, 
     wait_until(lambda: bot.services.inquiries.get(i.receipt).status == "조치중")
     html = b.request(page)[2]
     assert "8월분입니다" in html and "010-2345-6789" not in html and "추가 정보 받음" in html
+    fake.wait_for(lambda calls: [c for c in calls if c.conversation.startswith(TRIAGE) and "8월분입니다" in c.text])
     b.request(f"{page}/message", {"_csrf": csrf, "message": "8월분 명세서를 다시 만들고 있습니다."})
     fake.wait_for(dm("다시 만들고 있습니다"))
     # the answer: a canned answer, then a knowledge entry found by the search box

@@ -4,6 +4,7 @@ from IEUM_AGENTS losing access, the queue's filters and export, and `콘솔` in 
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import re
 import subprocess
 import sys
@@ -386,6 +387,34 @@ def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_wor
     fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.args.get("channel") == channel
                              and "다시 열었습니다" in str(c.args.get("text"))], 10)
 
+
+
+def test_the_slack_requester_answers_a_console_message_with_the_reply_button(slack_console, fake):
+    from fakes.harness import AGENT, Client, click, form_submission, submission
+
+    services, server = slack_console
+    slack = Client(server.url)
+    assert slack.interact(submission("U100", title="급여대장 출력 오류", content="출력이 안 됩니다."))[0] == 200
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, AGENT))
+    token = b.csrf("/console/inquiries/1")
+    b.request("/console/inquiries/1/message", {"_csrf": token, "message": "출력 화면을 캡처해 보내 주실 수 있나요?"})
+
+    def told(f):
+        return [c for c in f.of("chat.postMessage") if "캡처해 보내" in str(c.args.get("text", ""))
+                and str(c.args.get("channel", "")).startswith("D")]
+
+    (dm,) = fake.wait_for(told, 10)
+    assert "inquiry.reply|" in json.dumps(dm.args.get("blocks"), ensure_ascii=False)  # the 답장하기 button
+    assert slack.interact(click("U100", "inquiry.reply", "0000000001"))[0] == 200
+    (opened,) = fake.wait_for(lambda f: f.of("views.open"), 10)
+    assert "inquiry.reply.submit" in json.dumps(opened.args, ensure_ascii=False)
+    status, body = slack.interact(form_submission("U100", "inquiry.reply.submit", "0000000001",
+                                                  {"message": "캡처는 메일로 보냈습니다."}))
+    assert status == 200 and "errors" not in body
+    wait_until(lambda: "캡처는 메일로 보냈습니다" in b.request("/console/inquiries/1")[2])
+    fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.args.get("channel") == "CTRIAGE"
+                             and "캡처는 메일로" in str(c.args.get("text", ""))], 10)  # the card's thread hears it
 
 
 def test_gaps_group_declined_questions_masked_and_a_gap_becomes_a_faq_ieum_ask_answers(tmp_path, knowledge):
