@@ -251,6 +251,8 @@ def test_the_monthly_review_page_is_the_reports_content_and_records_the_officers
     assert b.request("/console/privacy.csv?month=2022-08")[0] == 400
     status, _, body, _ = b.request("/console/privacy.csv?month=2022-08&reason=" + urllib.parse.quote("월간 점검 보관"))
     assert status == 200 and "접속기록" in body and "850101" not in body
+    status, _, _, headers = b.request("/console/privacy.csv?month=2022-8%0D%0A&reason=x")  # typed loosely
+    assert status == 200 and headers["Content-Disposition"] == 'attachment; filename="privacy-2022-08.csv"'
     # the sign-off: CSRF-checked, recorded with the month's digest, shown on the page
     assert b.request("/console/privacy/ack", {"month": "2022-08"})[0] == 403 and services.privacy.records.acks("2022-08") == []
     token = b.csrf("/console/privacy?month=2022-08")

@@ -354,11 +354,11 @@ class Console:
         data = await self.form(request, s)
         month = str(data.get("month", ""))
         try:
-            self.services.privacy.ack(month, s.user, str(data.get("note", ""))[:500])
+            r = self.services.privacy.ack(month, s.user, str(data.get("note", ""))[:500])
         except RecordError as e:
             return self.render("error", s, token, message=str(e))
-        self.notices[token] = f"{month} 점검을 확인했다고 기록했습니다."
-        raise web.HTTPSeeOther(f"/console/privacy?month={quote(month)}")
+        self.notices[token] = f"{r.month} 점검을 확인했다고 기록했습니다."
+        raise web.HTTPSeeOther(f"/console/privacy?month={quote(r.month)}")
 
     async def review_csv(self, request: web.Request) -> web.Response:
         """The month's review as CSV: it names handlers and requesters, so a 다운로드 with a reason."""
@@ -373,7 +373,7 @@ class Console:
             return self.refuse(s, token, str(e), 400)
         return web.Response(body=r.csv().encode("utf-8"), headers={
             "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="privacy-{month}.csv"'})
+            "Content-Disposition": f'attachment; filename="privacy-{r.month}.csv"'})
 
     # -- insights and knowledge gaps
 
