@@ -3,6 +3,7 @@ refused), sessions and CSRF (a POST without the token changes nothing), security
 from IEUM_AGENTS losing access, the queue's filters and export, and `콘솔` in chat sending the link privately."""
 from __future__ import annotations
 
+import ast
 import http.cookiejar
 import json
 import re
@@ -261,6 +262,24 @@ def test_the_monthly_review_page_is_the_reports_content_and_records_the_officers
     (ack,) = services.privacy.records.acks("2022-08")
     assert (ack["officer"], ack["note"]) == ("agent1", "이상 없음") and ack["digest"] == services.privacy.review("2022-08").digest
     assert "개인정보 보호책임자 agent1" in html and "이상 없음" in html
+
+
+def test_every_event_the_inquiries_write_has_a_korean_label_in_the_console_and_the_cli():
+    """The history is in Korean: a new kind of event (e.g. subject_moved) must not show as its code name."""
+    from bot.core.config import PROJECT_ROOT
+    from bot.surfaces.web.app import EVENT_LABELS
+
+    kinds = set()
+    for f in ("bot/inquiries/service.py", "handlers/threads.py"):  # every `…._event(n, actor, KIND, …)` call
+        for node in ast.walk(ast.parse((PROJECT_ROOT / f).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "_event" and len(node.args) > 2:
+                kind = node.args[2]
+                kinds |= {c.value for c in ([kind.body, kind.orelse] if isinstance(kind, ast.IfExp) else [kind])
+                          if isinstance(c, ast.Constant)}
+    assert {"filed", "subject_moved", "attachment_stored", "message"} <= kinds  # the pattern finds them
+    history = (PROJECT_ROOT / "knowledge" / "templates" / "inquiry_history.j2").read_text(encoding="utf-8")
+    assert kinds <= set(EVENT_LABELS), kinds - set(EVENT_LABELS)
+    assert not [k for k in kinds if f'"{k}":' not in history]
 
 
 def test_the_queue_filters_and_exports(services, server):

@@ -39,7 +39,9 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 EVENT_LABELS = {"filed": "접수", "assigned": "담당자 지정", "started": "조치 시작", "answered": "답변 등록",
                 "completed": "조치완료", "promoted": "FAQ 등록", "rated": "만족도 평가", "recommended": "추천",
                 "reinquired": "재질의", "subject_read": "대상자 정보 열람", "info_requested": "추가 정보 요청",
-                "info_received": "추가 정보 받음", "reopened": "재개", "note": "내부 메모", "message": "대화"}
+                "info_received": "추가 정보 받음", "reopened": "재개", "note": "내부 메모", "message": "대화",
+                "subject_moved": "대상자 정보 이전(재질의)", "subject_destroyed": "대상자 정보 파기",
+                "attachment_stored": "첨부파일 저장", "attachment_dropped": "첨부파일 제외"}
 # the console's buttons: the triage handler each one runs
 ACTIONS = {"assign": "triage.assign", "start": "triage.start", "answer": "triage.answer.submit",
            "complete": "triage.complete", "ask": "triage.ask.submit", "reopen": "triage.reopen",
