@@ -189,6 +189,9 @@ def test_reply_button_is_the_requesters_alone_and_brings_the_answer_back(service
     services.inquiries.request_info(i.receipt, "agent1", "어느 시설인가요?")
     click = lambda user, action, form=None: dispatch(  # noqa: E731
         Incoming(user=user, action=action, value=i.receipt, form=form, surface="console"), services)
+    # the terminal prints the request without its button: the requester's view of the inquiry offers it
+    assert ("답장하기", "inquiry.reply") in [(c.label, c.action) for c in click("u1", "inquiry.view")[0].choices]
+    assert "inquiry.reply" not in [c.action for c in click("u2", "inquiry.view")[0].choices]
     assert click("u2", "inquiry.reply")[0].kind == "error"
     assert click("u2", "inquiry.reply.submit", {"message": "남의 질의"})[0].kind == "error"
     (form,) = click("u1", "inquiry.reply")
