@@ -376,15 +376,22 @@ def slack_console(tmp_path, fake):
     services.close()
 
 
-def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_work(slack_console, fake):
-    from fakes.harness import AGENT, Client, message_event, submission
+def filed_in_slack_and_signed_in(services, server):
+    """U100 files inquiry 1 in Slack; the agent signs in to the console: (Slack client, browser, CSRF token)."""
+    from fakes.harness import AGENT, Client, submission
 
-    services, server = slack_console
     slack = Client(server.url)
     assert slack.interact(submission("U100", title="급여대장 출력 오류", content="출력이 안 됩니다."))[0] == 200
     b = Browser(server.url)
     b.sign_in(signin_link(services, AGENT))
-    token = b.csrf("/console/inquiries/1")
+    return slack, b, b.csrf("/console/inquiries/1")
+
+
+def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_work(slack_console, fake):
+    from fakes.harness import message_event
+
+    services, server = slack_console
+    slack, b, token = filed_in_slack_and_signed_in(services, server)
     b.request("/console/inquiries/1/assign", {"_csrf": token})
     status, _, html, _ = b.request("/console/inquiries/1/ask", {"_csrf": token, "question": "어느 시설의 급여대장인가요?"})
     assert status == 200 and "추가정보요청" in html
@@ -412,16 +419,11 @@ def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_wor
                              and "다시 열었습니다" in str(c.args.get("text"))], 10)
 
 
-
 def test_the_slack_requester_answers_a_console_message_with_the_reply_button(slack_console, fake):
-    from fakes.harness import AGENT, Client, click, form_submission, submission
+    from fakes.harness import click, form_submission
 
     services, server = slack_console
-    slack = Client(server.url)
-    assert slack.interact(submission("U100", title="급여대장 출력 오류", content="출력이 안 됩니다."))[0] == 200
-    b = Browser(server.url)
-    b.sign_in(signin_link(services, AGENT))
-    token = b.csrf("/console/inquiries/1")
+    slack, b, token = filed_in_slack_and_signed_in(services, server)
     b.request("/console/inquiries/1/message", {"_csrf": token, "message": "출력 화면을 캡처해 보내 주실 수 있나요?"})
 
     def told(f):
