@@ -96,7 +96,8 @@ def test_an_expired_link_is_refused(services, server):
 
 def test_without_a_session_every_page_explains_and_shows_nothing(services, server):
     i = file(services)
-    for path in ("/console/", "/console/inquiries", f"/console/inquiries/{i.receipt}", "/console/inquiries.csv"):
+    for path in ("/console/", "/console/inquiries", f"/console/inquiries/{i.receipt}", "/console/inquiries.csv",
+                 "/console/privacy?month=2022-08", "/console/privacy.csv?month=2022-08&reason=x"):
         status, where, html, headers = Browser(server.url).request(path)
         assert where.endswith("/console/welcome") and i.title not in html and "/ieum 콘솔" in html, path
         assert headers["X-Frame-Options"] == "DENY"

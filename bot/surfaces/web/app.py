@@ -324,7 +324,7 @@ class Console:
             return self.refuse(s, token, str(e), 400 if isinstance(e, RecordError) else 403)
         return web.Response(body=body, headers={
             "Content-Type": "application/octet-stream",  # never rendered by the browser, whatever it holds
-            "Content-Disposition": f"attachment; filename=\"attachment-{index + 1}\"; filename*=UTF-8''{quote(name)}"})
+            "Content-Disposition": f"attachment; filename=\"attachment-{index + 1}\"; filename*=UTF-8''{quote(name, safe='')}"})
 
     # -- the monthly review of the access records (월 1회 이상 점검)
 
