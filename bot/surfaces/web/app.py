@@ -284,7 +284,8 @@ class Console:
         name = ACTIONS.get(what)
         if name is None:
             raise web.HTTPNotFound()
-        form = {k: str(data.get(k, "")) for k in FIELDS.get(what, ())} or None
+        # browsers post a textarea's line breaks as CRLF: kept as the chat surfaces write them
+        form = {k: str(data.get(k, "")).replace("\r\n", "\n") for k in FIELDS.get(what, ())} or None
         if what == "answer":
             form["complete"] = data.get("complete") == "1"
         incoming = Incoming(user=s.user, surface="web", action=name, value=i.receipt, form=form, direct=True)
