@@ -16,11 +16,13 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from bot.inquiries.service import status_counts
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ class _DatabaseCollector:
     def collect(self):
         try:
             rows = _read(self.services, [
-                ("inquiries", "SELECT status, count(*) FROM inquiries GROUP BY status"),
+                ("inquiries", status_counts),  # the inquiries feature's own query
                 ("reminders", "SELECT status, count(*), coalesce(sum(attempts), 0) FROM outbox"
                               " WHERE substr(key, 1, 9) = 'reminder:' GROUP BY status"),
                 ("outbox", "SELECT surface, status, count(*) FROM outbox GROUP BY surface, status"),
@@ -58,11 +60,7 @@ class _DatabaseCollector:
         up.add_metric([], 1)
         yield up
         inquiries = GaugeMetricFamily("ieum_inquiries", "Inquiries stored, by status", labels=["status"])
-        from bot.inquiries.service import STATUSES
-
-        by_status = {s: 0 for s in STATUSES}
-        by_status.update({s: n for s, n in rows["inquiries"]})
-        for status, n in by_status.items():
+        for status, n in rows["inquiries"].items():
             inquiries.add_metric([status], n)
         yield inquiries
         deliveries = GaugeMetricFamily("ieum_reminder_deliveries", "Reminder deliveries in the outbox, by status",
@@ -89,15 +87,19 @@ class _DatabaseCollector:
         yield outbox
 
 
-def _read(services, queries: list[tuple[str, str]]) -> dict[str, list[tuple]]:
-    """Run read-only queries on a connection of their own (never inside another thread's transaction)."""
+def _read(services, queries: list[tuple[str, str | Callable[[sqlite3.Connection], Any]]]) -> dict[str, Any]:
+    """Run read-only queries on a connection of their own (never inside another thread's transaction): SQL
+    on the tables of this layer, or a feature's reading function, given the connection."""
+    def run(conn: sqlite3.Connection) -> dict[str, Any]:
+        return {name: q(conn) if callable(q) else conn.execute(q).fetchall() for name, q in queries}
+
     store = services.store
     if store.path is None:
-        return {name: store.conn.execute(sql).fetchall() for name, sql in queries}
+        return run(store.conn)
     conn = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, timeout=HEALTH_TIMEOUT)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(HEALTH_TIMEOUT * 1000)}")
-        return {name: conn.execute(sql).fetchall() for name, sql in queries}
+        return run(conn)
     finally:
         conn.close()
 
@@ -160,7 +162,7 @@ def check_health(services) -> dict:
     t0 = time.perf_counter()
     try:
         rows = _read(services, [("migrations", "SELECT count(*) FROM _migrations"),
-                                ("inquiries", "SELECT max(id) FROM inquiries")])
+                                ("inquiries", status_counts)])
         db["migrations"] = rows["migrations"][0][0]
         db["ok"] = db["migrations"] > 0
     except Exception as e:

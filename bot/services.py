@@ -32,6 +32,7 @@ from bot.knowledge.search import Engine
 from bot.knowledge.templates import Templates
 from bot.reminders import service as reminders_feature
 from bot.reminders.service import Reminders
+from bot.surfaces.base import MIGRATIONS as SURFACE_TABLES
 from bot.surfaces.slack.adapter import MIGRATIONS as SLACK_TABLES
 from bot.surfaces.teams.adapter import MIGRATIONS as TEAMS_TABLES
 from handlers.triage import undelivered
@@ -46,6 +47,7 @@ MIGRATIONS: tuple[Migrations, ...] = (
     signin_feature.MIGRATIONS,
     SLACK_TABLES,
     TEAMS_TABLES,
+    SURFACE_TABLES,  # after the two above: it takes over their posts and seen events
 )
 
 

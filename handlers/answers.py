@@ -6,6 +6,7 @@ import logging
 from bot.core.messages import Choice, Incoming, Reply
 from bot.knowledge.search import Result
 
+from handlers.common import words
 from handlers.registry import action, command
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def show_entry(incoming: Incoming, services) -> list[Reply]:
     entry_id, query = _split_value(incoming.value)
     entry = services.engine.entries.get(entry_id)
     if entry is None:
-        return [Reply("해당 답변을 찾을 수 없습니다. 다시 질문해 주세요.", kind="error")]
+        return [Reply(words(services, "entry_not_found"), kind="error")]
     return [_answer_reply(services, entry, query=query or entry.title, thread=incoming.thread)]
 
 
@@ -138,6 +139,7 @@ def feedback(incoming: Incoming, services) -> list[Reply]:
 
 
 @command("도움말", "help", "사용법", "명령어")
+@action("help.open")  # a surface's own gesture for help (Slack: `/ieum` alone)
 def help_text(incoming: Incoming, services) -> list[Reply]:
     agent = services.inquiries.is_agent(incoming.user)
     return [Reply(services.templates.render("help", surface=incoming.surface, agent=agent), kind="notice",

@@ -9,6 +9,11 @@ def render(services, name: str, **data) -> str:
     return services.templates.render(name, **data)
 
 
+def words(services, word: str, **data) -> str:
+    """One of the handlers' short sentences or labels, by name (`knowledge/templates/handler_words.j2`)."""
+    return render(services, "handler_words", word=word, **data)
+
+
 def error_reply(services, message: str, **kw) -> list[Reply]:
     """A private refusal in the inquiry_error template."""
     return [Reply(render(services, "inquiry_error", message=message), kind="error", private=True, **kw)]

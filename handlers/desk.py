@@ -9,7 +9,7 @@ from bot.inquiries.service import InquiryError, Invalid, delivery_key
 
 from handlers.common import error_reply, render
 from handlers.registry import action
-from handlers.triage import _announce, agent_choices, agents_only, triage_update
+from handlers.triage import _announce, agent_choices, agents_only, triage_news
 
 
 def _reply_choice(i) -> Choice:
@@ -37,12 +37,11 @@ def ask_submit(incoming: Incoming, services) -> list[Reply]:
     agent = name_of(services, incoming.user)
     asked = Reply(render(services, "inquiry_notify", event="info_requested", receipt=i.receipt, title=i.title,
                          question=question.strip()), kind="notice", to_user=i.requester,
-                  key=delivery_key(i.receipt, f"info-{n}"), choices=[_reply_choice(i)],
+                  key=delivery_key(i.receipt, f"info-{n}"), topic=i.receipt, choices=[_reply_choice(i)],
                   data={"receipt": i.receipt, "event": "info_requested", "status": i.status})
-    replies = _announce(services, i, "info_requested", incoming.user, agent=agent)
-    update = replies[1]
-    update.key = delivery_key(i.receipt, f"info-{n}-triage")
-    return [replies[0], update, asked]
+    replies = _announce(services, i, "info_requested", incoming.user, agent=agent,
+                        keys=(delivery_key(i.receipt, f"info-{n}-triage"), None))
+    return [*replies[:-1], asked]  # the request itself, not the generic notice, goes to the requester
 
 
 @action("triage.message.submit")
@@ -63,7 +62,7 @@ def message(incoming: Incoming, services) -> list[Reply]:
     return [Reply(render(services, "triage_update", event="messaged", receipt=i.receipt), kind="notice",
                   private=True, choices=agent_choices(i, incoming.user)),
             Reply(words, kind="notice", to_user=i.requester, key=delivery_key(i.receipt, f"message-{n}"),
-                  choices=[_reply_choice(i)], data={"receipt": i.receipt})]
+                  topic=i.receipt, choices=[_reply_choice(i)], data={"receipt": i.receipt})]
 
 
 @action("triage.reopen")
@@ -74,10 +73,8 @@ def reopen(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     n = _count(services, i, "reopened")
-    replies = _announce(services, i, "reopened", incoming.user, agent=name_of(services, incoming.user))
-    replies[1].key = delivery_key(i.receipt, f"reopened-{n}-triage")
-    replies[2].key = delivery_key(i.receipt, f"reopened-{n}")
-    return replies
+    return _announce(services, i, "reopened", incoming.user, agent=name_of(services, incoming.user),
+                     keys=(delivery_key(i.receipt, f"reopened-{n}-triage"), delivery_key(i.receipt, f"reopened-{n}")))
 
 
 @action("triage.note.submit")
@@ -100,6 +97,5 @@ def info_received(services, i, user: str) -> list[Reply]:
     if back is None:
         return []
     n = _count(services, back, "info_received")
-    update = triage_update(services, "info_received", receipt=back.receipt)
-    update.key = delivery_key(back.receipt, f"info-received-{n}-triage")
-    return [update]
+    return triage_news(services, "info_received", key=delivery_key(back.receipt, f"info-received-{n}-triage"),
+                       receipt=back.receipt)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.inquiries.service import DONE, INFO_REQUESTED, MAX_TITLE, InquiryError, Invalid, _as_bool
+from bot.inquiries.service import DONE, INFO_REQUESTED, MAX_TITLE, InquiryError, Invalid, _as_bool, delivery_key
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.core.privacy import extract, labels, find_personal_data, mask
 
-from handlers.common import error_reply, rating_choices, render  # noqa: F401  (handlers.threads uses render)
+from handlers.common import error_reply, rating_choices, render, words  # noqa: F401  (handlers.threads uses render)
 from handlers.registry import action, command, pattern
 
 log = logging.getLogger(__name__)
@@ -38,23 +38,23 @@ def build_form(services, incoming: Incoming, *, values: dict | None = None, ques
     categories = inq.categories
     fields = [
         Field("title", "제목", required=True, max_length=MAX_TITLE, initial=v.get("title", ""),
-              hint="내용을 요약한 제목 (예: 인사카드 직원정보 누락)", suggest_action="inquiry.similar"),
+              hint=words(services, "hint_title"), suggest_action="inquiry.similar"),
         Field("category", "업무분류", kind="select" if categories else "text", required=True,
               options=[(p, p) for p in categories], initial=v.get("category"),
-              hint="질의할 업무 (예: 전체업무 > ERP > 인사)"),
+              hint=words(services, "hint_category")),
         Field("type", "질의구분", kind="select", required=True, options=[(t, t) for t in inq.types],
-              initial=v.get("type"), hint="하나만 선택"),
+              initial=v.get("type"), hint=words(services, "hint_type")),
         Field("urgent", "긴급 여부", kind="boolean", initial=_as_bool(v.get("urgent", False))),
         Field("public", "공개 여부", kind="boolean", initial=_as_bool(v.get("public", True)),
-              hint="비공개로 하면 본인과 담당자만 볼 수 있습니다"),
+              hint=words(services, "hint_public")),
         Field("guideline", "지침문의 이관", kind="boolean", initial=_as_bool(v.get("guideline", False))),
         Field("organization", "소속기관", initial=v.get("organization", incoming.organization)),
         Field("position", "직위", initial=v.get("position", incoming.position)),
         Field("content", "질의내용", kind="textarea", max_length=4000, initial=v.get("content", ""),
               required=bool(parent),  # a re-inquiry is a new question: it needs one
-              hint="구체적으로 작성 (공개되므로 개인정보는 적지 마세요)"),
+              hint=words(services, "hint_content")),
         Field("subject_info", "대상자 정보", kind="textarea", private=True, initial=v.get("subject_info", ""),
-              hint="주민등록번호·주소·전화번호 등 개인정보 (본인과 담당자만 확인 가능, 암호화 저장)"),
+              hint=words(services, "hint_subject")),
         Field("files", "첨부", kind="files", initial=v.get("files") or [],
               hint="jpg, jpeg, png, hwp, doc, docx, pdf"),
     ]
@@ -76,7 +76,7 @@ def _form_reply(services, incoming, form: Form, question: str = "") -> list[Repl
                   private=True, to_user=None if here else incoming.user)]
 
 
-@command("질의하기", "질의", "질의 등록")
+@command("질의하기", "질의", "질의 등록", "문의")
 def open_form(incoming: Incoming, services) -> list[Reply]:
     return _form_reply(services, incoming, build_form(services, incoming))
 
@@ -133,8 +133,7 @@ def submit(incoming: Incoming, services) -> list[Reply]:
         if found:
             values[name], taken = extract(values[name], findings=found)
             pieces += taken
-            moved_errors[name] = (f"{label}에 개인정보({labels(found)})가 있어 대상자 정보로 옮겼습니다. "
-                                  "확인 후 다시 제출해 주세요.")
+            moved_errors[name] = words(services, "personal_data_moved", label=label, found=labels(found))
     if pieces:
         values["subject_info"] = "\n".join(p for p in [values["subject_info"].strip(), *pieces] if p)
         errors = inq.validate(title=values["title"], category=values["category"], type=values["type"],
@@ -170,7 +169,9 @@ def filed_replies(services, incoming: Incoming, i, *, moved: str = "") -> list[R
     receipt_text = render(services, "inquiry_receipt", i=i, due=i.due, remaining=inq.remaining_label(i),
                            moved=moved)
     return [
-        Reply(receipt_text, kind="notice", private=True, data={"receipt": i.receipt},
+        # the requester's receipt: where it goes to their DM, its thread is the inquiry's conversation there
+        Reply(receipt_text, kind="notice", private=True, key=delivery_key(i.receipt, "receipt"), topic=i.receipt,
+              data={"receipt": i.receipt},
               choices=[Choice("내 질의", "inquiry.mine"), Choice("질의 보기", "inquiry.view", i.receipt)]),
         triage_card(services, i),
     ]
@@ -191,6 +192,7 @@ def _submit_reinquiry(incoming: Incoming, services, parent: str, values: dict) -
         return error_reply(services, str(e))
     replies = [Reply(render(services, "inquiry_ack", what="reinquired", receipt=child.receipt,
                              parent=child.parent_receipt), kind="notice", private=True,
+                     key=delivery_key(child.receipt, "receipt"), topic=child.receipt,
                      data={"receipt": child.receipt})]
     replies.append(triage_update(services, "reinquired", receipt=child.receipt, parent=child.parent_receipt))
     from handlers.triage import triage_card
@@ -296,14 +298,14 @@ def reinquire(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     if parent.requester != incoming.user:
-        return error_reply(services, "재질의는 질의한 본인만 할 수 있습니다.")
+        return error_reply(services, words(services, "reinquire_own_only"))
     if parent.status != DONE:
-        return error_reply(services, "조치완료된 질의만 재질의할 수 있습니다.")
+        return error_reply(services, words(services, "reinquire_done_only"))
     values = {"title": f"[재질의] {parent.title}"[:MAX_TITLE], "category": parent.category, "type": parent.type,
               "urgent": parent.urgent, "public": parent.public, "guideline": parent.guideline,
               "organization": parent.organization, "position": parent.position}
     form = build_form(services, incoming, values=values, parent=parent.receipt)
-    form.title = f"재질의 ({parent.receipt})"
+    form.title = words(services, "reinquire_title", receipt=parent.receipt)
     return _form_reply(services, incoming, form)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from bot.core.messages import Choice, Incoming, Reply
 from bot.inquiries.service import InquiryError
 
-from handlers.common import error_reply, render
+from handlers.common import error_reply, render, words
 from handlers.registry import action, command
 
 
@@ -28,7 +28,7 @@ def destroy_ask(incoming: Incoming, services) -> list[Reply]:
     except InquiryError as e:
         return error_reply(services, str(e))
     if i.requester != incoming.user:
-        return error_reply(services, "대상자 정보 삭제는 질의한 본인만 요청할 수 있습니다.")
+        return error_reply(services, words(services, "destroy_own_only"))
     return [Reply(render(services, "privacy_destroy", step="confirm", receipt=i.receipt), kind="message",
                   private=True, choices=[Choice("삭제 확인", "privacy.destroy.confirm", i.receipt)])]
 

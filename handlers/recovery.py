@@ -28,22 +28,17 @@ def reconcile(services, *, settle: timedelta = SETTLE, lookback: timedelta = LOO
     if outbox is None or inquiries is None:
         return counts
     from bot.core.messages import Incoming
+    from bot.infra.people import name_of
+    from bot.inquiries.service import DONE, delivery_key
     from handlers.inquiries import filed_replies
-    from handlers.triage import triage_card
-
-    from bot.inquiries.service import DONE, WAITING, delivery_key
+    from handlers.triage import card_key, notify_requester, triage_card, triage_news
 
     now = services.clock.now()
-    since = (now - lookback).isoformat(timespec="seconds")
-    until = (now - settle).isoformat(timespec="seconds")
-    conn = services.store.conn
-    with services.store.transaction():
-        filed = conn.execute(
-            "SELECT id, source, requester FROM inquiries WHERE status = ? AND created_at >= ? AND created_at <= ?",
-            [WAITING, since, until]).fetchall()
-    known = outbox.known(delivery_key(number, "filed") for number, _, _ in filed)
+    since, until = now - lookback, now - settle
+    filed = inquiries.filed_between(since, until)
+    known = outbox.known(card_key(number) for number, _, _ in filed)
     for number, source, requester in filed:
-        if delivery_key(number, "filed") in known or source not in outbox.senders:
+        if card_key(number) in known or source not in outbox.senders:
             continue  # announced after all, or another surface's process reconciles its own
         i = inquiries.get(number)
         card = triage_card(services, i)
@@ -54,12 +49,7 @@ def reconcile(services, *, settle: timedelta = SETTLE, lookback: timedelta = LOO
             if outbox.enqueue(ack, key=delivery_key(number, "receipt"), surface=source, target=f"user:{requester}"):
                 counts["receipts"] += 1
     # answered inquiries whose requester was never told (the kill came between the answer and the notice)
-    from handlers.triage import notify_requester, triage_update
-
-    with services.store.transaction():
-        answered = conn.execute(
-            "SELECT id, source FROM inquiries WHERE answered_at IS NOT NULL AND answered_at >= ? AND answered_at <= ?",
-            [since, until]).fetchall()
+    answered = inquiries.answered_between(since, until)
     known = outbox.known(delivery_key(number, event) for number, _ in answered for event in ("answered", "completed"))
     counts["answers"] = 0
     for number, source in answered:
@@ -71,11 +61,9 @@ def reconcile(services, *, settle: timedelta = SETTLE, lookback: timedelta = LOO
         notice = notify_requester(services, i, "answered")
         if outbox.enqueue(notice, key=notice.key, surface=source, target=f"user:{i.requester}"):
             counts["answers"] += 1
-        from bot.infra.people import name_of
-
-        update = triage_update(services, "answered", receipt=i.receipt, agent=name_of(services, i.assignee),
-                               done=i.status == DONE)
-        outbox.enqueue(update, key=update.key, surface=source, target=f"channel:{update.to_conversation}")
+        for update in triage_news(services, "answered", receipt=i.receipt, agent=name_of(services, i.assignee),
+                                  done=i.status == DONE):
+            outbox.enqueue(update, key=str(update.key), surface=source, target=f"channel:{update.to_conversation}")
     if any(counts.values()):
         log.warning("recovery: queued %d triage cards, %d receipts and %d answer notices cut off by a crash",
                     counts["cards"], counts["receipts"], counts["answers"])

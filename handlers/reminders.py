@@ -1,7 +1,8 @@
 """Reminder subscriptions ("알림", "알림 켜기", "알림 끄기") and time-aware phrases for answers."""
 from __future__ import annotations
 
-from bot.core.messages import Incoming, Reply
+from bot.core.messages import Choice, Incoming, Reply
+from handlers.common import words
 from handlers.registry import action, command, command_key
 
 
@@ -33,7 +34,6 @@ def subscription(incoming: Incoming, services) -> list[Reply]:
     text = services.templates.render("reminder_subscribed", on=on, next_at=nxt.at if nxt else None,
                                      next_name=services.kb.milestones[nxt.milestone].name if nxt else "",
                                      last_at=last)
-    from bot.core.messages import Choice
-
-    choice = Choice("알림 끄기", "reminders.toggle", "off") if on else Choice("알림 켜기", "reminders.toggle", "on")
+    state = "off" if on else "on"  # the button turns it the other way
+    choice = Choice(words(services, f"reminders_{state}"), "reminders.toggle", state)
     return [Reply(text, kind="notice", private=True, choices=[choice], data={"subscribed": on})]

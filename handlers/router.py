@@ -12,6 +12,7 @@ from bot.core.messages import Incoming, Reply
 # the handler modules, in this order; importing them registers their actions and commands
 from handlers import answers, inquiries, privacy, triage, reminders, threads, console, desk  # noqa: F401  # isort: skip
 from handlers.answers import answer_question
+from handlers.common import words
 from bot.infra.people import remember
 from handlers.registry import ACTIONS, COMMANDS, PATTERNS, Handler, action, command, command_key  # noqa: F401
 
@@ -39,13 +40,11 @@ def dispatch(incoming: Incoming, services) -> list[Reply]:
                 log.error("저장 실패: 데이터베이스에 쓸 수 없어 제출을 처리하지 못했습니다 (%s). %s", kind, STORAGE_HINT)
             raise
         log.error("저장 실패: 데이터베이스에 쓸 수 없습니다 (%s). %s", kind, STORAGE_HINT)
-        return [Reply(STORAGE_ERROR, kind="error", private=True, thread=incoming.thread)]
+        return [Reply(words(services, "storage_error"), kind="error", private=True, thread=incoming.thread)]
     observe(services, incoming, replies)
     return replies
 
 
-STORAGE_ERROR = ("지금은 저장 공간 문제로 요청을 처리하지 못했습니다. 헬프데스크 담당자에게 알렸으니 잠시 후 다시 "
-                 "시도해 주세요.")
 STORAGE_HINT = "디스크 여유 공간과 데이터 디렉터리의 쓰기 권한을 확인하세요."
 
 
@@ -73,7 +72,7 @@ def _route(incoming: Incoming, services) -> list[Reply]:
             # the name comes from the client (a button can be edited): logged only when it looks like one
             name = incoming.action if re.fullmatch(r"[a-z][a-z0-9_.]{0,40}", incoming.action) else "(invalid name)"
             log.warning("unknown action %s", name)
-            return [Reply("이 버튼은 더 이상 사용할 수 없습니다. 다시 질문해 주세요.", kind="error", private=True)]
+            return [Reply(words(services, "unknown_button"), kind="error", private=True)]
         return fn(incoming, services)
     fn = COMMANDS.get(command_key(incoming.text))
     if fn is not None:

@@ -4,8 +4,9 @@
   the triage card (`Incoming.conversation == "triage"`, the adapter's name for its triage channel) it goes
   to the requester's DM; in the requester's DM thread it goes to the card's thread. Personal data is masked
   before the message is kept on the inquiry or sent anywhere.
-- `refreshed_card(services, receipt, update)`: the triage card as it stands after a status change, for the
-  adapters that update it in place.
+- `reaction`: a reaction added to a message (`Incoming.value` = its name, `text` = the message, `topic` = the
+  topic of the post, when the bot posted it): 🎫 `ticket` offers to file the message as an inquiry, 📖 `book`
+  on a post about an inquiry offers its FAQ 등록.
 - `home.open`: the user's home (Slack's App Home): their inquiries and the next deadlines, as replies.
 - `inquiry.reply`: 답장하기, the requester's reply as a form, for surfaces without threads (Teams, terminal).
 """
@@ -14,15 +15,15 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot.inquiries.service import DONE, InquiryError, delivery_key
-from bot.core.messages import Field, Form, Incoming, Reply
+from bot.inquiries.service import InquiryError, delivery_key
+from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.core.privacy import find_personal_data, mask
 from bot.knowledge.templates import dday
 
-from handlers.common import error_reply
-from handlers.inquiries import mine, render
+from handlers.common import error_reply, words
+from handlers.inquiries import MAX_VALUE, mine, render
 from handlers.registry import action
-from handlers.triage import TRIAGE, agent_choices, triage_card
+from handlers.triage import TRIAGE, card_key
 
 log = logging.getLogger(__name__)
 
@@ -64,24 +65,32 @@ def thread_reply(incoming: Incoming, services) -> list[Reply]:
     author = incoming.user_name or name_of(services, incoming.user)
     words = render(services, "adapter_relay", receipt=i.receipt, author=author,
                    text=text, from_triage=from_triage)
-    reply = Reply(words, kind="notice", data={"receipt": i.receipt})
+    reply = Reply(words, kind="notice", topic=i.receipt, data={"receipt": i.receipt})
     if from_triage:
         return [replace(reply, to_user=i.requester)]
     from handlers.desk import info_received
 
     # the requester's answer to a 추가 정보 요청 returns the inquiry to 조치중
-    return [replace(reply, to_conversation=TRIAGE), *info_received(services, i, incoming.user)]
+    return [replace(reply, to_conversation=TRIAGE, thread=card_key(i.receipt)),
+            *info_received(services, i, incoming.user)]
 
 
-def refreshed_card(services, receipt: str, update: Reply | None = None) -> Reply:
-    """The inquiry's triage card now: the first line of `update` under it, the next triage steps and 보기."""
-    i = services.inquiries.get(receipt)
-    card = triage_card(services, i)
-    latest = update.text.strip().splitlines()[0] if update is not None and update.text.strip() else ""
-    text = card.text + (f"\n\n{latest}" if latest else "")
-    choices = [c for c in agent_choices(i, "") if c.action != "triage.answer" or i.status != DONE]
-    choices += [c for c in card.choices if c.action == "inquiry.view"]
-    return replace(card, text=text, choices=choices)
+TICKET, BOOK = "ticket", "book"  # the reactions' names (Slack's emoji names 🎫 and 📖)
+
+
+@action("reaction")
+def reaction(incoming: Incoming, services) -> list[Reply]:
+    """What a reaction means: 🎫 files the message as an inquiry, 📖 on a post about an inquiry makes it a FAQ
+    (no form can open from a reaction, so each is offered behind a button, to the reacting user only)."""
+    if incoming.value == TICKET:
+        return [Reply(render(services, "reaction_ticket"), private=True,
+                      choices=[Choice(render(services, "reaction_ticket_button"), "inquiry.open",
+                                      (incoming.text or "")[:MAX_VALUE], style="primary")])]
+    if incoming.value == BOOK and incoming.topic:
+        return [Reply(render(services, "reaction_book", receipt=incoming.topic), private=True,
+                      choices=[Choice(render(services, "reaction_book_button"), "triage.promote", incoming.topic,
+                                      style="primary")])]
+    return []
 
 
 def upcoming_milestones(services, limit: int = HOME_DEADLINES) -> list[dict]:
@@ -112,11 +121,13 @@ def home(incoming: Incoming, services) -> list[Reply]:
     return replies
 
 
-def _reply_form(i, errors: dict | None = None) -> Form:
-    return Form(action="inquiry.reply.submit", title=f"답장 ({i.receipt})", submit_label="보내기", state=i.receipt,
-                errors=dict(errors or {}), fields=[
+def _reply(services, i, errors: dict | None = None) -> Reply:
+    """The 답장 form for inquiry `i` (its requester's)."""
+    form = Form(action="inquiry.reply.submit", title=words(services, "reply_title", receipt=i.receipt),
+                submit_label="보내기", state=i.receipt, errors=dict(errors or {}), fields=[
                     Field("message", "담당자에게 보낼 내용", kind="textarea", required=True, max_length=MAX_MESSAGE,
-                          hint="개인정보는 적지 마세요")])
+                          hint=words(services, "reply_hint"))])
+    return Reply(words(services, "reply_intro", receipt=i.receipt), kind="form", private=True, form=form)
 
 
 def _requesters(incoming: Incoming, services):
@@ -126,7 +137,7 @@ def _requesters(incoming: Incoming, services):
     except InquiryError as e:
         return None, error_reply(services, str(e))
     if incoming.user != i.requester:
-        return None, error_reply(services, "질의한 본인만 답장할 수 있습니다.")
+        return None, error_reply(services, words(services, "reply_own_only"))
     return i, []
 
 
@@ -135,9 +146,7 @@ def reply_form(incoming: Incoming, services) -> list[Reply]:
     """답장하기 under the helpdesk's message or 추가 정보 요청: the requester's way back on a surface with no
     thread to reply in (Teams' personal chat, the terminal); it ends where a thread reply does."""
     i, refused = _requesters(incoming, services)
-    if i is None:
-        return refused
-    return [Reply(f"질의 {i.receipt} 답장", kind="form", private=True, form=_reply_form(i))]
+    return refused if i is None else [_reply(services, i)]
 
 
 @action("inquiry.reply.submit")
@@ -147,8 +156,7 @@ def reply_submit(incoming: Incoming, services) -> list[Reply]:
         return refused
     text = str((incoming.form or {}).get("message") or "").strip()
     if not text:
-        return [Reply(f"질의 {i.receipt} 답장", kind="form", private=True,
-                      form=_reply_form(i, {"message": "보낼 내용을 입력해 주세요."}))]
+        return [_reply(services, i, {"message": words(services, "reply_empty")})]
     relayed = thread_reply(replace(incoming, action="thread.reply", text=text, value=i.receipt, conversation=None,
                                    form=None), services)
     # each reply its own delivery: without a key, a form's surface may file it under the inquiry's receipt DM

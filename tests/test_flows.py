@@ -137,9 +137,9 @@ def _filed(helpdesk, fake):
 
     card, _ = file_inquiry(helpdesk, fake)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
-    state = helpdesk.adapter.state
-    wait_until(lambda: state.first_post(receipt, dm=False) and state.first_post(receipt, dm=True))
-    return receipt, state.first_post(receipt, dm=False)[2]
+    posts = helpdesk.adapter.posts
+    wait_until(lambda: posts.find(f"inquiry-{receipt}-filed") and posts.find(f"inquiry-{receipt}-receipt"))
+    return receipt, posts.find(f"inquiry-{receipt}-filed")[1]
 
 
 def test_only_agents_are_relayed_from_the_triage_thread_under_their_own_names(helpdesk, fake):

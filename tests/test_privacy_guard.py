@@ -104,8 +104,10 @@ def desk(tmp_path_factory):
 
 
 def _first_post(adapter, receipt: str, dm: bool):
+    """(channel, ts) of the inquiry's triage card, or of its receipt in the requester's DM."""
+    key = f"inquiry-{receipt}-{'receipt' if dm else 'filed'}"
     deadline = time.monotonic() + 10
-    while (found := adapter.state.first_post(receipt, dm=dm)) is None and time.monotonic() < deadline:
+    while (found := adapter.posts.find(key)) is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert found, f"no {'DM' if dm else 'triage'} post for {receipt}"
     return found
@@ -135,8 +137,8 @@ def test_guard_battery(desk, caplog, n, spelling):
     # triage: the card the fake Slack received
     fake.wait_for(lambda f: [c for c in f.calls[start:] if c.get("channel") == TRIAGE and receipt in c.everything])
     adapter = server.web_app[SLACK_KEY]
-    _, _, card_ts = _first_post(adapter, receipt, dm=False)
-    _, dm, dm_ts = _first_post(adapter, receipt, dm=True)
+    _, card_ts = _first_post(adapter, receipt, dm=False)
+    dm, dm_ts = _first_post(adapter, receipt, dm=True)
     # thread relay, both ways
     services.inquiries.assign(receipt, AGENT)
     m = len(fake.calls)

@@ -206,7 +206,7 @@ def test_bad_missing_and_stale_signatures_are_refused(bot, fake):
                                              secret="nope"))[0] == 401
     fake.quiet(0.3)
     assert fake.calls == []
-    assert bot.adapter.state.seen_count() == 0  # nothing stored
+    assert bot.adapter.posts.seen_count() == 0  # nothing stored
     # the same event, signed properly, is then processed
     assert post(bot.url, ev, signed_headers(ev, content_type="application/json"))[0] == 200
     fake.wait_calls("chat.postMessage")
@@ -477,10 +477,10 @@ def test_answer_modal_then_requester_gets_answer_and_rating(helpdesk, fake):
 
 def test_thread_relay_between_card_and_requester(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
-    # the card's ts is what the fake returned; find it through the adapter's table (by receipt)
+    # the card's ts is what the fake returned; find it through the adapter's posts (by the card's key)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
     # the adapter records the post after Slack's reply reaches it: wait for that, not just the call
-    key, channel, ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=False))
+    channel, ts = wait_until(lambda: helpdesk.adapter.posts.find(f"inquiry-{receipt}-filed"))
     assert channel == TRIAGE
     n = len(fake.calls)
     helpdesk.event(message_event("확인 중입니다. 어느 화면에서 막히셨나요?", user=AGENT, channel=TRIAGE, thread_ts=ts))
@@ -488,7 +488,8 @@ def test_thread_relay_between_card_and_requester(helpdesk, fake):
     assert "어느 화면" in dm["text"]
     m = len(fake.calls)
     rows = helpdesk.services.store.conn.execute(
-        "SELECT ts FROM slack_posts WHERE channel='D100' ORDER BY created_at DESC LIMIT 1").fetchall()
+        "SELECT message FROM surface_posts WHERE surface='slack' AND conversation='D100'"
+        " ORDER BY created_at DESC LIMIT 1").fetchall()
     helpdesk.event(message_event("급여 메뉴 첫 화면입니다", user="U100", channel="D100", thread_ts=rows[0][0]))
     back = fake.wait_for(lambda f: [c for c in f.calls[m:] if c.method == "chat.postMessage" and c.get("channel") == TRIAGE])[0]
     assert back["thread_ts"] == ts and "첫 화면" in back["text"]
@@ -497,8 +498,8 @@ def test_thread_relay_between_card_and_requester(helpdesk, fake):
 def test_thread_relay_masks_personal_data_before_posting_or_keeping_it(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
-    _, _, card_ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=False))
-    _, dm, dm_ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=True))
+    _, card_ts = wait_until(lambda: helpdesk.adapter.posts.find(f"inquiry-{receipt}-filed"))
+    dm, dm_ts = wait_until(lambda: helpdesk.adapter.posts.find(f"inquiry-{receipt}-receipt"))
     n = len(fake.calls)
     helpdesk.event(message_event("제 번호는 010-2345-6789, 주민번호 800101-1234567 입니다", user="U100",
                                  channel=dm, thread_ts=dm_ts))
@@ -524,7 +525,7 @@ def test_thread_relay_masks_personal_data_before_posting_or_keeping_it(helpdesk,
 def test_reply_in_a_thread_of_someone_elses_inquiry_is_not_relayed(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
-    _, dm, dm_ts = wait_until(lambda: helpdesk.adapter.state.first_post(receipt, dm=True))
+    dm, dm_ts = wait_until(lambda: helpdesk.adapter.posts.find(f"inquiry-{receipt}-receipt"))
     n = len(fake.calls)
     helpdesk.event(message_event("다른 사람이 보낸 글", user="U999", channel=dm, thread_ts=dm_ts))
     fake.quiet(0.5)
@@ -545,13 +546,13 @@ def test_seen_event_ids_older_than_a_week_are_pruned_at_start_up(tmp_path, knowl
     try:
         store = services.store
         with store.transaction():
-            store.conn.execute("INSERT INTO slack_seen (event_id, seen_at) VALUES ('EvOLD', ?)",
+            store.conn.execute("INSERT INTO surface_seen (surface, id, seen_at) VALUES ('slack', 'EvOLD', ?)",
                                [time.time() - 8 * 86400])
-            store.conn.execute("INSERT INTO slack_seen (event_id, seen_at) VALUES ('EvNEW', ?)",
+            store.conn.execute("INSERT INTO surface_seen (surface, id, seen_at) VALUES ('slack', 'EvNEW', ?)",
                                [time.time() - 6 * 86400])
         adapter = SlackAdapter(services)
         adapter.close()
-        ids = [r[0] for r in store.conn.execute("SELECT event_id FROM slack_seen").fetchall()]
+        ids = [r[0] for r in store.conn.execute("SELECT id FROM surface_seen WHERE surface='slack'").fetchall()]
         assert ids == ["EvNEW"]
     finally:
         services.close()

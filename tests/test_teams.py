@@ -421,7 +421,7 @@ def test_a_refused_proactive_send_is_not_recorded_as_sent(bot, fake):
     outbox.drain()
     row = outbox.get("r-down-1")
     assert row["status"] != "sent" and row["attempts"] == 1 and row["last_error"]
-    assert fake.refused and bot.adapter.state.post_for("r-down-1") is None
+    assert fake.refused and bot.adapter.posts.find("r-down-1") is None
 
 
 def test_a_refused_reply_in_a_turn_is_queued_not_lost(bot, fake):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.cli.common import _settings, operator
+from bot.cli.common import _settings, operator, words
 from bot.core.privacy import key_problem
 from bot.infra.backup import BackupError, backup, restore
 from bot.inquiries.records import RecordError
@@ -16,7 +16,7 @@ def cmd_backup(args) -> int:
     try:
         result = backup(settings.db_path, args.output)
     except BackupError as e:
-        print(f"백업 실패: {e}", file=sys.stderr)
+        print(words("backup_failed", message=e), file=sys.stderr)
         return 1
     # The copy holds every subject's data: an 출력 in the access records, with the operator and a reason
     # (a backup that cannot be recorded is not kept).
@@ -26,13 +26,13 @@ def cmd_backup(args) -> int:
                                         reason=args.reason, detail=f"백업: {Path(result['output']).name}"[:200])
     except RecordError as e:
         Path(result["output"]).unlink(missing_ok=True)
-        print(f"백업하지 않았습니다: {e}", file=sys.stderr)
+        print(words("backup_not_recorded", message=str(e)), file=sys.stderr)
         return 2
     finally:
         services.close()
-    print(f"백업 완료: {result['output']} ({result['bytes']:,} 바이트, {result['seconds']}초, "
-          f"질의 {result.get('inquiries', 0)}건)")
-    print("참고: 암호화 키(IEUM_SECRET_KEY 또는 데이터 디렉터리의 secret.key)는 백업에 들어 있지 않습니다. 따로 보관하세요.")
+    print(words("backup_done", output=result["output"], size=result["bytes"], seconds=result["seconds"],
+                inquiries=result.get("inquiries", 0)))
+    print(words("backup_key_note"))
     return 0
 
 
@@ -40,15 +40,14 @@ def cmd_restore(args) -> int:
     settings = _settings(args)
     # Refuse before anything is replaced: a backup the current key cannot read would lose its subject info.
     if Path(args.input).is_file() and (problem := key_problem(settings, Path(args.input))):
-        print("복원하지 않았습니다: 지금 키로는 백업의 대상자 정보를 풀 수 없습니다. 백업 당시의 키를 IEUM_SECRET_KEY에 "
-              "설정한 뒤 다시 실행하세요.", file=sys.stderr)
+        print(words("restore_wrong_key"), file=sys.stderr)
         return 2
     try:
         result = restore(args.input, settings.db_path, force=args.force)
     except BackupError as e:
-        print(f"복원 실패: {e}", file=sys.stderr)
+        print(words("restore_failed", message=e), file=sys.stderr)
         return 1
-    print(f"복원 완료: {result['restored']} (질의 {result.get('inquiries', 0)}건)")
+    print(words("restore_done", restored=result["restored"], inquiries=result.get("inquiries", 0)))
     # A restore is a handling of every subject's data (접속기록, 변경); what was destroyed (파기 대장) since the
     # backup was made is destroyed again at once.
     services = build(settings)
@@ -59,9 +58,9 @@ def cmd_restore(args) -> int:
     finally:
         services.close()
     if again:
-        print(f"파기 대장에 따라 대상자 정보를 다시 파기했습니다: {', '.join(again)}")
+        print(words("restore_destroyed_again", receipts=again))
     if result["previous"]:
-        print(f"복원 전 데이터베이스는 {result['previous']}에 보관했습니다.")
+        print(words("restore_previous", previous=result["previous"]))
     return 0
 
 

@@ -16,17 +16,16 @@ def register_cli(subparsers) -> None:
 
 
 def run(args) -> int:
-    from bot.cli.common import build_services
+    from bot.cli.common import build_services, words
     from handlers.console import signin_link
 
     if not 1 <= args.minutes <= 1440:
-        print("오류: --minutes는 1에서 1440 사이여야 합니다.", file=sys.stderr)
+        print(words("console_minutes"), file=sys.stderr)
         return EXIT_REFUSED
     services = build_services(args)
     try:
         if not services.inquiries.is_agent(args.user):
-            print(f"오류: 헬프데스크 담당자(IEUM_AGENTS)가 아니어서 콘솔 링크를 만들 수 없습니다: {args.user[:60]}",
-                  file=sys.stderr)
+            print(words("console_not_agent", user=args.user[:60]), file=sys.stderr)
             return EXIT_REFUSED
         print(signin_link(services, args.user, args.minutes))
         return EXIT_OK

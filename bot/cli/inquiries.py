@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 
+from bot.cli.common import words
 from bot.inquiries.service import PERIODS, STATUSES, EXPORT_HEADINGS, InquiryError
 
 EXIT_OK, EXIT_FAIL, EXIT_REFUSED = 0, 1, 2
@@ -71,7 +72,7 @@ def _filters(args) -> dict:
 
 
 def _err(message: str) -> None:
-    print(f"오류: {message}", file=sys.stderr)
+    print(words("error", message=message), file=sys.stderr)
 
 
 def run(args) -> int:
@@ -94,7 +95,7 @@ def run(args) -> int:
 
 def _check_agent(services, agent: str) -> bool:
     if not services.inquiries.is_agent(agent):  # the same rule as in chat
-        _err(f"헬프데스크 담당자(IEUM_AGENTS)가 아닙니다: {agent}")
+        _err(words("not_agent", agent=agent))
         return False
     return True
 
@@ -112,7 +113,7 @@ def cmd_list(args, services) -> int:
     print("\t".join(EXPORT_HEADINGS))
     for row in inq.export_rows(page.items):
         print("\t".join(str(v) for v in row))
-    print(f"질의 목록 (총 {page.total}건, {page.page}/{page.pages}쪽)")
+    print(words("list_total", total=page.total, page=page.page, pages=page.pages))
     return EXIT_OK
 
 
@@ -135,7 +136,7 @@ def cmd_assign(args, services) -> int:
     if not _check_agent(services, args.agent):
         return EXIT_FAIL
     i = services.inquiries.assign(args.receipt, args.agent, force=args.force)
-    print(f"{i.receipt}\t담당 {i.assignee}\t{i.status}")
+    print(words("assigned", receipt=i.receipt, assignee=i.assignee, status=i.status))
     return EXIT_OK
 
 
@@ -178,7 +179,7 @@ def cmd_export(args, services) -> int:
         _err(str(e) + " (--reason)")
         return EXIT_REFUSED
     n = services.inquiries.export(args.output, args.format, with_content=args.with_content, **_filters(args))
-    print(f"{n}건을 {args.output}에 저장했습니다.", file=sys.stderr)
+    print(words("exported", n=n, output=args.output), file=sys.stderr)
     return EXIT_OK
 
 
@@ -191,18 +192,18 @@ def file_line(services, line: str) -> str:
     try:
         data = json.loads(line)
     except ValueError:
-        raise InquiryError("JSON 형식이 올바르지 않습니다.") from None
+        raise InquiryError(words("file_bad_json")) from None
     if not isinstance(data, dict):
-        raise InquiryError("한 줄에 JSON 객체 하나가 있어야 합니다.")
+        raise InquiryError(words("file_not_object"))
     unknown = sorted(k for k in data if k not in FILE_FIELDS and k not in ("requester_name", "attachments"))
     if unknown:
-        raise InquiryError(f"알 수 없는 필드입니다: {', '.join(unknown)[:80]}")
+        raise InquiryError(words("file_unknown_fields", fields=", ".join(unknown)[:80]))
     for k in ("title", "category", "type", "requester", "organization", "position", "content", "subject_info"):
         if data.get(k) is not None and not isinstance(data[k], str):
-            raise InquiryError(f"{k} 필드는 문자열이어야 합니다.")
+            raise InquiryError(words("file_not_text", field=k))
     for k in ("urgent", "public"):
         if data.get(k) is not None and not isinstance(data[k], (bool, int, str)):
-            raise InquiryError(f"{k} 필드는 true/false여야 합니다.")
+            raise InquiryError(words("file_not_bool", field=k))
     i = services.inquiries.file(
         title=data.get("title") or "", category=data.get("category") or "", type=data.get("type") or "",
         urgent=data.get("urgent", False), public=data.get("public", True), requester=data.get("requester") or "",
@@ -223,7 +224,7 @@ def cmd_file(args, services) -> int:
             print(file_line(services, line), flush=True)
         except InquiryError as e:
             refused += 1
-            print(f"거부 {n}행: {e}", flush=True)
+            print(words("file_refused", line=n, message=e), flush=True)
     return EXIT_REFUSED if refused else EXIT_OK
 
 

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from bot.cli import backup, console, inquiries, privacy, reminders, serve
-from bot.cli.common import _settings, build_services  # noqa: F401  (build_services: for callers)
+from bot.cli.common import _settings, build_services, words  # noqa: F401  (build_services: for callers)
 from bot.core.config import ConfigError, Settings
 from bot.infra.businesshours import PolicyError
 from bot.knowledge.base import KnowledgeError
@@ -103,7 +103,7 @@ def cmd_kb(args) -> int:
     try:
         kb = load_knowledge(settings.knowledge, extra=settings.extra_knowledge)
     except KnowledgeError as e:
-        print(f"오류: {e}", file=sys.stderr)
+        print(words("error", message=e), file=sys.stderr)
         return 1
     if args.kb_command == "check":
         problems = check(kb)
@@ -111,10 +111,10 @@ def cmd_kb(args) -> int:
         for p in problems:
             print(p, file=sys.stderr)
         if problems:
-            print(f"문제 {len(problems)}건", file=sys.stderr)
+            print(words("kb_problems", n=len(problems)), file=sys.stderr)
             return 1
-        print(f"정상: 항목 {len(kb.entries)}개, 동의어 그룹 {len(kb.synonyms)}개, "
-              f"일정 {len(kb.milestones)}개, 업무분류 {len(kb.category_paths())}개, 질의구분 {len(kb.types)}개")
+        print(words("kb_ok", entries=len(kb.entries), synonyms=len(kb.synonyms), milestones=len(kb.milestones),
+                    categories=len(kb.category_paths()), types=len(kb.types)))
         return 0
     return 2
 
@@ -133,8 +133,7 @@ def cmd_keygen(args) -> int:
     from bot.core.privacy import generate_key
 
     print(generate_key())
-    print("이 키를 IEUM_SECRET_KEY로 설정하고 데이터와 따로 안전하게 보관하세요. 키를 잃으면 대상자 정보를 풀 수 없습니다.",
-          file=sys.stderr)
+    print(words("keygen_note"), file=sys.stderr)
     return 0
 
 
@@ -157,27 +156,25 @@ def startup_check(settings: Settings, *, database: bool = True) -> None:
 
     data = settings.data_dir
     if data.exists() and not data.is_dir():
-        raise StartupError(f"IEUM_DATA_DIR({data})이 디렉터리가 아니라 파일입니다. 데이터 디렉터리 경로로 바꾸거나 "
-                           "그 파일을 옮긴 뒤 다시 실행하세요.")
+        raise StartupError(words("data_dir_is_file", path=data))
     if data.is_dir() and not os.access(data, os.W_OK | os.X_OK):
-        raise StartupError(f"데이터 디렉터리({data})에 쓸 수 없습니다. 이음을 실행하는 사용자에게 쓰기 권한을 주세요.")
+        raise StartupError(words("data_dir_not_writable", path=data))
     db = settings.db_path
     if not database or not db.exists():
         return
     if not db.is_file():
-        raise StartupError(f"데이터베이스 경로({db})가 파일이 아닙니다. 그 경로를 비운 뒤 다시 실행하세요.")
+        raise StartupError(words("db_not_file", path=db))
     try:
         with open(db, "rb") as f:
             head = f.read(len(SQLITE_MAGIC))
     except OSError as e:
-        raise StartupError(f"데이터베이스 파일({db})을 읽을 수 없습니다({e.strerror}). 파일 권한을 확인하세요.") from None
+        raise StartupError(words("db_unreadable", path=db, reason=e.strerror)) from None
     if head and head != SQLITE_MAGIC:
-        raise StartupError(f"데이터베이스 파일({db})이 SQLite 데이터베이스가 아닙니다. `ieum restore 백업파일`로 "
-                           "복원하거나 그 파일을 옮긴 뒤 다시 실행하세요.")
+        raise StartupError(words("db_not_sqlite", path=db))
     try:
         problem = key_problem(settings, db)
     except sqlite3.DatabaseError:
-        raise StartupError(f"데이터베이스 파일({db})이 손상되었습니다. `ieum restore 백업파일`로 복원하세요.") from None
+        raise StartupError(words("db_corrupt", path=db)) from None
     if problem:
         raise StartupError(problem)
 
@@ -234,13 +231,13 @@ def main(argv: list[str] | None = None) -> int:
         # Subcommands may be given --knowledge after the subcommand name too; the parent option wins.
         return args.func(args) or 0
     except (StartupError, StoreError, KeyError_, KeyMismatch) as e:
-        print(f"시작할 수 없습니다: {e}", file=sys.stderr)
+        print(words("cannot_start", message=e), file=sys.stderr)
         return 2
     except (ConfigError, PolicyError) as e:
-        print(f"설정 오류: {e}", file=sys.stderr)
+        print(words("config_error", message=e), file=sys.stderr)
         return 2
     except KnowledgeError as e:
-        print(f"지식 베이스 오류: {e}", file=sys.stderr)
+        print(words("knowledge_error", message=e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.cli.common import build_services, operator
+from bot.cli.common import build_services, operator, words
 from bot.infra.store import private_file
 from bot.inquiries.records import RecordError
 from bot.inquiries.service import InquiryError
@@ -18,9 +18,9 @@ EXIT_OK, EXIT_FAIL, EXIT_REFUSED = 0, 1, 2
 def cmd_verify(args, services) -> int:
     checked, broken = services.privacy.records.verify()
     if broken is None:
-        print(f"접속기록 {checked:,}건의 해시 체인이 온전합니다.")
+        print(words("records_intact", checked=checked))
         return EXIT_OK
-    print(f"접속기록 위·변조 의심: {broken.id}번 기록 — {broken.reason}. (그 앞 {checked:,}건은 온전합니다)")
+    print(words("records_broken", id=broken.id, reason=broken.reason, checked=checked))
     return EXIT_FAIL
 
 
@@ -66,7 +66,7 @@ def cmd_attachment(args, services) -> int:
     out = Path(args.out) if args.out else Path(Path(name).name)
     private_file(out)  # owner-only from the first byte, like the data directory
     out.write_bytes(body)
-    print(f"첨부파일을 저장했습니다: {out} ({len(body):,} 바이트)")
+    print(words("attachment_saved", output=out, size=len(body)))
     return EXIT_OK
 
 

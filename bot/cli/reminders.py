@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from bot.cli.common import build_services
+from bot.cli.common import build_services, words
 from bot.core.clock import BadTime, parse_time
 
 
@@ -28,12 +28,12 @@ def cmd_list(args) -> int:
         start = None if args.all else now
         shown = 0
         for occ in reminders.occurrences(start):
-            targets = ", ".join(f"{s}:{t}" for s, t in reminders.targets(occ)) or "(대상 없음)"
+            targets = ", ".join(f"{s}:{t}" for s, t in reminders.targets(occ)) or words("no_targets")
             label, shifted = occ.offset, ""
             if occ.at.date() != occ.planned.date():  # the real distance, and why it is not the rule's
                 moment = services.kb.milestones[occ.milestone].moment
                 label = dday(moment, occ.at) if moment and occ.offset.startswith("D") else occ.offset
-                shifted = f" ({occ.offset} {kdate(occ.planned)}이 휴일 → 앞당김)"
+                shifted = " " + words("holiday_shift", offset=occ.offset, planned=kdate(occ.planned))
             print(f"{occ.at.isoformat(timespec='minutes')}  {kdatetime(occ.at):<18} {occ.rule.id:<18} "
                   f"{label:<6} {_milestone_name(services, occ.milestone)}{shifted} → {targets}")
             shown += 1
@@ -41,8 +41,7 @@ def cmd_list(args) -> int:
                      if r.milestone in services.kb.milestones and services.kb.milestones[r.milestone].moment is None]
         for r in open_ones:
             ms = services.kb.milestones[r.milestone]
-            print(f"(미정) {r.id}: {ms.name} — {ms.label or '날짜 미정'}; "
-                  f"`ieum schedule set {ms.id} YYYY-MM-DD`로 정하면 알림이 예약됩니다")
+            print(words("undated_rule", rule=r.id, name=ms.name, label=ms.label, milestone=ms.id))
         if not shown:
             print(_why_empty(reminders, now, args.all))
         return 0
@@ -52,17 +51,13 @@ def cmd_list(args) -> int:
 
 def _why_empty(reminders, now, everything: bool) -> str:
     """'Nothing planned' and why: the campaign is over (or not dated yet), and how to replay it."""
-    from bot.knowledge.templates import kdate
-
     past = [o.at for o in reminders.occurrences(None)]
     if everything or not past:
-        return "예정된 알림이 없습니다. (날짜가 정해진 알림 규칙이 없습니다)"
+        return words("nothing_planned", undated=True, first=None)
     first, last = min(past), max(past)
     if last < now:
-        return (f"예정된 알림이 없습니다. 알림 일정은 {first.year}년 {kdate(first)} ~ {kdate(last)}에 끝났습니다 "
-                f"(지금: {now.year}년 {kdate(now)}). 지난 일정을 다시 보려면 `ieum schedule list --all`, "
-                f"당시 시계로 재현하려면 IEUM_NOW={first.isoformat(timespec='minutes')} 처럼 시작 시각을 주세요.")
-    return "예정된 알림이 없습니다."
+        return words("nothing_planned", undated=False, first=first, last=last, now=now)
+    return words("nothing_planned", undated=False, first=None)
 
 
 def cmd_preview(args) -> int:
@@ -71,8 +66,7 @@ def cmd_preview(args) -> int:
         reminders = services.reminders
         rule = reminders.rules.rule(args.rule)
         if rule is None:
-            print(f"알 수 없는 규칙입니다: {args.rule} (있는 규칙: "
-                  f"{', '.join(r.id for r in reminders.rules.rules)})", file=sys.stderr)
+            print(words("unknown_rule", rule=args.rule, rules=[r.id for r in reminders.rules.rules]), file=sys.stderr)
             return 2
         from bot.reminders.service import Occurrence, occurrences
 
@@ -83,7 +77,7 @@ def cmd_preview(args) -> int:
         elif occs:
             occ = occs[0]
         else:
-            print(f"{rule.id}: 예정된 발송이 없습니다 (마일스톤 날짜 미정)", file=sys.stderr)
+            print(words("rule_undated", rule=rule.id), file=sys.stderr)
             return 1
         print(reminders.render(occ).text)
         return 0
@@ -113,7 +107,7 @@ def cmd_simulate(args) -> int:
                 print(s.reply.text)
                 print()
         if not args.json:
-            print(f"총 {len(sends)}건", file=sys.stderr)
+            print(words("simulated", n=len(sends)), file=sys.stderr)
         return 0
     except BadTime as e:
         print(str(e), file=sys.stderr)
@@ -128,10 +122,10 @@ def cmd_set(args) -> int:
     services = _services(args)
     try:
         ms = set_milestone(services, args.milestone, args.date, by=args.by or "cli")
-        print(f"{ms.name}: {ms.when}로 정했습니다. 알림과 답변이 이 날짜를 따릅니다.")
+        print(words("milestone_set", name=ms.name, when=ms.when))
         return 0
     except ReminderError as e:
-        print(f"오류: {e}", file=sys.stderr)
+        print(words("error", message=e), file=sys.stderr)
         return 2
     finally:
         services.close()

@@ -14,6 +14,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_KNOWLEDGE = PROJECT_ROOT / "knowledge"
 
 
+AGENTS_SDK_PREFIXES = ("CONNECTIONS__", "CONNECTIONSMAP", "AGENTAPPLICATION__")  # the SDK's documented variables
+
+
 class ConfigError(ValueError):
     """A setting has a value the bot cannot use."""
 
@@ -121,5 +124,7 @@ class Settings:
             slack_api_url=env.get("SLACK_API_URL") or None,
             public_url=_public_url(env.get("IEUM_PUBLIC_URL", "")),
             gaps_days=_days(env.get("IEUM_GAPS_DAYS", "")),
-            extra={k: v for k, v in env.items() if k.startswith(("IEUM_", "CONNECTIONS__", "TEAMS_"))},
+            # the surfaces' own settings, and the Microsoft Agents SDK's variables, which the Teams surface
+            # hands to the SDK as a dict (`load_configuration_from_env(settings.extra)`)
+            extra={k: v for k, v in env.items() if k.startswith(("IEUM_", "TEAMS_") + AGENTS_SDK_PREFIXES)},
         )

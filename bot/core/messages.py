@@ -30,6 +30,9 @@ class Incoming:
     # idempotent. Slack: "slack:<view id>"; Teams: "teams:card:<nonce>" (rendered into the card's data), else
     # "teams:<conversation>:<replyToId>" (the card activity); terminal: None (nothing to submit twice).
     submission: str | None = None
+    # The `topic` of the post this refers to: the one whose thread a message was written in, or the one a
+    # reaction was added to (see `Reply.topic`).
+    topic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,15 @@ class Reply:
     private: bool = False  # ephemeral where the surface supports it
     to_user: str | None = None  # deliver to this user's DM instead of the current conversation
     to_conversation: str | None = None  # deliver to a specific conversation (e.g. the triage channel)
+    # Post under the post whose delivery key this is (a surface's own thread id is accepted too); a key the
+    # surface has not posted in that conversation means no thread.
     thread: str | None = None
     form: Form | None = None  # open this form (kind="form"); with errors set, re-show it
     key: str | None = None  # idempotency key for out-of-band delivery (the outbox)
+    # What the post is about, opaque to surfaces (an inquiry's receipt): kept with the post, so that a message
+    # written in its thread comes back as `Incoming(action="thread.reply", value=topic, topic=topic)` and a
+    # reaction to it as `Incoming(topic=topic)`.
+    topic: str | None = None
+    # Replace the earlier post whose delivery key this is, in place (e.g. a triage card after a status
+    # change); where the surface has no such post, or cannot edit, nothing is posted.
+    edit: str | None = None

@@ -349,6 +349,14 @@ def receipt(number: int) -> str:
     return f"{int(number):010d}"
 
 
+def status_counts(conn) -> dict[str, int]:
+    """Inquiries by status, every status present (0 where none), read on `conn` (the caller's connection: the
+    metrics scrape reads on a read-only one of its own)."""
+    counts = {s: 0 for s in STATUSES}
+    counts.update({s: n for s, n in conn.execute("SELECT status, count(*) FROM inquiries GROUP BY status")})
+    return counts
+
+
 def delivery_key(number: str | int, event: str) -> str:
     """The outbox key of one message about an inquiry, e.g. for 0000000011: 'inquiry-0000000011-filed' (the
     triage card), '-receipt' (the requester's receipt DM), '-answered' (a notice to the requester),
@@ -811,6 +819,20 @@ class Inquiries:
             "WHERE status != ? AND assignee IS NOT NULL AND due_at IS NOT NULL", [DONE])
         return [{"receipt": receipt(n), "assignee": a, "created_at": c, "due_at": d, "title": t,
                  "surface": s if s in ("console", "slack", "teams") else "console"} for n, a, c, d, t, s in rows]
+
+    def filed_between(self, since: datetime, until: datetime) -> builtins.list[tuple[str, str, str]]:
+        """(receipt, surface filed from, requester) of the inquiries filed in [since, until] and still waiting:
+        crash recovery checks that each was announced."""
+        rows = self._read("SELECT id, source, requester FROM inquiries WHERE status = ? AND created_at >= ?"
+                          " AND created_at <= ?", [WAITING, _now_text(since), _now_text(until)])
+        return [(receipt(n), s, r) for n, s, r in rows]
+
+    def answered_between(self, since: datetime, until: datetime) -> builtins.list[tuple[str, str]]:
+        """(receipt, surface filed from) of the inquiries answered in [since, until]: crash recovery checks
+        that each requester was told."""
+        rows = self._read("SELECT id, source FROM inquiries WHERE answered_at IS NOT NULL AND answered_at >= ?"
+                          " AND answered_at <= ?", [_now_text(since), _now_text(until)])
+        return [(receipt(n), s) for n, s in rows]
 
     def mine(self, user: str, *, page: int = 1, per_page: int = 10) -> Page:
         return self.list(requester=user, page=page, per_page=per_page)

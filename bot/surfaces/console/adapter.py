@@ -82,6 +82,8 @@ class Console:
 
     def deliver(self, target: str, reply: Reply) -> None:
         """The outbox's sender for the terminal (reminders, news): printed above the prompt, which is redrawn."""
+        if reply.edit:
+            return  # a terminal has no earlier post to replace
         text = "[알림] " + self._plain(reply.text)
         with self._lock:
             prompt = self.input.prompt
@@ -98,6 +100,8 @@ class Console:
         replies = _alternatives_as_choice(replies)
         shown: list[Choice] = []  # every button of this batch, numbered on from the previous reply's
         for reply in replies:
+            if reply.edit:
+                continue  # a terminal has no earlier post to replace
             if reply.form is not None:
                 self.walk_form(reply.form, reply.text)
                 continue
@@ -155,7 +159,7 @@ class Console:
                 import logging
 
                 logging.getLogger(__name__).exception("console handler failed")
-                self.say("죄송합니다. 처리 중 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.\n")
+                self.say(_words("failed") + "\n")
 
     def banner(self) -> str:
         settings = self.services.settings
@@ -174,12 +178,12 @@ class Console:
         """Ask each field in turn, submit, and re-ask the fields the handler rejected."""
         if intro:
             self.say(self._plain(intro))
-        self.say(f"— {form.title} — ('취소'를 입력하면 그만둡니다)")
+        self.say(_words("form_title", title=form.title))
         values: dict = {f.name: f.initial for f in form.fields}
         todo = list(form.fields) if not form.errors else [f for f in form.fields if f.name in form.errors]
         if form.errors:  # every problem at once, then each field in turn
             labels = {f.name: f.label for f in form.fields}
-            self.say(f"⚠ 고칠 항목 {len(form.errors)}개:")
+            self.say(_words("form_errors", n=len(form.errors)))
             for name, message in form.errors.items():
                 self.say(f"  • {labels.get(name, name)}: {message}")
         for f in todo:
@@ -188,10 +192,10 @@ class Console:
             current = values.get(f.name)
             if f.kind == "files" and f.name in form.errors:
                 current = None  # the refused files are not kept: Enter files without them
-                self.say("  다른 파일 경로를 입력하거나, 첨부 없이 진행하려면 Enter를 누르세요.")
+                self.say("  " + _words("files_again"))
             value = self.ask_field(f, current)
             if value is _CANCEL:
-                self.say("질의 작성을 취소했습니다.\n")
+                self.say(_words("cancelled") + "\n")
                 return
             values[f.name] = value
             if f.suggest_action and value:
@@ -209,7 +213,7 @@ class Console:
         if current not in (None, "", []):
             default = f" [{_show(current, f)}]"
         if f.kind == "textarea":
-            self.say("  여러 줄로 쓸 수 있습니다. 빈 줄이나 '.'만 있는 줄로 끝냅니다.")
+            self.say("  " + _words("multiline"))
         while True:
             prompt = f"{f.label}{marks}{default}> "
             if not self.input.tty:
@@ -226,12 +230,12 @@ class Console:
             if not line:
                 if current not in (None, "") or not f.required:
                     return current
-                self.say("  필수 항목입니다.")
+                self.say("  " + _words("required"))
                 continue
             if f.kind == "select":
                 chosen = _pick(line, f.options)
                 if chosen is None:
-                    self.say("  목록의 번호나 이름을 입력하세요.")
+                    self.say("  " + _words("pick"))
                     continue
                 return chosen
             if f.kind == "boolean":
@@ -239,7 +243,7 @@ class Console:
                     return True
                 if line in ("아니요", "아니오", "n", "no", "0", "ㄴ"):
                     return False
-                self.say("  예 또는 아니요로 답해 주세요.")
+                self.say("  " + _words("yes_no"))
                 continue
             if f.kind == "files":
                 from bot.inquiries.service import AttachmentError, read_local_file
@@ -250,7 +254,7 @@ class Console:
                     self.say(f"  {e}")
                     continue
             if f.max_length and len(line) > f.max_length:
-                self.say(f"  {f.max_length}자 이내로 입력하세요. (지금 {len(line)}자)")
+                self.say("  " + _words("too_long", limit=f.max_length, n=len(line)))
                 continue
             return line
 
@@ -258,7 +262,7 @@ class Console:
         """The lines after a multi-line field's first, up to an empty line or '.'."""
         lines: list[str] = []
         while True:
-            prompt = f"{f.label} (계속, 빈 줄이나 '.'로 끝)> "
+            prompt = _words("continued", label=f.label) + "> "
             if not self.input.tty:
                 self.say(prompt)
             line = self.input.read(prompt)
@@ -267,6 +271,11 @@ class Console:
             if line.strip() in CANCEL_WORDS:
                 return _CANCEL
             lines.append(line.rstrip())
+
+
+def _words(word: str, **data) -> str:
+    """One of the terminal's own sentences (templates/console_words.j2 of this package)."""
+    return bundled_text("console_words", word=word, **data)
 
 
 class _Cancel:

@@ -11,8 +11,8 @@ Protocol duties handled here:
   there, and a form submission (handled before its ack) names its user from the cache, never `users.info`.
 - replays: a signed click or slash command sent again inside the 5-minute signature window is done once:
   its identity (trigger id for a command; action ts + user + action + value for a click) is claimed in
-  `slack_seen` like an event id.
-- dedupe: every `event_id` is claimed in `slack_seen` (a UNIQUE key) before anything happens, so Slack's
+  the surfaces' seen-event table like an event id.
+- dedupe: every `event_id` is claimed in the seen-event table (a UNIQUE key) before anything happens, so Slack's
   retries (`X-Slack-Retry-Num`) and duplicate deliveries never answer twice.
 - escaping: user text placed in mrkdwn is escaped (& < >), so nobody can make the bot say `<!channel>`.
 - limits: text split into sections of 3,000 chars, at most 50 blocks per message / 100 per view, 25 buttons
@@ -26,13 +26,13 @@ Protocol duties handled here:
   submission's ack (`errors`, or `update` when the handler changed the values), wherever the form was opened.
 - forms submitted twice: a `view_submission` carries `Incoming.submission = "slack:<view id>"`, the same
   for a re-submission of the same modal, so the handler files once (see `Inquiries.file`).
-- in place: a message posted with a delivery key is remembered (`slack_posts`); a later reply with the same
-  key updates it (`chat.update`), e.g. the triage card as the inquiry's status changes. Threads are named
-  neutrally by the key of their first message, so a reply in a card's thread or in a DM thread comes back
-  to the handlers as `Incoming(thread=<key>)`.
-- inquiry threads: a message in the thread of a post about an inquiry, in the triage channel or a DM, is
-  `Incoming(action="thread.reply", value=<receipt>)` (the triage channel named "triage"); the handler decides
-  whether and where it is relayed (handlers/threads.py).
+- in place: a message posted with a delivery key is remembered (the surfaces' `PostLog`); a later reply with
+  the same key, or one that names it in `Reply.edit`, updates it (`chat.update`). `Reply.thread` names the
+  post to reply under by its key; threads are named neutrally by the key of their first message, so a reply
+  in a card's thread or in a DM thread comes back to the handlers as `Incoming(thread=<key>)`.
+- topics: a message in the thread of a post that has a `topic` is `Incoming(action="thread.reply",
+  value=<topic>)` (the triage channel named "triage"), a reaction is `Incoming(action="reaction",
+  value=<its name>)` with the post's topic; the handlers decide what they mean (handlers/threads.py).
 - start-up: `auth.test` is called once here, so bolt never makes that call (with its retries) lazily on the
   server's event loop; request signatures are checked by the HTTP route (bot/server.py), not again by bolt.
 
@@ -62,7 +62,7 @@ from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler, 
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.webhook import WebhookClient
 
-from bot.surfaces.base import Adapter, bundled_texts
+from bot.surfaces.base import HERE, Adapter, SurfaceConfigError, bundled_text, bundled_texts, destination
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.infra.store import Migrations
 from bot.inquiries.service import MAX_FILE_SIZE
@@ -88,24 +88,22 @@ MAX_INPUT_LABEL = 2000
 MAX_INPUT = 3000
 
 # Action names the adapter dispatches for Slack-only gestures (the handlers own what they mean).
-OPEN_INQUIRY = "inquiry.open"
-THREAD_REPLY = "thread.reply"  # a message in the thread of a post about an inquiry (triage channel or DM)
+OPEN_INQUIRY = "inquiry.open"  # the message shortcut, and the button of a form that cannot open from an event
+THREAD_REPLY = "thread.reply"  # a message in the thread of a post with a topic (triage channel or DM)
+REACTION = "reaction"  # a reaction added to a message (its name as the value)
 HOME = "home.open"  # App Home contents
-PROMOTE = "triage.promote"  # the 📖 reaction on a triage card offers this
+HELP = "help.open"  # `/ieum` with nothing after it
 FORM_CALLBACK = "ieum_form"
 SHORTCUT_CALLBACK = "file_inquiry"
 METADATA_EVENT = "ieum_delivery"  # message metadata carrying a post's delivery key
-TICKET, BOOK = "ticket", "book"
 FILES_FETCHED = "inquiry.files_fetched"  # the modal's files, fetched after the ack
-TRIAGE = "triage"  # the handlers' name for the triage conversation
 
 # The adapter's fixed phrases (templates/NAME.j2 of this package, adapter_* in bot/surfaces/templates); `adapter_*` are shared with Teams.
-TEXTS = ("slack_help", "slack_ticket", "slack_ticket_button", "slack_submit_failed", "slack_private_hint",
-         "slack_cancel", "slack_close", "slack_book_button", "adapter_error", "adapter_private_mark",
-         "adapter_title")
+TEXTS = ("slack_submit_failed", "slack_private_hint", "slack_cancel", "slack_close", "adapter_error",
+         "adapter_private_mark", "adapter_title")
 
 
-class SlackConfigError(ValueError):
+class SlackConfigError(SurfaceConfigError):
     """The Slack settings are incomplete."""
 
 
@@ -113,6 +111,7 @@ class SlackConfigError(ValueError):
 
 
 MIGRATIONS = Migrations("slack")  # this surface's tables; bot.services lists the sets to apply
+# (slack_seen and slack_posts moved to the surfaces' shared tables in surfaces_001_posts_seen)
 
 
 @MIGRATIONS("slack_001_tables")
@@ -138,57 +137,10 @@ FORM_DAYS = 2  # a modal's stored metadata outlives any modal left open
 
 
 class SlackState:
-    """The adapter's own tables: seen event ids, posted messages by key, DM channels, large modal metadata."""
+    """The adapter's own tables: DM channels, large modal metadata (posts and seen events: `PostLog`)."""
 
     def __init__(self, store):
         self.store = store
-
-    def claim_event(self, event_id: str) -> bool:
-        """True the first time an event id is seen (the caller processes it), False for a repeat."""
-        with self.store.transaction():
-            cur = self.store.conn.execute(
-                "INSERT OR IGNORE INTO slack_seen (event_id, seen_at) VALUES (?, ?)", [event_id, time.time()]
-            )
-            return cur.rowcount == 1
-
-    def seen_count(self) -> int:
-        return self.store.conn.execute("SELECT count(*) FROM slack_seen").fetchone()[0]
-
-    def post_for(self, key: str) -> tuple[str, str] | None:
-        with self.store.transaction():
-            row = self.store.conn.execute("SELECT channel, ts FROM slack_posts WHERE key=?", [key]).fetchone()
-        return (row[0], row[1]) if row else None
-
-    def key_for(self, channel: str, ts: str) -> str | None:
-        with self.store.transaction():
-            row = self.store.conn.execute(
-                "SELECT key FROM slack_posts WHERE channel=? AND ts=? ORDER BY created_at LIMIT 1", [channel, ts]
-            ).fetchone()
-        return row[0] if row else None
-
-    def remember_post(self, key: str, channel: str, ts: str, ref: str | None = None) -> None:
-        with self.store.transaction():
-            self.store.conn.execute(
-                "INSERT OR REPLACE INTO slack_posts (key, channel, ts, created_at, ref) VALUES (?, ?, ?, ?, ?)",
-                [key, channel, ts, time.time(), ref],
-            )
-
-    def ref_for(self, channel: str, ts: str) -> str | None:
-        with self.store.transaction():
-            row = self.store.conn.execute(
-                "SELECT ref FROM slack_posts WHERE channel=? AND ts=? AND ref IS NOT NULL LIMIT 1", [channel, ts]
-            ).fetchone()
-        return row[0] if row else None
-
-    def first_post(self, ref: str, *, dm: bool) -> tuple[str, str, str] | None:
-        """The first message posted about `ref` in a DM (dm=True) or a channel: (key, channel, ts)."""
-        op = "LIKE" if dm else "NOT LIKE"
-        with self.store.transaction():
-            row = self.store.conn.execute(
-                f"SELECT key, channel, ts FROM slack_posts WHERE ref=? AND channel {op} 'D%' ORDER BY created_at LIMIT 1",
-                [ref],
-            ).fetchone()
-        return (row[0], row[1], row[2]) if row else None
 
     def dm_channel(self, user: str) -> str | None:
         with self.store.transaction():
@@ -530,18 +482,18 @@ class SlackAdapter(Adapter):
 
     SURFACE = SURFACE
     TEXTS = TEXTS
+    TRIAGE_SETTING = "SLACK_TRIAGE_CHANNEL"
 
     def __init__(self, services, *, client: WebClient | None = None, settings=None, workers: int = 8,
                  backoff: float = 0.5, verify_requests: bool = True):
-        super().__init__(services, settings=settings)
+        settings = settings or services.settings
+        super().__init__(services, settings=settings, triage_channel=settings.slack_triage_channel)
         if not self.settings.slack_bot_token:
-            raise SlackConfigError("SLACK_BOT_TOKEN이 설정되지 않았습니다.")
+            raise SlackConfigError(bundled_text("slack_config", word="no_token"))
         if not (self.settings.slack_signing_secret or self.settings.slack_app_token):
-            raise SlackConfigError("SLACK_SIGNING_SECRET(HTTP 모드) 또는 SLACK_APP_TOKEN(소켓 모드)이 필요합니다.")
+            raise SlackConfigError(bundled_text("slack_config", word="no_secret"))
         self.client = client or make_client(self.settings, backoff=backoff)
         self.state = SlackState(services.store)
-        self.prune_seen("slack_seen")
-        self.triage_channel = self.settings.slack_triage_channel
         self._users: dict[str, dict] = {}
         self._lock = threading.Lock()
         # bolt's listener threads only ack and hand over; the work (handlers, Web API calls) runs on `work`
@@ -656,7 +608,7 @@ class SlackAdapter(Adapter):
         """The neutral name of a thread whose first message the bot posted with a delivery key."""
         if not channel or not thread_ts:
             return None
-        return self.state.key_for(channel, thread_ts)
+        return self.posts.key_at(channel, thread_ts)
 
     # -- running handlers
 
@@ -676,25 +628,23 @@ class SlackAdapter(Adapter):
         out_of_band = []
         for i, reply in enumerate(replies):
             try:
-                mine = reply.to_user in (None, ctx.user) and not reply.to_conversation
-                if reply.kind == "form" and reply.form is not None and mine and ctx.trigger_id:
+                # privately here: an ephemeral message where the user acted, or a modal (needs a trigger)
+                where = destination(reply, ctx.user, private_here=bool(ctx.channel or ctx.trigger_id),
+                                    answer_here=not ctx.dm_only)
+                if where != HERE:
+                    out_of_band.append((i, reply))  # the user's DM or another user / conversation, by the outbox
+                elif reply.kind == "form" and reply.form is not None:
                     self.open_form(reply, ctx)  # a modal is private to the user anyway
-                elif reply.to_user == ctx.user and reply.private and ctx.channel and not ctx.dm_only:
+                else:
                     # e.g. 대상자 정보 보기: ephemeral where the user clicked, never stored in the outbox
                     self.reply_here(replace(reply, to_user=None), ctx)
-                elif reply.to_user or reply.to_conversation or ctx.dm_only:
-                    out_of_band.append((i, reply))
-                elif reply.kind == "form" and reply.form is not None:
-                    self.open_form(reply, ctx)
-                else:
-                    self.reply_here(reply, ctx)
             except Exception as e:
                 log.warning("slack: delivering a reply failed: %s", type(e).__name__)
                 if _definitely_not_delivered(e) and not reply.private and reply.kind != "form" and ctx.channel \
                         and not (ctx.ephemeral_only and ctx.response_url):
                     # Slack refused it (429/5xx after the client's own retries): keep it in the outbox, which
                     # retries with backoff; ambiguous failures (timeouts) are not resent, to never post twice.
-                    thread = self.resolve_thread(reply.thread) or ctx.thread
+                    thread = self.resolve_thread(reply.thread, ctx.channel) or ctx.thread
                     out_of_band.append((i, replace(reply, to_conversation=ctx.channel, to_user=None, thread=thread,
                                                    key=reply.key or f"slack:{ctx.key or uuid.uuid4().hex}:{i}:retry")))
         if not out_of_band:
@@ -703,10 +653,7 @@ class SlackAdapter(Adapter):
             # all the notices of one step are queued in one transaction: a crash never keeps half of them
             with self.services.store.transaction():
                 for i, reply in out_of_band:
-                    key = reply.key
-                    if not key and ctx.dm_only and reply.data.get("receipt"):
-                        key = f"inquiry-{reply.data['receipt']}-receipt"  # the DM thread of this inquiry
-                    self.send_out_of_band(reply, key=key or f"slack:{ctx.key or uuid.uuid4().hex}:{i}",
+                    self.send_out_of_band(reply, key=reply.key or f"slack:{ctx.key or uuid.uuid4().hex}:{i}",
                                           default_user=ctx.user, drain=False)
         except Exception as e:
             log.warning("slack: queueing out-of-band replies failed: %s", type(e).__name__)
@@ -715,7 +662,7 @@ class SlackAdapter(Adapter):
 
     def reply_here(self, reply: Reply, ctx: Context) -> None:
         payload = message_payload(reply)
-        thread = self.resolve_thread(reply.thread) or ctx.thread
+        thread = self.resolve_thread(reply.thread, ctx.channel) or ctx.thread
         if ctx.ephemeral_only and ctx.response_url:
             WebhookClient(ctx.response_url, timeout=10).send(
                 response_type="ephemeral", replace_original=False, **payload)
@@ -733,9 +680,9 @@ class SlackAdapter(Adapter):
     def post(self, channel: str, reply: Reply, *, thread: str | None = None) -> dict:
         """Post, or update in place when a message with this key was posted before (idempotent)."""
         payload = message_payload(reply)
-        key = reply.data.get("slack_key") or reply.key
+        key = reply.key
         if key:
-            known = self.state.post_for(key)
+            known = self.posts.find(key)
             if known is not None:
                 resp = self.client.chat_update(channel=known[0], ts=known[1], **payload)
                 return resp.data if hasattr(resp, "data") else dict(resp)
@@ -745,17 +692,23 @@ class SlackAdapter(Adapter):
             kwargs["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key[:200]}}
         resp = self.client.chat_postMessage(channel=channel, unfurl_links=False, **payload, **kwargs)
         if key and resp.get("ts"):
-            ref = reply.data.get("receipt")
-            self.state.remember_post(key, resp.get("channel") or channel, resp["ts"], str(ref) if ref else None)
+            self.posts.remember(key, resp.get("channel") or channel, resp["ts"], reply.topic)
         return resp.data if hasattr(resp, "data") else dict(resp)
 
-    def resolve_thread(self, thread: str | None) -> str | None:
+    def edit(self, reply: Reply) -> None:
+        """Replace the post `reply.edit` names (nothing when it was never posted here)."""
+        known = self.posts.find(str(reply.edit))
+        if known is not None:
+            self.client.chat_update(channel=known[0], ts=known[1], **message_payload(reply))
+
+    def resolve_thread(self, thread: str | None, channel: str | None = None) -> str | None:
+        """The ts to reply under: a ts as it is, or the post with that delivery key (in `channel`)."""
         if not thread:
             return None
         if _is_ts(thread):
             return thread
-        known = self.state.post_for(thread)
-        return known[1] if known else None
+        known = self.posts.find(thread)
+        return known[1] if known and (channel is None or known[0] == channel) else None
 
     def dm_channel(self, user: str) -> str:
         channel = self.state.dm_channel(user)
@@ -772,39 +725,28 @@ class SlackAdapter(Adapter):
             kind, ident = ("user", target) if target[:1] in ("U", "W") else ("channel", target)
         if kind == "user":
             return self.dm_channel(ident)
-        if ident == "triage":
-            if not self.triage_channel:
-                raise SlackConfigError("SLACK_TRIAGE_CHANNEL이 설정되지 않았습니다.")
-            return self.triage_channel
-        return ident
+        return self.conversation_id(ident)
 
     def where(self, target: str, reply: Reply) -> tuple[str, str | None]:
         """The channel and thread an outbox reply goes to."""
         channel = self.target_channel(target)
-        thread = self.resolve_thread(reply.thread)
-        receipt = reply.data.get("receipt")
-        if receipt and not thread and not channel.startswith("D"):
-            # keep an inquiry's conversation together: updates go in the thread of its triage card
-            first = self.state.first_post(str(receipt), dm=False)
-            if first and first[1] == channel and first[0] != (reply.data.get("slack_key") or reply.key):
-                thread = first[2]
-        return channel, thread
+        return channel, self.resolve_thread(reply.thread, channel)
 
     def send(self, target: str, reply: Reply) -> None:
         """The outbox sender for surface "slack": post (or update in place, by key) or raise."""
+        if reply.edit:
+            self.edit(reply)
+            return
         channel, thread = self.where(target, reply)
-        receipt = reply.data.get("receipt")
         self.post(channel, reply, thread=thread)
-        if receipt and reply.data.get("event") and channel == self.triage_channel:
-            self.refresh_card(str(receipt), reply)
 
     def delivered(self, target: str, reply: Reply, since: float) -> bool:
         """Whether a post with this reply's key reached Slack since `since` (the outbox asks before re-sending
         a row an earlier attempt may have sent): its metadata in the channel's or the thread's history."""
-        key = reply.data.get("slack_key") or reply.key
-        if not key:
-            return False
-        if self.state.post_for(key) is not None:
+        key = reply.key
+        if not key or reply.edit:
+            return False  # an edit made twice changes nothing
+        if self.posts.find(key) is not None:
             return True  # posted and remembered: a re-send would only update it
         channel, thread = self.where(target, reply)
         args = {"channel": channel, "include_all_metadata": True, "limit": 200, "oldest": f"{since - 60:.6f}"}
@@ -823,23 +765,9 @@ class SlackAdapter(Adapter):
         for msg in resp.get("messages") or []:
             meta = msg.get("metadata") or {}
             if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key[:200]:
-                ref = reply.data.get("receipt")
-                self.state.remember_post(key, channel, msg["ts"], str(ref) if ref else None)
+                self.posts.remember(key, channel, msg["ts"], reply.topic)
                 return True
         return False
-
-    def refresh_card(self, receipt: str, update: Reply) -> None:
-        """Update the triage card in place after a status change (never fatal: the thread has the news)."""
-        first = self.state.first_post(receipt, dm=False)
-        if first is None or getattr(self.services, "inquiries", None) is None:
-            return
-        try:
-            from handlers.threads import refreshed_card
-
-            card = refreshed_card(self.services, receipt, update)
-            self.client.chat_update(channel=first[1], ts=first[2], **message_payload(card))
-        except Exception as e:
-            log.warning("slack: refreshing the triage card of an inquiry failed: %s", type(e).__name__)
 
     # -- forms
 
@@ -1008,17 +936,8 @@ class SlackAdapter(Adapter):
         text = unescape(msg.get("text") or "")
         thread = msg.get("thread_ts") or ts
         ctx = Context(user=user, channel=channel, thread=thread, key=event_id)
-        if reaction == TICKET:
-            self.reply_here(Reply(self.texts["slack_ticket"], private=True,
-                                  choices=[Choice(self.texts["slack_ticket_button"], OPEN_INQUIRY, text[:1500],
-                                                  style="primary")]), ctx)
-        elif reaction == BOOK:
-            receipt = self.state.ref_for(channel, ts) or self.state.ref_for(channel, thread)
-            if receipt:
-                # no trigger_id on a reaction: offer the review form behind a button
-                self.reply_here(Reply(self.text("slack_book", receipt=receipt), private=True,
-                                      choices=[Choice(self.texts["slack_book_button"], PROMOTE, receipt,
-                                                      style="primary")]), ctx)
+        topic = self.posts.topic_at(channel, ts) or self.posts.topic_at(channel, thread)
+        self.handle(self.incoming(ctx, action=REACTION, value=reaction, text=text, topic=topic), ctx)
 
     def on_message(self, event: dict, event_id: str, *, mention: bool = False) -> None:
         subtype = event.get("subtype")
@@ -1032,13 +951,12 @@ class SlackAdapter(Adapter):
         ref = self.thread_key(channel, thread_ts)
         files = tuple(_file_record(f) for f in event.get("files") or [])
         ctx = Context(user=user, channel=channel, thread=thread_ts or event.get("ts"), key=event_id)
-        receipt = self.state.ref_for(channel, thread_ts) if thread_ts else None
-        if receipt and (channel == self.triage_channel or channel.startswith("D")):
-            # a reply in one of an inquiry's threads: the handler decides where it goes
-            incoming = self.incoming(ctx, action=THREAD_REPLY, value=receipt, text=text, thread=ref, files=files)
-            if channel == self.triage_channel:
-                incoming = replace(incoming, conversation=TRIAGE)
-            self.handle(incoming, ctx)
+        topic = self.posts.topic_at(channel, thread_ts) if thread_ts else None
+        if topic and (channel == self.triage_channel or channel.startswith("D")):
+            # a reply in the thread of a post with a topic: the handler decides where it goes
+            incoming = self.incoming(ctx, action=THREAD_REPLY, value=topic, topic=topic, text=text, thread=ref,
+                                     files=files)
+            self.handle(replace(incoming, conversation=self.conversation_name(channel)), ctx)
             return
         if not mention and not (channel.startswith("D") or event.get("channel_type") == "im"):
             return  # plain channel chatter that is not a reply to one of our threads
@@ -1052,12 +970,8 @@ class SlackAdapter(Adapter):
         ctx = Context(user=body.get("user_id", ""), channel=body.get("channel_id"), trigger_id=body.get("trigger_id"),
                       response_url=body.get("response_url"), ephemeral_only=True,
                       key=f"cmd:{body.get('trigger_id') or uuid.uuid4().hex}")
-        word = re.sub(r"\s+", "", text)
-        if word in ("", "도움말", "help", "?"):
-            self.reply_here(Reply(self.texts["slack_help"], private=True), ctx)
-            return
-        if word in ("질의", "질의하기", "문의"):
-            self.handle(self.incoming(ctx, action=OPEN_INQUIRY, value=""), ctx)
+        if not re.sub(r"[\s?]+", "", text):  # `/ieum` alone; the words after it are the handlers' to read
+            self.handle(self.incoming(ctx, action=HELP), ctx)
             return
         self.handle(self.incoming(ctx, text=text), ctx)
 
@@ -1149,7 +1063,7 @@ def register(app: App, adapter: SlackAdapter) -> None:
         if not event_id:
             return True
         try:
-            if adapter.state.claim_event(event_id):
+            if adapter.posts.claim(event_id):
                 return True
         except Exception as e:
             # the database cannot take the claim (full disk, read-only): answer anyway rather than go
@@ -1162,7 +1076,7 @@ def register(app: App, adapter: SlackAdapter) -> None:
 
     def once(identity: str | None, fn, *args) -> None:
         # after the ack, on the work executor: a replayed click or command (same identity) is dropped
-        if identity and not adapter.state.claim_event(identity[:500]):
+        if identity and not adapter.posts.claim(identity[:500]):
             log.info("slack: repeated interaction ignored")
             return
         fn(*args)

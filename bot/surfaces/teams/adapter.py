@@ -29,7 +29,9 @@ Protocol duties handled here:
   personal chat when only the user's Teams account is known. Proactive activities go to the connector
   without null fields (which it refuses), and a refusal is raised to the outbox (never recorded as sent).
   Forms and private replies are queued `sensitive` (encrypted, wiped once final). A message posted with a delivery key is
-  remembered (`teams_posts`); a later reply with the same key updates it in place (`update_activity`).
+  remembered (the surfaces' `PostLog`); a later reply with the same key, or one naming it in `Reply.edit`, updates
+  it in place (`update_activity`), and one naming it in `Reply.thread` goes in its thread (a channel's reply chain).
+  A card button whose replies edit that very card answers the invoke with the new card (it changes in place).
 - threads: a channel message reaches the bot only when it @mentions it, so there is no relay of thread
   replies here (Slack's `thread.reply`); a mention in a card's thread is a question like any other.
 
@@ -40,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 import sys
 import threading
@@ -59,7 +60,8 @@ if TYPE_CHECKING:  # the SDK is imported on first use (`sdk`), so importing this
     from microsoft_agents.hosting.core import TurnContext
     from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, ClaimsIdentity
 
-from bot.surfaces.base import Adapter, bundled_text, bundled_texts
+from bot.surfaces.base import HERE, QUEUE, Adapter, SurfaceConfigError, bundled_text, bundled_texts, destination
+from bot.core.config import AGENTS_SDK_PREFIXES
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.infra.store import Migrations
 
@@ -132,8 +134,13 @@ def _no_app_id_warning(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("App ID is not provided")
 
 
-class TeamsConfigError(ValueError):
+class TeamsConfigError(SurfaceConfigError):
     """The Teams settings are incomplete."""
+
+
+def _config_text(word: str) -> str:
+    """What the Teams settings leave out (templates/teams_config.j2), naming the variables."""
+    return bundled_text("teams_config", word=word, client_id=ENV_CLIENT_ID, anonymous=ENV_ANONYMOUS)
 
 
 class Unauthorized(PermissionError):
@@ -144,11 +151,8 @@ class Unauthorized(PermissionError):
 
 
 def _env(settings) -> dict[str, str]:
-    env = dict(getattr(settings, "extra", None) or {})
-    for k, v in os.environ.items():  # the SDK's variables may be set without going through Settings
-        if k.startswith(("CONNECTIONS__", "CONNECTIONSMAP", "AGENTAPPLICATION__")) and k not in env:
-            env[k] = v
-    return env
+    """The Teams settings and the Agents SDK's variables, as bot.core.config read them (`Settings.extra`)."""
+    return dict(getattr(settings, "extra", None) or {})
 
 
 def _truthy(value) -> bool:
@@ -203,6 +207,7 @@ def _same_service_url(a: str | None, b: str | None) -> bool:
 MIGRATIONS = Migrations("teams")  # this surface's tables; bot.services lists the sets to apply
 
 
+# (teams_seen and teams_posts moved to the surfaces' shared tables in surfaces_001_posts_seen)
 @MIGRATIONS("teams_001_tables")
 def _tables(db) -> None:
     # conversation references: "user:<id>" (personal chat), "conv:<conversation id>", "account:<id>" (the
@@ -218,7 +223,7 @@ def _tables(db) -> None:
 
 
 class TeamsState:
-    """The adapter's own tables: conversation references, posted activities by key, seen activity ids."""
+    """The adapter's own table: conversation references (posts and seen activities: `PostLog`)."""
 
     def __init__(self, store):
         self.store = store
@@ -235,37 +240,6 @@ class TeamsState:
             row = self.store.conn.execute("SELECT ref FROM teams_refs WHERE key=?", [key]).fetchone()
         return json.loads(row[0]) if row else None
 
-    def claim(self, ident: str) -> bool:
-        with self.store.transaction():
-            cur = self.store.conn.execute("INSERT OR IGNORE INTO teams_seen (id, seen_at) VALUES (?, ?)",
-                                          [ident, time.time()])
-            return cur.rowcount == 1
-
-    def remember_post(self, key: str, conversation: str, activity_id: str, ref: str | None = None) -> None:
-        with self.store.transaction():
-            self.store.conn.execute(
-                "INSERT OR REPLACE INTO teams_posts (key, conversation, activity_id, ref, created_at)"
-                " VALUES (?, ?, ?, ?, ?)", [key, conversation, activity_id, ref, time.time()])
-
-    def post_for(self, key: str) -> tuple[str, str] | None:
-        with self.store.transaction():
-            row = self.store.conn.execute("SELECT conversation, activity_id FROM teams_posts WHERE key=?",
-                                          [key]).fetchone()
-        return (row[0], row[1]) if row else None
-
-    def key_for(self, activity_id: str) -> str | None:
-        with self.store.transaction():
-            row = self.store.conn.execute(
-                "SELECT key FROM teams_posts WHERE activity_id=? ORDER BY created_at LIMIT 1", [activity_id]).fetchone()
-        return row[0] if row else None
-
-    def first_post(self, ref: str, conversation: str) -> tuple[str, str] | None:
-        """The first message posted about `ref` in `conversation`: (key, activity id)."""
-        with self.store.transaction():
-            row = self.store.conn.execute(
-                "SELECT key, activity_id FROM teams_posts WHERE ref=? AND conversation=? ORDER BY created_at LIMIT 1",
-                [ref, conversation]).fetchone()
-        return (row[0], row[1]) if row else None
 
 
 # ---- rendering: Reply / Form -> Adaptive Cards -------------------------------------------------
@@ -643,14 +617,17 @@ class TeamsAdapter(Adapter):
 
     SURFACE = SURFACE
     TEXTS = TEXTS
+    TRIAGE_SETTING = ENV_TRIAGE[0]
 
     def __init__(self, services, *, settings=None, connections=None, workers: int = 8):
-        super().__init__(services, settings=settings)
+        settings = settings or services.settings
+        super().__init__(services, settings=settings, triage_channel=triage_channel(settings))
         env = _env(self.settings)
         self.anonymous = anonymous(self.settings)
         if not enabled(self.settings):
-            raise TeamsConfigError(f"{ENV_CLIENT_ID} 또는 {ENV_ANONYMOUS}=1 이 필요합니다.")
-        sdk_config = sdk.load_configuration_from_env(env)
+            raise TeamsConfigError(_config_text("not_enabled"))
+        # the SDK's configuration from the settings bot.core.config read, passed explicitly (never os.environ)
+        sdk_config = sdk.load_configuration_from_env({k: v for k, v in env.items() if k.startswith(AGENTS_SDK_PREFIXES)})
         if connections is None:
             if env.get(ENV_CLIENT_ID):
                 from microsoft_agents.authentication.msal import MsalConnectionManager
@@ -672,9 +649,7 @@ class TeamsAdapter(Adapter):
         self.cloud = sdk.CloudAdapter(channel_service_client_factory=sdk.RestChannelServiceClientFactory(connections))
         self.cloud.on_turn_error = self._on_turn_error
         self.state = TeamsState(services.store)
-        self.triage_channel = triage_channel(self.settings)
         self._startup_notes()
-        self.prune_seen("teams_seen")
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="teams-turn")
         self.attach_outbox()
 
@@ -692,12 +667,10 @@ class TeamsAdapter(Adapter):
 
     def _startup_notes(self) -> None:
         """What the configuration leaves out, said once here rather than on every turn or delivery."""
-        if not self.triage_channel:
-            log.warning("teams: TEAMS_TRIAGE_CHANNEL이 설정되지 않아 새 질의를 Teams 분류 채널에 올리지 않습니다.")
         if not self.app_id:
             # The SDK warns "App ID is not provided" each time it builds a user-token client (every turn);
             # without an app registration that is known at start-up, so it is said once, here.
-            log.warning("teams: 앱 ID(%s)가 없습니다 — 익명 모드로만 동작합니다.", ENV_CLIENT_ID)
+            log.warning("teams: %s", _config_text("no_app_id"))
             logging.getLogger(_USER_TOKEN_LOGGER).addFilter(_no_app_id_warning)
 
     # -- HTTP
@@ -818,7 +791,7 @@ class TeamsAdapter(Adapter):
         thread = kw.pop("thread", None)
         if thread is None:
             message = _thread_id(conversation)
-            thread = (self.state.key_for(message) if message else None) or message
+            thread = (self.posts.key_at(None, message) if message else None) or message
         user = self._user_id(activity)
         return Incoming(user=user, conversation=_base_conversation(conversation), surface=SURFACE,
                         direct=self._personal(activity), user_name=(who.name if who else "") or self.display_name(user),
@@ -843,7 +816,7 @@ class TeamsAdapter(Adapter):
 
     async def on_message(self, context: TurnContext) -> None:
         activity = context.activity
-        if activity.id and activity.conversation and not self.state.claim(f"{activity.conversation.id}|{activity.id}"):
+        if activity.id and activity.conversation and not self.posts.claim(f"{activity.conversation.id}|{activity.id}"):
             log.info("teams: duplicate activity ignored")
             return
         personal = self._personal(activity)
@@ -896,13 +869,12 @@ class TeamsAdapter(Adapter):
                 notes.append(r.text)  # only the clicker sees the invoke's answer
             else:
                 rest.append(r)
-        receipt = self._card_receipt(activity)
         if not await self.deliver(context, rest, turn):
             notes.append(self.texts["teams_delayed"])
-        if response is None and not notes and receipt and _base_conversation(activity.conversation.id) == self.triage_channel:
-            refreshed = await asyncio.get_running_loop().run_in_executor(self.executor, self.triage_card_json, receipt, None)
-            if refreshed is not None:
-                response = invoke_card(refreshed)
+        clicked = self.posts.key_at(None, activity.reply_to_id)
+        edit = next((r for r in rest if clicked and r.edit == clicked), None)
+        if response is None and not notes and edit is not None:
+            response = invoke_card(reply_card(edit))  # the clicked card, as it now stands, in place
         if response is None:
             response = invoke_message("\n".join(notes) if notes else self.texts["teams_done"])
         elif notes:
@@ -928,13 +900,6 @@ class TeamsAdapter(Adapter):
             replies = [r for r in replies if r is not form_reply]
         return replies, form_reply
 
-    def _card_receipt(self, activity: Activity) -> str | None:
-        if not activity.reply_to_id:
-            return None
-        key = self.state.key_for(activity.reply_to_id)
-        m = re.fullmatch(r"inquiry-(.+)-filed", key or "")
-        return m.group(1) if m else None
-
     async def on_conversation_update(self, context: TurnContext) -> None:
         activity = context.activity
         added = activity.members_added or []
@@ -950,9 +915,9 @@ class TeamsAdapter(Adapter):
         out_of_band: list[tuple[int, Reply]] = []
         for_user: set[int] = set()
         for i, reply in enumerate(replies):
-            mine = reply.to_user in (None, turn.user) and not reply.to_conversation
-            private_here = reply.private or (reply.form is not None)
-            if mine and (turn.personal or not private_here):
+            # privately here only in the personal chat, which is also the user's DM
+            where = destination(reply, turn.user, private_here=turn.personal, dm_here=turn.personal)
+            if where == HERE:
                 try:
                     await self.reply_here(context, reply, turn)
                 except Exception as e:
@@ -961,12 +926,12 @@ class TeamsAdapter(Adapter):
                     where = {"to_user": turn.user} if turn.personal else {"to_conversation": turn.conversation}
                     out_of_band.append((i, _sealed(replace(reply, **where))))
                     for_user.add(i)
-            elif mine:
+            elif where == QUEUE:
+                out_of_band.append((i, _sealed(reply)))
+            else:
                 # private in a channel (forms, receipts, subject info): the user's personal chat
                 out_of_band.append((i, _sealed(replace(reply, to_user=turn.user))))
                 for_user.add(i)
-            else:
-                out_of_band.append((i, _sealed(reply)))
         if not out_of_band:
             return True
         keys = await asyncio.get_running_loop().run_in_executor(self.executor, self._out_of_band, out_of_band, turn)
@@ -974,13 +939,6 @@ class TeamsAdapter(Adapter):
             return True
         waiting = [k for i, k in keys if i in for_user and self.outbox.status(k) in ("pending", "failed")]
         return not waiting
-
-    def send_out_of_band(self, reply: Reply, *, key: str, default_user: str = "", drain: bool = True) -> None:
-        if reply.to_conversation == "triage" and not self.triage_channel and self.outbox is not None:
-            self.outbox.skip(None, key=key, surface=SURFACE, target="channel:triage",
-                             note="TEAMS_TRIAGE_CHANNEL unset")  # a configuration choice, said at start-up
-            return
-        super().send_out_of_band(reply, key=key, default_user=default_user, drain=drain)
 
     def _out_of_band(self, items: list[tuple[int, Reply]], turn: Turn) -> list[tuple[int, str]]:
         keys = []
@@ -1000,8 +958,7 @@ class TeamsAdapter(Adapter):
         resp = await context.send_activity(activity)
         key = reply.key
         if key and resp is not None and getattr(resp, "id", None):
-            self.state.remember_post(key, _base_conversation(turn.conversation), resp.id,
-                                     str(reply.data.get("receipt")) if reply.data.get("receipt") else None)
+            self.posts.remember(key, _base_conversation(turn.conversation), resp.id, reply.topic)
 
     # -- proactive (the outbox sender)
 
@@ -1012,15 +969,12 @@ class TeamsAdapter(Adapter):
             kind, ident = "user", target
         if kind == "user":
             return self.state.ref(f"user:{ident}"), True, ident
-        if ident == "triage":
-            if not self.triage_channel:
-                raise TeamsConfigError("TEAMS_TRIAGE_CHANNEL이 설정되지 않았습니다.")
-            ident = self.triage_channel
+        ident = self.conversation_id(ident)
         ref = self.state.ref(f"conv:{ident}")
         if ref is None:
             last = self.state.ref("last")
             if last is None:
-                raise TeamsConfigError("Teams 대화 정보가 없습니다. 봇을 팀에 먼저 추가해 주세요.")
+                raise TeamsConfigError(_config_text("no_conversation"))
             ref = {**last, "conversation": {"id": ident, "isGroup": True, "conversationType": "channel"}}
             ref.pop("user", None)
         return ref, False, ""
@@ -1055,23 +1009,21 @@ class TeamsAdapter(Adapter):
         if ref is None and personal:
             ref = await self.open_personal_chat(user)
         conversation = ref["conversation"]["id"]
-        receipt = reply.data.get("receipt")
-        key = reply.data.get("teams_key") or reply.key
-        known = self.state.post_for(key) if key else None
+        key = reply.edit or reply.key
+        known = self.posts.find(key) if key else None
         activity = self.render(reply, channel=not personal)
         if known is not None:
             await self.update(ref, known[0], known[1], activity)
             return
+        if reply.edit:
+            return  # the post to replace was never made here
         thread_ref = ref
-        if receipt and not personal:
-            first = self.state.first_post(str(receipt), conversation)
-            if first and first[0] != key:  # an inquiry's news goes in the thread of its card
-                thread_ref = {**ref, "conversation": {**ref["conversation"], "id": f"{conversation};messageid={first[1]}"}}
+        thread = self.posts.find(reply.thread) if reply.thread and not personal else None
+        if thread is not None and thread[0] == conversation:  # a channel's reply chain
+            thread_ref = {**ref, "conversation": {**ref["conversation"], "id": f"{conversation};messageid={thread[1]}"}}
         posted = await self.post(thread_ref, activity)
         if key and posted:
-            self.state.remember_post(key, conversation, posted, str(receipt) if receipt else None)
-        if receipt and reply.data.get("event") and not personal and conversation == self.triage_channel:
-            await self.refresh_card(str(receipt), reply, ref)
+            self.posts.remember(key, conversation, posted, reply.topic)
 
     async def _continue(self, ref: dict, callback) -> None:
         reference = sdk.ConversationReference.model_validate(ref)
@@ -1109,7 +1061,7 @@ class TeamsAdapter(Adapter):
         """Create the personal chat with a user whose Teams account the bot has seen (e.g. in a channel)."""
         account = self.state.ref(f"account:{user}")
         if account is None:
-            raise TeamsConfigError("이 사용자와의 Teams 개인 대화 정보가 없습니다.")
+            raise TeamsConfigError(_config_text("no_personal_chat"))
         params = sdk.ConversationParameters(is_group=False, agent=sdk.ChannelAccount(**(account.get("bot") or {})),
                                         members=[sdk.ChannelAccount(id=account["id"])], tenant_id=account.get("tenant"),
                                         channel_data={"tenant": {"id": account.get("tenant")}} if account.get("tenant") else None)
@@ -1122,37 +1074,12 @@ class TeamsAdapter(Adapter):
             out["ref"] = ref
 
         if self.anonymous and not self.app_id:
-            raise TeamsConfigError("익명 모드에서는 개인 대화를 새로 열 수 없습니다.")
+            raise TeamsConfigError(_config_text("anonymous_no_new_chat"))
         await self.cloud.create_conversation(self.app_id, CHANNEL_ID, account["serviceUrl"],
                                              sdk.AuthenticationConstants.AGENTS_SDK_SCOPE, params, callback)
         ref = out["ref"]
         self.state.save_ref(f"user:{user}", ref)
         return ref
-
-    def triage_card_json(self, receipt: str, update: Reply | None) -> dict | None:
-        if getattr(self.services, "inquiries", None) is None:
-            return None
-        try:
-            from handlers.threads import refreshed_card
-
-            return reply_card(refreshed_card(self.services, receipt, update))
-        except Exception as e:
-            log.warning("teams: rendering the triage card failed: %s", type(e).__name__)
-            return None
-
-    async def refresh_card(self, receipt: str, update: Reply, ref: dict) -> None:
-        """Update the triage card in place after a status change (never fatal: the thread has the news)."""
-        first = self.state.first_post(receipt, ref["conversation"]["id"])
-        if first is None:
-            return
-        content = await asyncio.to_thread(self.triage_card_json, receipt, update)
-        if content is None:
-            return
-        try:
-            activity = sdk.MessageFactory.attachment(sdk.Attachment(content_type=CARD, content=content))
-            await self.update(ref, ref["conversation"]["id"], first[1], activity)
-        except Exception as e:
-            log.warning("teams: refreshing the triage card failed: %s", type(e).__name__)
 
 
 # ---- the HTTP route ----------------------------------------------------------------------------
@@ -1167,7 +1094,7 @@ def mount(web_app: web.Application, services, *, adapter: TeamsAdapter | None = 
     web_app[TEAMS_KEY] = adapter
     web_app.router.add_post(ROUTE, adapter.handle_http)
     if adapter.anonymous:
-        log.warning("teams: 익명 모드(IEUM_TEAMS_ANONYMOUS=1) — 로컬 개발에서만 사용하세요.")
+        log.warning("teams: %s", _config_text("anonymous"))
     return adapter.close
 
 
