@@ -3,13 +3,18 @@
 it concerns them, to the requester on their surface."""
 from __future__ import annotations
 
-from bot.core.messages import Incoming, Reply
+from bot.core.messages import Choice, Incoming, Reply
 from bot.infra.people import name_of
 from bot.inquiries.service import InquiryError, Invalid, delivery_key
 
 from handlers.common import error_reply, render
 from handlers.registry import action
 from handlers.triage import _announce, agent_choices, agents_only, triage_news
+
+
+def _reply_choice(i) -> Choice:
+    """답장하기 (handlers.threads): the requester's way back where there is no thread to reply in."""
+    return Choice("답장하기", "inquiry.reply", i.receipt)
 
 
 def _count(services, i, kind: str) -> int:
@@ -32,11 +37,32 @@ def ask_submit(incoming: Incoming, services) -> list[Reply]:
     agent = name_of(services, incoming.user)
     asked = Reply(render(services, "inquiry_notify", event="info_requested", receipt=i.receipt, title=i.title,
                          question=question.strip()), kind="notice", to_user=i.requester,
-                  key=delivery_key(i.receipt, f"info-{n}"), topic=i.receipt,
+                  key=delivery_key(i.receipt, f"info-{n}"), topic=i.receipt, choices=[_reply_choice(i)],
                   data={"receipt": i.receipt, "event": "info_requested", "status": i.status})
     replies = _announce(services, i, "info_requested", incoming.user, agent=agent,
                         keys=(delivery_key(i.receipt, f"info-{n}-triage"), None))
     return [*replies[:-1], asked]  # the request itself, not the generic notice, goes to the requester
+
+
+@action("triage.message.submit")
+@agents_only
+def message(incoming: Incoming, services) -> list[Reply]:
+    """A free-form message to the requester on an open inquiry: on their surface, as a reply in the card's
+    thread would be, and kept in the conversation; the status stays as it is."""
+    text = str((incoming.form or {}).get("message") or "")
+    try:
+        i = services.inquiries.message(incoming.value or "", incoming.user, text, surface=incoming.surface)
+    except Invalid as e:
+        return error_reply(services, " ".join(e.errors.values()))
+    except InquiryError as e:
+        return error_reply(services, str(e))
+    n = sum(1 for e in i.events if e.kind == "message")  # each message is its own delivery
+    words = render(services, "adapter_relay", receipt=i.receipt, author=name_of(services, incoming.user),
+                   text=i.events[-1].detail["text"], from_triage=True)  # as kept: masked
+    return [Reply(render(services, "triage_update", event="messaged", receipt=i.receipt), kind="notice",
+                  private=True, choices=agent_choices(i, incoming.user)),
+            Reply(words, kind="notice", to_user=i.requester, key=delivery_key(i.receipt, f"message-{n}"),
+                  topic=i.receipt, choices=[_reply_choice(i)], data={"receipt": i.receipt})]
 
 
 @action("triage.reopen")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.inquiries.service import DONE, MAX_TITLE, InquiryError, Invalid, _as_bool, delivery_key
+from bot.inquiries.service import DONE, INFO_REQUESTED, MAX_TITLE, InquiryError, Invalid, _as_bool, delivery_key
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.core.privacy import extract, labels, find_personal_data, mask
 
@@ -221,6 +221,8 @@ def detail_choices(services, i, user: str) -> list[Choice]:
     if user == i.requester:
         if i.receipt in services.inquiries.holding_personal_data(requester=user):
             choices.append(Choice("대상자 정보 삭제", "privacy.destroy", i.receipt))
+        if i.status == INFO_REQUESTED:  # the way back on a surface with no thread under the request (terminal)
+            choices.append(Choice("답장하기", "inquiry.reply", i.receipt))
         if i.status == DONE:
             if i.satisfaction is None:
                 choices += rating_choices(i.receipt, "만족도 {n}점")

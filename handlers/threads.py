@@ -8,17 +8,19 @@
   topic of the post, when the bot posted it): 🎫 `ticket` offers to file the message as an inquiry, 📖 `book`
   on a post about an inquiry offers its FAQ 등록.
 - `home.open`: the user's home (Slack's App Home): their inquiries and the next deadlines, as replies.
+- `inquiry.reply`: 답장하기, the requester's reply as a form, for surfaces without threads (Teams, terminal).
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
 
-from bot.inquiries.service import InquiryError
-from bot.core.messages import Choice, Incoming, Reply
+from bot.inquiries.service import InquiryError, delivery_key
+from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.core.privacy import find_personal_data, mask
 from bot.knowledge.templates import dday
 
+from handlers.common import error_reply, words
 from handlers.inquiries import MAX_VALUE, mine, render
 from handlers.registry import action
 from handlers.triage import TRIAGE, card_key
@@ -117,3 +119,48 @@ def home(incoming: Incoming, services) -> list[Reply]:
         replies.append(Reply(render(services, "adapter_home_deadlines", milestones=milestones), kind="notice",
                              data={"milestones": milestones}))
     return replies
+
+
+def _reply(services, i, errors: dict | None = None) -> Reply:
+    """The 답장 form for inquiry `i` (its requester's)."""
+    form = Form(action="inquiry.reply.submit", title=words(services, "reply_title", receipt=i.receipt),
+                submit_label="보내기", state=i.receipt, errors=dict(errors or {}), fields=[
+                    Field("message", "담당자에게 보낼 내용", kind="textarea", required=True, max_length=MAX_MESSAGE,
+                          hint=words(services, "reply_hint"))])
+    return Reply(words(services, "reply_intro", receipt=i.receipt), kind="form", private=True, form=form)
+
+
+def _requesters(incoming: Incoming, services):
+    """(the inquiry `incoming.value` names, []) when it is the user's own, else (None, a refusal)."""
+    try:
+        i = services.inquiries.get(incoming.value or "")
+    except InquiryError as e:
+        return None, error_reply(services, str(e))
+    if incoming.user != i.requester:
+        return None, error_reply(services, words(services, "reply_own_only"))
+    return i, []
+
+
+@action("inquiry.reply")
+def reply_form(incoming: Incoming, services) -> list[Reply]:
+    """답장하기 under the helpdesk's message or 추가 정보 요청: the requester's way back on a surface with no
+    thread to reply in (Teams' personal chat, the terminal); it ends where a thread reply does."""
+    i, refused = _requesters(incoming, services)
+    return refused if i is None else [_reply(services, i)]
+
+
+@action("inquiry.reply.submit")
+def reply_submit(incoming: Incoming, services) -> list[Reply]:
+    i, refused = _requesters(incoming, services)
+    if i is None:
+        return refused
+    text = str((incoming.form or {}).get("message") or "").strip()
+    if not text:
+        return [_reply(services, i, {"message": words(services, "reply_empty")})]
+    relayed = thread_reply(replace(incoming, action="thread.reply", text=text, value=i.receipt, conversation=None,
+                                   form=None), services)
+    # each reply its own delivery: without a key, a form's surface may file it under the inquiry's receipt DM
+    n = sum(1 for e in services.inquiries.get(i.receipt, events=True).events if e.kind == "message")
+    relayed = [r if r.key else replace(r, key=delivery_key(i.receipt, f"reply-{n}-{k}")) for k, r in enumerate(relayed)]
+    return [Reply(render(services, "inquiry_notify", event="reply_sent", receipt=i.receipt, title=i.title),
+                  kind="notice", private=True), *relayed]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import urllib.parse
 
 import pytest
 
@@ -12,7 +13,8 @@ from bot.services import build
 from bot.surfaces.teams import adapter as teams
 from bot.surfaces.web.app import mount as mount_console
 from fakes.teams import FakeConnections, FakeTeams, installed
-from test_teams import AGENT, DM, Bot, file_inquiry, teams_settings
+from test_teams import AGENT, DM, TRIAGE, Bot, file_inquiry, teams_settings
+from fakes.harness import wait_until
 from test_web_console import Browser
 
 FAKE = FakeTeams  # the `fake` fixture of conftest.py starts one per module
@@ -56,3 +58,55 @@ def test_an_answer_given_in_the_console_reaches_the_teams_requester_once(bot, fa
     fake.wait_for(told)
     fake.wait_for(lambda calls: [c for c in calls if c.method == "update" and c.conversation != DM])
     assert len(told(fake.calls)) == 1
+
+
+def _draft(html: str) -> str:
+    import html as markup
+
+    return markup.unescape(re.search(r'<textarea id="answer" name="answer"[^>]*>(.*?)</textarea>', html, re.S).group(1))
+
+
+def test_the_whole_console_story_reaches_the_teams_requester_once_per_step(bot, fake):
+    """추가 정보 요청 → 답장하기 in Teams (no threads there) → a message → a canned answer plus a knowledge entry,
+    completed: the requester's personal chat gets each step once, and their reply comes back into the console."""
+    from fakes.teams import find_action, inputs
+
+    from handlers.console import signin_link
+
+    file_inquiry(bot, fake)
+    (i,) = bot.services.inquiries.mine("aad-u1").items
+    fake.reset()
+    b = Browser(bot.server.url)
+    b.sign_in(signin_link(bot.services, f"aad-{AGENT}"))
+    page = f"/console/inquiries/{i.receipt}"
+    csrf = b.csrf(page)
+    b.request(f"{page}/assign", {"_csrf": csrf})
+    b.request(f"{page}/ask", {"_csrf": csrf, "question": "몇 월분 명세서인가요?"})
+
+    def dm(text):
+        return lambda calls: [c for c in calls if c.conversation == DM and text in c.text]
+
+    (asked,) = fake.wait_for(dm("몇 월분 명세서인가요"))
+    form = bot.click(find_action(asked.card, "답장하기"), reply_to=asked.activity_id)
+    card = form["value"] if form.get("type") == teams.INVOKE_CARD else \
+        fake.wait_for(lambda calls: [c for c in calls if c.conversation == DM and c.card
+                                     and "message" in inputs(c.card)])[-1].card
+    done = bot.click(find_action(card, "보내기"), form={"message": "8월분입니다. 010-2345-6789"})
+    assert done["statusCode"] == 200
+    wait_until(lambda: bot.services.inquiries.get(i.receipt).status == "조치중")
+    html = b.request(page)[2]
+    assert "8월분입니다" in html and "010-2345-6789" not in html and "추가 정보 받음" in html
+    fake.wait_for(lambda calls: [c for c in calls if c.conversation.startswith(TRIAGE) and "8월분입니다" in c.text])
+    b.request(f"{page}/message", {"_csrf": csrf, "message": "8월분 명세서를 다시 만들고 있습니다."})
+    fake.wait_for(dm("다시 만들고 있습니다"))
+    # the answer: a canned answer, then a knowledge entry found by the search box
+    html = b.request(f"{page}?canned=0&kb=" + urllib.parse.quote("희망이음 접속 방법"))[2]
+    entry = re.search(r'entry=([^"&]+)"', html).group(1)
+    draft = _draft(b.request(f"{page}?canned=0&entry={entry}")[2])
+    assert draft.startswith("문의하신 내용은 확인 중입니다") and len(draft.splitlines()) > 2
+    b.request(f"{page}/answer", {"_csrf": csrf, "answer": draft, "complete": "1"})
+    assert bot.services.inquiries.get(i.receipt).status == "조치완료"
+    fake.wait_for(dm("문의하신 내용은 확인 중입니다"))
+    wait_until(lambda: all(r["status"] == "sent" for r in bot.services.outbox.items()))  # nothing more to send
+    for text in ("담당자가 정해졌습니다", "몇 월분 명세서인가요", "다시 만들고 있습니다", "문의하신 내용은 확인 중입니다"):
+        assert len(dm(text)(fake.calls)) == 1, text

@@ -409,3 +409,100 @@ def test_the_requester_destroys_at_once_on_every_surface(services, surface):
     _destroyed_by(services, i.receipt, "u1", surface)
     (line,) = services.privacy.records.destructions()
     assert line["by"] == "u1" and "요청" in line["why"]
+
+
+# ---- 재질의: one copy of the subject info, destroyed on the child's schedule or at the requester's request -----
+
+
+def test_a_reinquiry_moves_the_subject_info_so_no_copy_outlives_its_purpose(services):
+    inq = services.inquiries
+    parent = _file(services, "u1")
+    token = services.store.conn.execute("SELECT token FROM inquiry_subjects").fetchone()[0]
+    inq.assign(parent.receipt, "agent1")
+    inq.answer(parent.receipt, "agent1", "처리했습니다.")
+    parent_done = services.clock.now()
+    child = inq.reinquire(parent.receipt, "u1", content="아직 안 됩니다")
+    # one copy, on the child; the parent (조치완료, purpose over) holds none
+    assert services.store.conn.execute("SELECT inquiry_id FROM inquiry_subjects").fetchall() == [(child.id,)]
+    assert not inq.get(parent.receipt).has_subject and inq.get(child.receipt).has_subject
+    assert inq.read_subject_info(parent.receipt, "u1") == "" and inq.read_subject_info(child.receipt, "u1") == SUBJECT
+    (moved,) = [r for r in services.privacy.records.rows() if r["action"] == "변경"]
+    assert (moved["receipt"], moved["handler"]) == (parent.receipt, "u1") and child.receipt in moved["detail"]
+    # the parent's schedule passes while the child is open: nothing destroyed, the child still has it
+    services.clock.set(parent_done + timedelta(days=31))
+    assert services.privacy.purge()["destroyed"] == []
+    inq.assign(child.receipt, "agent1")
+    assert inq.read_subject_info(child.receipt, "agent1") == SUBJECT
+    inq.answer(child.receipt, "agent1", "다시 처리했습니다.")
+    child_done = services.clock.now()
+    services.clock.set(child_done + timedelta(days=30, minutes=1))
+    assert services.privacy.purge()["destroyed"] == [child.receipt]
+    assert token.encode() not in _raw(services) and token[:40].encode() not in _raw(services)
+    assert inq.holding_personal_data() == []
+
+
+def test_the_requesters_deletion_on_a_reinquiry_removes_the_only_copy(services):
+    inq = services.inquiries
+    parent = _file(services, "u1")
+    token = services.store.conn.execute("SELECT token FROM inquiry_subjects").fetchone()[0]
+    inq.answer(parent.receipt, "agent1", "처리했습니다.")
+    child = inq.reinquire(parent.receipt, "u1", content="아직 안 됩니다")
+    assert inq.holding_personal_data(requester="u1") == [child.receipt]  # what 대상자 정보 삭제 lists
+    services.privacy.destroy_on_request(child.receipt, "u1", where="slack")
+    assert inq.holding_personal_data() == [] and token.encode() not in _raw(services)
+    assert inq.read_subject_info(parent.receipt, "u1") == "" and inq.read_subject_info(child.receipt, "u1") == ""
+    (line,) = services.privacy.records.destructions()
+    assert line["receipt"] == child.receipt
+
+
+# ---- backups and the terminal's attachment download are recorded -----------------------------------------
+
+
+def test_ieum_backup_writes_an_output_record_and_needs_a_reason(tmp_path, monkeypatch, capsys, inquiry_knowledge):
+    monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("IEUM_SECRET_KEY", SECRET)
+    monkeypatch.setenv("IEUM_KNOWLEDGE", str(inquiry_knowledge))
+    s = build(Settings.from_env())
+    _file(s, "u1")
+    s.close()
+    assert main(["backup", str(tmp_path / "b" / "refused.db"), "--reason", " "]) == 2
+    assert "사유" in capsys.readouterr().err and not (tmp_path / "b" / "refused.db").exists()
+    assert main(["backup", str(tmp_path / "b" / "night.db"), "--by", "ops1"]) == 0
+    assert main(["backup", str(tmp_path / "b" / "audit.db"), "--by", "ops1", "--reason", "감사 제출"]) == 0
+    s = build(Settings.from_env())
+    try:
+        out = [(r["handler"], r["place"], r["action"], r["reason"], r["detail"]) for r in s.privacy.records.rows()
+               if r["action"] == "출력"]
+        assert out == [("ops1", "CLI", "출력", "정기 백업", "백업: night.db"),
+                       ("ops1", "CLI", "출력", "감사 제출", "백업: audit.db")]
+        assert s.privacy.records.verify()[1] is None
+    finally:
+        s.close()
+
+
+def test_the_terminal_downloads_an_attachment_for_its_requester_or_assignee_recorded(
+        tmp_path, monkeypatch, capsys, inquiry_knowledge):
+    monkeypatch.setenv("IEUM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("IEUM_SECRET_KEY", SECRET)
+    monkeypatch.setenv("IEUM_KNOWLEDGE", str(inquiry_knowledge))
+    monkeypatch.setenv("IEUM_AGENTS", "agent1")
+    s = build(Settings.from_env())
+    i = _file(s, "u1", attachments=[{"name": "오류화면.pdf", "data": PDF}])
+    s.inquiries.assign(i.receipt, "agent1")
+    s.close()
+    monkeypatch.chdir(tmp_path)
+    assert main(["privacy", "attachment", i.receipt, "1", "--by", "u2"]) == 2  # neither requester nor assignee
+    assert main(["privacy", "attachment", i.receipt, "1", "--by", "agent1", "--out", "a.pdf"]) == 2  # no reason
+    assert "사유" in capsys.readouterr().err and not (tmp_path / "a.pdf").exists()
+    assert main(["privacy", "attachment", i.receipt, "1", "--by", "u1"]) == 0  # the requester's own file
+    assert (tmp_path / "오류화면.pdf").read_bytes() == PDF and (tmp_path / "오류화면.pdf").stat().st_mode & 0o077 == 0
+    assert main(["privacy", "attachment", i.receipt, "1", "--by", "agent1", "--out", "a.pdf", "--reason", "화면 확인"]) == 0
+    assert (tmp_path / "a.pdf").read_bytes() == PDF
+    s = build(Settings.from_env())
+    try:
+        got = [(r["handler"], r["receipt"], r["action"], r["reason"], r["detail"]) for r in s.privacy.records.rows()
+               if r["action"] == "다운로드"]
+        assert got == [("u1", i.receipt, "다운로드", "본인 첨부파일", "첨부파일 1"),
+                       ("agent1", i.receipt, "다운로드", "화면 확인", "첨부파일 1")]
+    finally:
+        s.close()

@@ -3,7 +3,9 @@ refused), sessions and CSRF (a POST without the token changes nothing), security
 from IEUM_AGENTS losing access, the queue's filters and export, and `콘솔` in chat sending the link privately."""
 from __future__ import annotations
 
+import ast
 import http.cookiejar
+import json
 import re
 import subprocess
 import sys
@@ -94,7 +96,8 @@ def test_an_expired_link_is_refused(services, server):
 
 def test_without_a_session_every_page_explains_and_shows_nothing(services, server):
     i = file(services)
-    for path in ("/console/", "/console/inquiries", f"/console/inquiries/{i.receipt}", "/console/inquiries.csv"):
+    for path in ("/console/", "/console/inquiries", f"/console/inquiries/{i.receipt}", "/console/inquiries.csv",
+                 "/console/privacy?month=2022-08", "/console/privacy.csv?month=2022-08&reason=x"):
         status, where, html, headers = Browser(server.url).request(path)
         assert where.endswith("/console/welcome") and i.title not in html and "/ieum 콘솔" in html, path
         assert headers["X-Frame-Options"] == "DENY"
@@ -151,6 +154,136 @@ def test_console_actions_go_through_the_handlers_and_reach_the_requester(service
     targets = {(r["surface"], r["target"]) for r in rows}
     assert ("console", "user:u1") in targets and ("console", "channel:triage") in targets
     assert all(r["status"] == "sent" for r in rows)  # drained at once, not at the next tick
+
+
+def test_a_message_to_the_requester_is_delivered_and_kept_in_the_conversation(services, server):
+    i = file(services)
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    token = b.csrf(f"/console/inquiries/{i.receipt}")
+    b.request(f"/console/inquiries/{i.receipt}/start", {"_csrf": token})
+    status, _, html, _ = b.request(f"/console/inquiries/{i.receipt}/message",
+                                   {"_csrf": token, "message": "오늘 오후에 원격으로 확인하겠습니다. 담당 010-2345-6789"})
+    assert status == 200 and "요청자에게 메시지를 보냈습니다" in html
+    talk = html.split("<h2>대화</h2>")[1].split("<h2>조치</h2>")[0]
+    assert "원격으로 확인하겠습니다" in talk and "요청자에게" in talk and "010-2345-6789" not in html  # masked
+    assert services.inquiries.get(i.receipt).status == "조치중"  # a message changes no status
+    (row,) = [r for r in services.outbox.items() if r["target"] == "user:u1" and "원격으로" in r["reply"]]
+    assert row["surface"] == "console" and row["status"] == "sent" and "010-2345-6789" not in row["reply"]
+    # another message is its own delivery; an empty one is refused and sends nothing
+    b.request(f"/console/inquiries/{i.receipt}/message", {"_csrf": token, "message": "확인했습니다."})
+    n = len(services.outbox.items())
+    status, _, html, _ = b.request(f"/console/inquiries/{i.receipt}/message", {"_csrf": token, "message": "  "})
+    assert "보낼 메시지를 입력해 주세요" in html and len(services.outbox.items()) == n
+    assert len([r for r in services.outbox.items() if r["target"] == "user:u1" and "담당자 답글" in r["reply"]]) == 2
+    # an inquiry imported with `ieum inquiries file` has no chat to tell: the console offers no message to it
+    imported = file(services, source="import")
+    html = b.request(f"/console/inquiries/{imported.receipt}")[2]
+    assert "가져온 질의" in html and 'action="/console/inquiries/%s/message"' % imported.receipt not in html
+    assert 'action="/console/inquiries/%s/message"' % i.receipt in b.request(f"/console/inquiries/{i.receipt}")[2]
+
+
+def test_reply_button_is_the_requesters_alone_and_brings_the_answer_back(services):
+    """답장하기 (the way back on surfaces without threads): only the requester, never empty, masked, and the
+    answer to a 추가 정보 요청 returns the inquiry to 조치중."""
+    i = file(services)
+    services.inquiries.request_info(i.receipt, "agent1", "어느 시설인가요?")
+    click = lambda user, action, form=None: dispatch(  # noqa: E731
+        Incoming(user=user, action=action, value=i.receipt, form=form, surface="console"), services)
+    # the terminal prints the request without its button: the requester's view of the inquiry offers it
+    assert ("답장하기", "inquiry.reply") in [(c.label, c.action) for c in click("u1", "inquiry.view")[0].choices]
+    assert "inquiry.reply" not in [c.action for c in click("u2", "inquiry.view")[0].choices]
+    assert click("u2", "inquiry.reply")[0].kind == "error"
+    assert click("u2", "inquiry.reply.submit", {"message": "남의 질의"})[0].kind == "error"
+    (form,) = click("u1", "inquiry.reply")
+    assert form.form.action == "inquiry.reply.submit" and form.private
+    (again,) = click("u1", "inquiry.reply.submit", {"message": "  "})
+    assert again.form.errors and services.inquiries.get(i.receipt).status == "추가정보요청"
+    replies = click("u1", "inquiry.reply.submit", {"message": "행복요양원입니다. 010-2345-6789"})
+    assert "전달했습니다" in replies[0].text and replies[0].private
+    assert any(r.to_conversation == "triage" and "행복요양원" in r.text for r in replies)
+    assert not any("010-2345-6789" in r.text for r in replies)
+    after = services.inquiries.get(i.receipt, events=True)
+    assert after.status == "조치중" and after.events[-2].detail["text"].startswith("행복요양원입니다")
+    assert all("010-2345-6789" not in str(e.detail) for e in after.events)
+
+
+def test_the_assignee_downloads_an_attachment_with_a_reason_recorded(services, server):
+    pdf = b"%PDF-1.4\n" + b"SCREEN-" * 100
+    i = file(services, attachments=[{"name": "오류 화면.pdf", "data": pdf}])
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    token = b.csrf(f"/console/inquiries/{i.receipt}")
+    path = f"/console/inquiries/{i.receipt}/files/0"
+    downloads = lambda: [r for r in services.privacy.records.rows() if r["action"] == "다운로드"]  # noqa: E731
+    status, _, html, _ = b.request(path, {"_csrf": token, "reason": "화면 확인"})  # not the assignee
+    assert status == 403 and "SCREEN" not in html and not downloads()
+    html = b.request(f"/console/inquiries/{i.receipt}/assign", {"_csrf": token})[2]
+    assert "내려받기 (기록됨)" in html
+    assert b.request(path, {"reason": "화면 확인"})[0] == 403  # no CSRF token
+    status, _, html, _ = b.request(path, {"_csrf": token, "reason": " "})
+    assert status == 400 and "사유" in html and not downloads()
+    status, _, body, headers = b.request(path, {"_csrf": token, "reason": "화면 확인"})
+    assert status == 200 and body.encode() == pdf
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"].startswith("attachment;") and "UTF-8''" in headers["Content-Disposition"]
+    (rec,) = downloads()
+    assert (rec["handler"], rec["receipt"], rec["requester"], rec["reason"], rec["detail"]) == (
+        "agent1", i.receipt, "u1", "화면 확인", "첨부파일 1")
+    assert rec["place"].startswith("console")
+    assert b.request(f"/console/inquiries/{i.receipt}/files/5", {"_csrf": token, "reason": "x"})[0] == 403
+
+
+def test_the_monthly_review_page_is_the_reports_content_and_records_the_officers_sign_off(services, server):
+    i = file(services)
+    services.inquiries.assign(i.receipt, "agent2")
+    services.inquiries.read_subject_info(i.receipt, "agent2", where="slack")
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    status, _, html, _ = b.request("/console/privacy?month=2022-08")
+    assert status == 403 and "IEUM_PRIVACY_OFFICERS" in html and "agent2" not in html
+    assert "개인정보 점검" not in b.request("/console/inquiries")[2]
+    services.settings.extra["IEUM_PRIVACY_OFFICERS"] = "officer9, agent1"
+    html = b.request("/console/inquiries")[2]
+    assert 'href="/console/privacy"' in html
+    status, _, html, _ = b.request("/console/privacy?month=2022-08")
+    review = services.privacy.review("2022-08")
+    assert status == 200 and review.digest[:16] in html and "아직 개인정보 보호책임자의 확인이 없습니다" in html
+    assert "<td>agent2</td><td>u1</td><td>조회</td><td>1</td>" in html.replace("\n", "")
+    assert "<td>u1</td><td>u1</td><td>입력</td><td>1</td>" in html.replace("\n", "")
+    assert b.request("/console/privacy?month=2022-13")[2].count("YYYY-MM") == 1
+    # CSV: a download with a reason
+    assert b.request("/console/privacy.csv?month=2022-08")[0] == 400
+    status, _, body, _ = b.request("/console/privacy.csv?month=2022-08&reason=" + urllib.parse.quote("월간 점검 보관"))
+    assert status == 200 and "접속기록" in body and "850101" not in body
+    status, _, _, headers = b.request("/console/privacy.csv?month=2022-8%0D%0A&reason=x")  # typed loosely
+    assert status == 200 and headers["Content-Disposition"] == 'attachment; filename="privacy-2022-08.csv"'
+    # the sign-off: CSRF-checked, recorded with the month's digest, shown on the page
+    assert b.request("/console/privacy/ack", {"month": "2022-08"})[0] == 403 and services.privacy.records.acks("2022-08") == []
+    token = b.csrf("/console/privacy?month=2022-08")
+    status, where, html, _ = b.request("/console/privacy/ack", {"_csrf": token, "month": "2022-08", "note": "이상 없음"})
+    assert where.endswith("/console/privacy?month=2022-08") and "확인했다고 기록했습니다" in html
+    (ack,) = services.privacy.records.acks("2022-08")
+    assert (ack["officer"], ack["note"]) == ("agent1", "이상 없음") and ack["digest"] == services.privacy.review("2022-08").digest
+    assert "개인정보 보호책임자 agent1" in html and "이상 없음" in html
+
+
+def test_every_event_the_inquiries_write_has_a_korean_label_in_the_console_and_the_cli():
+    """The history is in Korean: a new kind of event (e.g. subject_moved) must not show as its code name."""
+    from bot.core.config import PROJECT_ROOT
+    from bot.surfaces.web.app import EVENT_LABELS
+
+    kinds = set()
+    for f in ("bot/inquiries/service.py", "handlers/threads.py"):  # every `…._event(n, actor, KIND, …)` call
+        for node in ast.walk(ast.parse((PROJECT_ROOT / f).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "_event" and len(node.args) > 2:
+                kind = node.args[2]
+                kinds |= {c.value for c in ([kind.body, kind.orelse] if isinstance(kind, ast.IfExp) else [kind])
+                          if isinstance(c, ast.Constant)}
+    assert {"filed", "subject_moved", "attachment_stored", "message"} <= kinds  # the pattern finds them
+    history = (PROJECT_ROOT / "knowledge" / "templates" / "inquiry_history.j2").read_text(encoding="utf-8")
+    assert kinds <= set(EVENT_LABELS), kinds - set(EVENT_LABELS)
+    assert not [k for k in kinds if f'"{k}":' not in history]
 
 
 def test_the_queue_filters_and_exports(services, server):
@@ -244,15 +377,22 @@ def slack_console(tmp_path, fake):
     services.close()
 
 
-def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_work(slack_console, fake):
-    from fakes.harness import AGENT, Client, message_event, submission
+def filed_in_slack_and_signed_in(services, server):
+    """U100 files inquiry 1 in Slack; the agent signs in to the console: (Slack client, browser, CSRF token)."""
+    from fakes.harness import AGENT, Client, submission
 
-    services, server = slack_console
     slack = Client(server.url)
     assert slack.interact(submission("U100", title="급여대장 출력 오류", content="출력이 안 됩니다."))[0] == 200
     b = Browser(server.url)
     b.sign_in(signin_link(services, AGENT))
-    token = b.csrf("/console/inquiries/1")
+    return slack, b, b.csrf("/console/inquiries/1")
+
+
+def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_work(slack_console, fake):
+    from fakes.harness import message_event
+
+    services, server = slack_console
+    slack, b, token = filed_in_slack_and_signed_in(services, server)
     b.request("/console/inquiries/1/assign", {"_csrf": token})
     status, _, html, _ = b.request("/console/inquiries/1/ask", {"_csrf": token, "question": "어느 시설의 급여대장인가요?"})
     assert status == 200 and "추가정보요청" in html
@@ -279,6 +419,29 @@ def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_wor
     fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.args.get("channel") == channel
                              and "다시 열었습니다" in str(c.args.get("text"))], 10)
 
+
+def test_the_slack_requester_answers_a_console_message_with_the_reply_button(slack_console, fake):
+    from fakes.harness import click, form_submission
+
+    services, server = slack_console
+    slack, b, token = filed_in_slack_and_signed_in(services, server)
+    b.request("/console/inquiries/1/message", {"_csrf": token, "message": "출력 화면을 캡처해 보내 주실 수 있나요?"})
+
+    def told(f):
+        return [c for c in f.of("chat.postMessage") if "캡처해 보내" in str(c.args.get("text", ""))
+                and str(c.args.get("channel", "")).startswith("D")]
+
+    (dm,) = fake.wait_for(told, 10)
+    assert "inquiry.reply|" in json.dumps(dm.args.get("blocks"), ensure_ascii=False)  # the 답장하기 button
+    assert slack.interact(click("U100", "inquiry.reply", "0000000001"))[0] == 200
+    (opened,) = fake.wait_for(lambda f: f.of("views.open"), 10)
+    assert "inquiry.reply.submit" in json.dumps(opened.args, ensure_ascii=False)
+    status, body = slack.interact(form_submission("U100", "inquiry.reply.submit", "0000000001",
+                                                  {"message": "캡처는 메일로 보냈습니다."}))
+    assert status == 200 and "errors" not in body
+    wait_until(lambda: "캡처는 메일로 보냈습니다" in b.request("/console/inquiries/1")[2])
+    fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.args.get("channel") == "CTRIAGE"
+                             and "캡처는 메일로" in str(c.args.get("text", ""))], 10)  # the card's thread hears it
 
 
 def test_gaps_group_declined_questions_masked_and_a_gap_becomes_a_faq_ieum_ask_answers(tmp_path, knowledge):

@@ -7,6 +7,7 @@ from pathlib import Path
 from bot.cli.common import _settings, operator, words
 from bot.core.privacy import key_problem
 from bot.infra.backup import BackupError, backup, restore
+from bot.inquiries.records import RecordError
 from bot.services import build
 
 
@@ -22,6 +23,18 @@ def cmd_backup(args) -> int:
     except BackupError as e:
         print(words("backup_failed", message=e), file=sys.stderr)
         return 1
+    # The copy holds every subject's data: an 출력 in the access records, with the operator and a reason
+    # (a backup that cannot be recorded is not kept).
+    services = build(settings)
+    try:
+        services.privacy.records.record(handler=operator(args, services), place="CLI", action="출력",
+                                        reason=args.reason, detail=f"백업: {Path(result['output']).name}"[:200])
+    except RecordError as e:
+        Path(result["output"]).unlink(missing_ok=True)
+        print(words("backup_not_recorded", message=str(e)), file=sys.stderr)
+        return 2
+    finally:
+        services.close()
     print(words("backup_done", output=result["output"], size=result["bytes"], seconds=result["seconds"],
                 inquiries=result.get("inquiries", 0)))
     print(words("backup_key_note"))
@@ -85,6 +98,8 @@ def register_cli(subparsers) -> None:
     b = subparsers.add_parser("backup", help="copy the database safely while the bot runs "
                                                 "(SQLite backup API; pg_dump of the bot's schema on PostgreSQL)")
     b.add_argument("output", help="the backup file to write")
+    b.add_argument("--reason", default="정기 백업", help="사유, for the access records (default: 정기 백업)")
+    b.add_argument("--by", help="who backs up, for the access records (default: IEUM_USER or the login account)")
     b.set_defaults(func=cmd_backup)
     r = subparsers.add_parser("restore", help="replace the database with a backup (refuses while in use)")
     r.add_argument("input", help="a file written by `ieum backup`")

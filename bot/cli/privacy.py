@@ -1,4 +1,4 @@
-"""`ieum privacy verify|report|purge|subject`: the access records, the monthly review, destruction (파기).
+"""`ieum privacy verify|report|purge|subject|attachment`: the access records, the monthly review, destruction (파기).
 
 The work is bot.inquiries.records' and bot.inquiries.protection's; this module parses and prints.
 """
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.cli.common import build_services, operator, words
+from bot.infra.store import private_file
 from bot.inquiries.records import RecordError
 from bot.inquiries.service import InquiryError
 
@@ -54,7 +55,23 @@ def cmd_subject(args, services) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"verify": cmd_verify, "report": cmd_report, "purge": cmd_purge, "subject": cmd_subject}
+def cmd_attachment(args, services) -> int:
+    """The terminal's download of one attachment (the requester's own, or the assignee's with a reason; recorded)."""
+    try:
+        name, body = services.inquiries.read_attachment(args.receipt, args.index - 1, operator(args, services),
+                                                        where="CLI", download=True, reason=args.reason or "")
+    except (InquiryError, RecordError) as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_REFUSED
+    out = Path(args.out) if args.out else Path(Path(name).name)
+    private_file(out)  # owner-only from the first byte, like the data directory
+    out.write_bytes(body)
+    print(words("attachment_saved", output=out, size=len(body)))
+    return EXIT_OK
+
+
+COMMANDS = {"verify": cmd_verify, "report": cmd_report, "purge": cmd_purge, "subject": cmd_subject,
+            "attachment": cmd_attachment}
 
 
 def cmd_privacy(args) -> int:
@@ -78,4 +95,10 @@ def register_cli(subparsers) -> None:
     s = sub.add_parser("subject", help="대상자 정보 보기 (요청자·담당자만, 접속기록에 남음)")
     s.add_argument("receipt")
     s.add_argument("--by", help="보는 사람의 계정 (기본: IEUM_USER 또는 로그인 계정)")
+    a = sub.add_parser("attachment", help="첨부파일 내려받기 (요청자 본인·담당자만, 접속기록에 다운로드로 남음)")
+    a.add_argument("receipt")
+    a.add_argument("index", type=int, help="첨부파일 번호 (1부터)")
+    a.add_argument("--out", help="저장할 파일 (기본: 첨부파일 이름)")
+    a.add_argument("--reason", help="내려받는 사유 (담당자는 필수, 요청자 본인은 생략 가능)")
+    a.add_argument("--by", help="내려받는 사람의 계정 (기본: IEUM_USER 또는 로그인 계정)")
     p.set_defaults(func=cmd_privacy)

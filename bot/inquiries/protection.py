@@ -193,6 +193,7 @@ class Privacy:
 
     def review(self, month: str) -> Review:
         start, end = month_bounds(month)
+        month = start.strftime("%Y-%m")  # as typed it may be '2022-9' or carry spaces: one spelling is stored
         rows = self.records.rows(start, end)
         counts: dict[tuple, int] = {}
         for r in rows:
@@ -254,8 +255,8 @@ class Privacy:
 
     def ack(self, month: str, officer: str, note: str = "") -> Review:
         review = self.review(month)
-        self.records.ack(month, officer, review.digest, note)
-        review.acks = self.records.acks(month)
+        self.records.ack(review.month, officer, review.digest, note)
+        review.acks = self.records.acks(review.month)
         return review
 
 

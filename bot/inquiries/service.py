@@ -1004,6 +1004,22 @@ class Inquiries:
             self._event(n, user, "info_received", {"status": IN_PROGRESS}, now)
         return self.get(n)
 
+    def message(self, number: str | int, agent: str, text: str, *, surface: str = "") -> Inquiry:
+        """A free-form message from the helpdesk to the requester on an open inquiry (the handlers deliver it):
+        kept in the conversation, personal data masked; the status does not change."""
+        n = parse_receipt(number)
+        text = mask((text or "").strip())
+        if not text:
+            raise Invalid({"message": "보낼 메시지를 입력해 주세요."})
+        if len(text) > MAX_NOTE:
+            raise Invalid({"message": f"메시지는 {MAX_NOTE}자 이내로 입력해 주세요."})
+        with self.store.transaction():
+            inq = self._own(n, agent)
+            if inq.status == DONE:
+                raise BadState(f"접수번호 {inq.receipt}는 이미 조치완료된 질의입니다. 재개한 뒤 보내 주세요.")
+            self._event(n, agent, "message", {"from": "agent", "text": text, "surface": surface})
+        return self.get(n, events=True)
+
     def reopen(self, number: str | int, agent: str) -> Inquiry:
         """재개: an agent reopens a completed inquiry (조치완료 → 조치중)."""
         n = parse_receipt(number)
@@ -1032,7 +1048,11 @@ class Inquiries:
         """재질의: a completed inquiry is reopened as a new inquiry linked to it (same requester only).
 
         The new inquiry keeps its parent's chat surface (`source`), so its notices and deadline warnings go
-        where the requester is; `parent_id` and the events on both record the re-inquiry."""
+        where the requester is; `parent_id` and the events on both record the re-inquiry.
+
+        Subject info the requester does not re-enter *moves* from the parent to the child: the parent is
+        조치완료 (its purpose is over) and the child needs it, so one copy lives on, destroyed on the child's
+        schedule or at the requester's request on the child; the parent keeps none that would outlive it."""
         parent = self.get(number)
         if user != parent.requester:
             raise Forbidden("재질의는 질의한 본인만 할 수 있습니다.")
@@ -1057,6 +1077,14 @@ class Inquiries:
                               parent_id=parent.id, source=parent.source, submission_id=submission_id,
                               _subject_token=token, where=where)
             self._event(parent.id, user, "reinquired", {"child": child.receipt})
+            if token:
+                c = self.store.conn
+                c.execute("PRAGMA secure_delete = ON")  # the parent's cell is zeroed, not left in a free page
+                c.execute("DELETE FROM inquiry_subjects WHERE inquiry_id = ?", [parent.id])
+                self._touch(parent.id, self.clock.now(), has_subject=0)
+                self._event(parent.id, user, "subject_moved", {"to": child.receipt})
+        if token:
+            self._record("변경", parent.id, parent.requester, user, where, detail=f"재질의 {child.receipt}로 대상자 정보 이전")
         return child
 
     def recommend(self, number: str | int, user: str) -> Inquiry:
@@ -1107,7 +1135,7 @@ class Inquiries:
             self.records.record(handler=handler, place=where or "미상", action=action, receipt=receipt(number),
                                 requester=requester, **more)
 
-    def pending_files(self, number: str | int) -> list[str]:
+    def pending_files(self, number: str | int) -> builtins.list[str]:
         """File ids of the chat files whose bytes have not been fetched yet (a Slack file is filed by id first)."""
         inq = self.get(number)
         return [r[0] for r in self._read("SELECT file_id FROM inquiry_attachments WHERE inquiry_id = ? "
@@ -1126,7 +1154,7 @@ class Inquiries:
         problem = (f"첨부파일을 가져오지 못했습니다: {name[:60]}" if data is None else
                    self._attachment_problem([{"name": name, "type": kind, "data": data}]))
         with self.store.transaction() as c:
-            if problem:
+            if problem or data is None:
                 c.execute("DELETE FROM inquiry_attachments WHERE id = ?", [row_id])
             else:
                 c.execute("UPDATE inquiry_attachments SET content = ?, size = ?, file_id = '' WHERE id = ?",
@@ -1137,8 +1165,11 @@ class Inquiries:
             self._record("입력", inq.id, inq.requester, inq.requester, where)
         return problem
 
-    def read_attachment(self, number: str | int, index: int, user: str, *, where: str = "") -> tuple[str, bytes]:
-        """(name, bytes) of the inquiry's `index`-th attachment (from 0), for the requester or the assignee only."""
+    def read_attachment(self, number: str | int, index: int, user: str, *, where: str = "",
+                        download: bool = False, reason: str = "") -> tuple[str, bytes]:
+        """(name, bytes) of the inquiry's `index`-th attachment (from 0), for the requester or the assignee only.
+        `download`: the bytes leave the system as a file (a 다운로드 record, which needs a `reason`; the
+        requester fetching their own file gives '본인 첨부파일')."""
         inq = self.get(number)
         if not user or user not in (inq.requester, inq.assignee):
             log.info("attachment of inquiry %s refused to %s", inq.receipt, user)
@@ -1146,7 +1177,10 @@ class Inquiries:
         rows = self._read("SELECT name, content FROM inquiry_attachments WHERE inquiry_id = ? ORDER BY id", [inq.id])
         if not 0 <= index < len(rows) or rows[index][1] is None:
             raise NotFound("첨부파일이 없습니다.")
-        self._record("조회", inq.id, inq.requester, user, where, detail=f"첨부파일 {index + 1}")
+        if download and user == inq.requester and not str(reason or "").strip():
+            reason = "본인 첨부파일"
+        self._record("다운로드" if download else "조회", inq.id, inq.requester, user, where,
+                     detail=f"첨부파일 {index + 1}", reason=reason)
         return rows[index][0], self.cipher.decrypt_bytes(rows[index][1])
 
     def read_subject_info(self, number: str | int, user: str, *, where: str = "") -> str:

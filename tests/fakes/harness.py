@@ -48,7 +48,7 @@ def env_for(data_dir: Path, fake_api_url: str, **extra) -> dict:
 
 def submission(user: str, *, title: str, content: str = "", subject: str = "", category: str = CATEGORY,
                kind: str = "사용법문의", public: bool = True, channel: str | None = None, view_id: str = "V1",
-               action: str = "inquiry.submit", state: str = '{"q": ""}') -> dict:
+               action: str = "inquiry.submit", state: str = '{"q": ""}', urgent: bool = False) -> dict:
     """A view_submission payload for the inquiry modal, as Slack sends it."""
     def text(v):
         return {"type": "plain_text_input", "value": v}
@@ -57,7 +57,7 @@ def submission(user: str, *, title: str, content: str = "", subject: str = "", c
         "title": {"title": text(title)},
         "category": {"category": {"type": "static_select", "selected_option": {"value": category}}},
         "type": {"type": {"type": "static_select", "selected_option": {"value": kind}}},
-        "urgent": {"urgent": {"type": "checkboxes", "selected_options": []}},
+        "urgent": {"urgent": {"type": "checkboxes", "selected_options": [{"value": "yes"}] if urgent else []}},
         "public": {"public": {"type": "checkboxes", "selected_options": [{"value": "yes"}] if public else []}},
         "content": {"content": text(content)},
         "subject_info": {"subject_info": text(subject)},

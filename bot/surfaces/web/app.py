@@ -16,15 +16,18 @@ import functools
 import hmac
 import io
 import logging
+from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from aiohttp import web
 
 from bot.core.messages import Incoming
 from bot.infra.businesshours import remaining_label
+from bot.inquiries.records import RecordError
 from bot.inquiries.service import DONE, PERIODS, STATUSES, WAITING, InquiryError
+from handlers.delivery import CHAT_SURFACES, act
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +39,16 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 EVENT_LABELS = {"filed": "접수", "assigned": "담당자 지정", "started": "조치 시작", "answered": "답변 등록",
                 "completed": "조치완료", "promoted": "FAQ 등록", "rated": "만족도 평가", "recommended": "추천",
                 "reinquired": "재질의", "subject_read": "대상자 정보 열람", "info_requested": "추가 정보 요청",
-                "info_received": "추가 정보 받음", "reopened": "재개", "note": "내부 메모", "message": "대화"}
+                "info_received": "추가 정보 받음", "reopened": "재개", "note": "내부 메모", "message": "대화",
+                "subject_moved": "대상자 정보 이전(재질의)", "subject_destroyed": "대상자 정보 파기",
+                "attachment_stored": "첨부파일 저장", "attachment_dropped": "첨부파일 제외"}
 # the console's buttons: the triage handler each one runs
 ACTIONS = {"assign": "triage.assign", "start": "triage.start", "answer": "triage.answer.submit",
            "complete": "triage.complete", "ask": "triage.ask.submit", "reopen": "triage.reopen",
-           "note": "triage.note.submit", "promote": "triage.promote.submit"}
+           "note": "triage.note.submit", "promote": "triage.promote.submit", "message": "triage.message.submit"}
 # the form fields each action posts (everything else in the POST is ignored)
-FIELDS = {"answer": ("answer",), "ask": ("question",), "note": ("note",), "promote": ("title", "answer", "questions")}
+FIELDS = {"answer": ("answer",), "ask": ("question",), "note": ("note",), "promote": ("title", "answer", "questions"),
+          "message": ("message",)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,12 +114,17 @@ class Console:
             raise web.HTTPForbidden(text="요청을 확인할 수 없습니다 (CSRF 토큰 없음). 페이지를 새로 고친 뒤 다시 시도하세요.")
         return data
 
+    def refuse(self, s, token, message: str, status: int) -> web.Response:
+        response = self.render("error", s, token, message=message)
+        response.set_status(status)
+        return response
+
     def render(self, name: str, s, token, **data) -> web.Response:
         from bot.infra.people import name_of
 
         notice = self.notices.pop(token, "") if token else ""
         return page(name, me=s.user, me_name=name_of(self.services, s.user) or s.user, csrf=s.csrf,
-                    notice=notice, **data)
+                    notice=notice, officer=self.officer(s.user), **data)
 
     # -- sign-in
 
@@ -208,16 +219,12 @@ class Console:
         fmt = request.match_info["fmt"]
         # The list names requesters and their organisations: a 다운로드 of personal data, refused without a
         # reason and recorded with it (안전성 확보조치 기준 제8조, bot/inquiries/records.py).
-        from bot.inquiries.records import RecordError
-
         try:
             self.services.privacy.records.record(
-                handler=s.user, place=f"console {request.remote or ''}".strip(), action="다운로드",
+                handler=s.user, place=place(request), action="다운로드",
                 reason=request.query.get("reason", ""), detail=f"질의 목록 내려받기 ({fmt})")
         except RecordError as e:
-            response = self.render("error", s, None, message=f"{e} 목록 화면의 '내려받는 사유'에 적어 주세요.")
-            response.set_status(400)
-            return response
+            return self.refuse(s, None, f"{e} 목록 화면의 '내려받는 사유'에 적어 주세요.", 400)
         f = self.filters(request.query, s.user)
         buf = io.BytesIO()
         loop = asyncio.get_running_loop()
@@ -244,7 +251,7 @@ class Console:
         for e in i.events:
             item = {"at": e.at[:16].replace("T", " "), "label": EVENT_LABELS.get(e.kind, e.kind), "kind": e.kind,
                     "actor": name_of(self.services, e.actor) or e.actor, "text": e.detail.get("text", ""),
-                    "surface": e.detail.get("surface", "")}
+                    "surface": e.detail.get("surface", ""), "side": e.detail.get("from", "")}
             (talk if e.kind in ("message", "info_requested") else events).append(item)
         canned = load_canned(self.services.settings.knowledge)
         draft = i.answer or ""
@@ -260,6 +267,7 @@ class Console:
                            remaining=self.services.inquiries.remaining_label(i),
                            assignee=name_of(self.services, i.assignee) if i.assignee else "",
                            done=i.status == DONE, waiting=i.status == WAITING, subject=subject, canned=canned,
+                           reachable=i.source in CHAT_SURFACES,
                            draft=draft, found=found, needle=needle, entry=query.get("entry", ""),
                            canned_index=query.get("canned", ""))
 
@@ -276,12 +284,11 @@ class Console:
         name = ACTIONS.get(what)
         if name is None:
             raise web.HTTPNotFound()
-        form = {k: str(data.get(k, "")) for k in FIELDS.get(what, ())} or None
+        # browsers post a textarea's line breaks as CRLF: kept as the chat surfaces write them
+        form = {k: str(data.get(k, "")).replace("\r\n", "\n") for k in FIELDS.get(what, ())} or None
         if what == "answer":
             form["complete"] = data.get("complete") == "1"
         incoming = Incoming(user=s.user, surface="web", action=name, value=i.receipt, form=form, direct=True)
-        from handlers.delivery import act
-
         loop = asyncio.get_running_loop()
         replies = await loop.run_in_executor(None, lambda: act(self.services, incoming, source=i.source))
         await loop.run_in_executor(None, self.services.outbox.drain)  # the requester hears now, not at the tick
@@ -297,10 +304,79 @@ class Console:
             raise web.HTTPSeeOther(f"/console/inquiries/{i.receipt}")
         try:
             text = self.services.inquiries.read_subject_info(i.receipt, s.user,
-                                                             where=f"console {request.remote or ''}".strip())
+                                                             where=place(request))
         except InquiryError as e:
             return self.render("error", s, token, message=str(e))
         return self.detail(s, token, i.receipt, subject=text or "(없음)")
+
+    async def attachment(self, request: web.Request) -> web.Response:
+        """An attachment as a file, for the assignee: a 다운로드 in the access records, refused without a reason."""
+        s, token = self.required(request)
+        data = await self.form(request, s)
+        receipt, index = request.match_info["receipt"], int(request.match_info["index"])
+        try:
+            i = self.services.inquiries.get(receipt)
+            if i.assignee != s.user:  # the requester has their own copy; in the console only the assignee
+                raise InquiryError("첨부파일은 담당자만 내려받을 수 있습니다. 먼저 맡기를 누르세요.")
+            name, body = self.services.inquiries.read_attachment(
+                i.receipt, index, s.user, where=place(request), download=True,
+                reason=str(data.get("reason", "")))
+        except (InquiryError, RecordError) as e:
+            return self.refuse(s, token, str(e), 400 if isinstance(e, RecordError) else 403)
+        return web.Response(body=body, headers={
+            "Content-Type": "application/octet-stream",  # never rendered by the browser, whatever it holds
+            "Content-Disposition": f"attachment; filename=\"attachment-{index + 1}\"; filename*=UTF-8''{quote(name, safe='')}"})
+
+    # -- the monthly review of the access records (월 1회 이상 점검)
+
+    def officer(self, user: str) -> bool:
+        officers = [o.strip() for o in self.services.settings.extra.get("IEUM_PRIVACY_OFFICERS", "").split(",")]
+        return user in officers
+
+    def officers_only(self, request: web.Request):
+        """(session, token) of a privacy officer; anyone else gets a Korean 403."""
+        s, token = self.required(request)
+        if not self.officer(s.user):
+            raise web.HTTPForbidden(text="월간 점검은 개인정보 보호책임자(IEUM_PRIVACY_OFFICERS)만 볼 수 있습니다.")
+        return s, token
+
+    async def review(self, request: web.Request) -> web.Response:
+        """`ieum privacy report --month` as a page, for the privacy officers (IEUM_PRIVACY_OFFICERS)."""
+        s, token = self.officers_only(request)
+        month = request.query.get("month") or last_month(self.services.clock.now())
+        privacy = self.services.privacy
+        try:
+            r = await asyncio.get_running_loop().run_in_executor(None, privacy.review, month)
+        except RecordError as e:
+            return self.render("error", s, token, message=str(e))
+        return self.render("privacy", s, token, r=r, policy=privacy.policy, month=month)
+
+    async def review_ack(self, request: web.Request) -> web.Response:
+        """The officer signs the month off (`--ack`), recorded with the month's digest."""
+        s, token = self.officers_only(request)
+        data = await self.form(request, s)
+        month = str(data.get("month", ""))
+        try:
+            r = self.services.privacy.ack(month, s.user, str(data.get("note", ""))[:500])
+        except RecordError as e:
+            return self.render("error", s, token, message=str(e))
+        self.notices[token] = f"{r.month} 점검을 확인했다고 기록했습니다."
+        raise web.HTTPSeeOther(f"/console/privacy?month={quote(r.month)}")
+
+    async def review_csv(self, request: web.Request) -> web.Response:
+        """The month's review as CSV: it names handlers and requesters, so a 다운로드 with a reason."""
+        s, token = self.officers_only(request)
+        month = request.query.get("month", "")
+        try:
+            r = self.services.privacy.review(month)
+            self.services.privacy.records.record(
+                handler=s.user, place=place(request), action="다운로드",
+                reason=request.query.get("reason", ""), detail=f"접속기록 점검 {month} CSV")
+        except RecordError as e:
+            return self.refuse(s, token, str(e), 400)
+        return web.Response(body=r.csv().encode("utf-8"), headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="privacy-{r.month}.csv"'})
 
     # -- insights and knowledge gaps
 
@@ -340,8 +416,6 @@ class Console:
         return _csv("insights.csv", rows)
 
     def gap_groups(self, days: int):
-        from datetime import timedelta
-
         from bot.knowledge.gaps import collect, group
 
         since = (self.services.clock.now() - timedelta(days=days)).isoformat(timespec="seconds")
@@ -406,6 +480,17 @@ def _csv(name: str, rows: list[list]) -> web.Response:
         "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def place(request: web.Request) -> str:
+    """Where a console request comes from, for the access records: the console and the client's address."""
+    return f"console {request.remote or ''}".strip()
+
+
+def last_month(now) -> str:
+    """The month a review done now looks at: the one before `now`'s (YYYY-MM)."""
+    first = now.replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
 def load_canned(knowledge: Path) -> list[dict]:
     """The canned answers of `knowledge/canned.yaml` (title, text); none when the file is absent or broken."""
     import yaml
@@ -435,6 +520,10 @@ def mount(web_app: web.Application, services):
     r.add_get(r"/console/inquiries.{fmt:csv|xlsx}", c.export)
     r.add_get("/console/inquiries/{receipt}", c.inquiry)
     r.add_post("/console/inquiries/{receipt}/{action}", c.action)
+    r.add_post(r"/console/inquiries/{receipt}/files/{index:\d{1,3}}", c.attachment)
+    r.add_get("/console/privacy", c.review)
+    r.add_get("/console/privacy.csv", c.review_csv)
+    r.add_post("/console/privacy/ack", c.review_ack)
     r.add_get("/console/insights", c.insights)
     r.add_get("/console/insights.csv", c.insights_csv)
     r.add_get("/console/gaps", c.gaps)
