@@ -80,7 +80,7 @@ def _assert_no_personal_data(capture) -> None:
     assert leaked == [], [m[:200] for m in leaked[:5]]
     lines = capture.written.getvalue().splitlines()
     assert all(json.loads(line)["level"] for line in lines)
-    assert not any(p in line for line in lines for p in PERSONAL)
+    assert [line[:300] for line in lines if any(p in line for p in PERSONAL)] == []
 
 
 def _restore_logging(root, old_level, old_handlers) -> None:
@@ -144,11 +144,14 @@ SEEDS = ["희망이음 접속 방법", "시스템 중단 기간이 언제예요"
 @st.composite
 def texts(draw) -> str:
     kind = draw(st.integers(0, 9))
+    # A seed stays a word of its own (a space after it): a personal number glued to more digits is a longer,
+    # different number, which the guard deliberately leaves alone (bot/core/privacy.py), while the leak check
+    # below looks for the seed's digits as a substring.
     if kind == 0:
-        return draw(st.sampled_from(SEEDS)) * draw(st.integers(1, 40000 // 40))  # up to ~40,000 chars
+        return (draw(st.sampled_from(SEEDS)) + " ") * draw(st.integers(1, 40000 // 40))  # up to ~40,000 chars
     base = draw(mixed_text(60))
     if kind <= 3:
-        base = draw(st.sampled_from(SEEDS)) + base
+        base = draw(st.sampled_from(SEEDS)) + " " + base
     if kind == 4:
         base = unicodedata.normalize("NFD", draw(st.text(HANGUL, min_size=1, max_size=20)) + base)
     return base

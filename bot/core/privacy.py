@@ -24,6 +24,8 @@ Shapes deliberately NOT treated as personal data (tests/test_privacy_guard.py ke
   resident number or a phone with them.
 - Thirteen digits whose first six are not a date (`1234567890123`): resident and foreigner numbers always
   start with YYMMDD (every seventh digit is some sex/century code, so that digit decides nothing).
+- A number glued to more digits (`3800101-1234567`, `800101-1234567800101`): the digit groups are judged
+  whole, and a seven-digit first group or a longer run is some other number (an account, a serial).
 - Six-digit birth dates alone (`900101`), eight-digit local numbers without an area code (`1234-5678`) and
   already masked numbers (`900101-1******`): they identify no one by themselves and appear in ordinary
   schedules and examples.
