@@ -214,7 +214,7 @@ class Load:
             await asyncio.sleep(1.0)
             conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
             try:
-                # each agent takes its own share (claim races are tests/test_triage.py's subject)
+                # each agent takes its own share (claim races are tests/inquiries/test_triage.py's subject)
                 rows = [r[0] for r in conn.execute("SELECT id FROM inquiries WHERE assignee IS NULL AND id % ? = ?"
                                                    " ORDER BY id LIMIT 5", [len(AGENTS), k])]
             except sqlite3.Error:

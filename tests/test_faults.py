@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes.harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, BotProcess, Client, FaultySlack, check_invariants,  # noqa: E402
                            click, form_submission, settings_for, submission, wait_until)
 

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 import unicodedata
 import urllib.parse
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes.harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, click, settings_for, submission,  # noqa: E402
                      table_counts)
 from fakes.slack import FakeSlack, event_body, message_event, payload_body, post, signature  # noqa: E402

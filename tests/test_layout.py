@@ -93,3 +93,14 @@ def test_the_surfaces_templates_are_package_data_and_render():
     # the folder helpdesk agents edit keeps only the bot's own words
     assert not list((PROJECT_ROOT / "knowledge" / "templates").glob("slack_*.j2"))
     assert not list((PROJECT_ROOT / "knowledge" / "templates").glob("teams_*.j2"))
+
+
+def test_tests_mirror_the_layout():
+    """A test of one layer or surface lives in the folder named after it (tests/inquiries tests bot/inquiries,
+    tests/surfaces/slack bot/surfaces/slack, tests/http bot/http.py); tests/ itself keeps what crosses them all."""
+    tests = PROJECT_ROOT / "tests"
+    folders = {p.parent for p in tests.rglob("test_*.py")} - {tests}
+    assert folders
+    for folder in folders:
+        source = PROJECT_ROOT / "bot" / folder.relative_to(tests)
+        assert source.is_dir() or source.with_suffix(".py").is_file(), f"{folder} mirrors nothing under bot/"

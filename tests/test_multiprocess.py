@@ -132,7 +132,7 @@ def test_events_and_forms_over_three_processes_are_handled_once_even_with_one_ki
 
 
 def test_reminders_due_while_three_processes_tick_are_sent_once(bots, fake):
-    # two reminders are due at 8/23 09:00 (tests/test_scheduler.py); three schedulers tick every second
+    # two reminders are due at 8/23 09:00 (tests/infra/test_scheduler.py); three schedulers tick every second
     bots(3, IEUM_NOW="2022-08-23T09:01:00+09:00", IEUM_REMINDER_CHANNELS="slack:C_NOTICE")
     wait_until(lambda: len([c for c in fake.of("chat.postMessage") if c.get("channel") == "C_NOTICE"]) >= 2,
                timeout=30)

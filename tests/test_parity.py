@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 import time
 from io import StringIO
 from pathlib import Path
@@ -19,7 +18,6 @@ from bot.surfaces.console.adapter import Console
 from bot.http import ServerThread
 from bot.services import build
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes import slack as slack_fake  # noqa: E402
 from fakes import teams as teams_fake  # noqa: E402
 

@@ -8,11 +8,11 @@ import sys
 import time
 from contextlib import contextmanager
 from io import StringIO
-from pathlib import Path
 
 from bot.surfaces.console.adapter import Console
+from bot.core.config import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 IEUM = [sys.executable, "-m", "bot.cli"]
 
 

@@ -4,11 +4,12 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from bot.core.config import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 VENV_IEUM = ROOT / ".venv" / "bin" / "ieum"
 
 

@@ -3,17 +3,14 @@ requests signed exactly like Slack's."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from bot.core.config import Settings
 from bot.http import SLACK_KEY, ServerThread
 from bot.services import build
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes.harness import wait_until
 from fakes.slack import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
                               payload_body, post, signed_headers)

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 from bot.core.clock import FixedClock, parse_time
+from bot.core.config import PROJECT_ROOT
 from bot.core.config import Settings
 from bot.knowledge.base import load_knowledge
 from bot.knowledge.search import Engine
 from bot.services import build
 from bot.knowledge.templates import Templates
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 # Another organisation's FAQ that shares words with the W4C pack's synonyms (새시스템 = 희망이음, 오픈 = 열려).
 FAQ = "id,question,answer\nf1,연차 신청 방법,인사 시스템에서 신청합니다.\nf2,새시스템 오픈일,새 그룹웨어는 10월 4일에 오픈합니다.\n"

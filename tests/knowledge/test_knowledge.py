@@ -3,11 +3,11 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from bot.core.config import DEFAULT_KNOWLEDGE
+from bot.core.config import PROJECT_ROOT
 from bot.knowledge.base import KnowledgeError, load_faq_file, load_knowledge
 from bot.knowledge.checking import check
 from bot.knowledge.search import Engine
@@ -18,7 +18,7 @@ IEUM = [sys.executable, "-m", "bot.cli"]
 
 def run(*args, input=None, env=None, cwd=None):
     return subprocess.run([*IEUM, *args], input=input, capture_output=True, text=True, timeout=60, env=env,
-                          cwd=cwd or Path(__file__).resolve().parent.parent)
+                          cwd=cwd or PROJECT_ROOT)
 
 
 def test_shipped_knowledge_is_sound(kb):

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge.base import Entry
+from bot.core.config import PROJECT_ROOT
 from bot.knowledge.search import Engine
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 CORPORA = Path(os.environ.get("IEUM_CORPORA") or ROOT.parent / "shared" / "eval" / "external")
 DECLINE_TARGET = 0.97
 SUBSET_INTENTS = 300

@@ -9,18 +9,18 @@ import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import services as services_mod
+from bot.core.config import PROJECT_ROOT
 from bot.core.clock import SEOUL, FixedClock
 from bot.core.config import Settings
 from bot.infra.scheduler import JOB_DEFAULTS, Scheduler, tick
 from bot.infra.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 
 def at(s: str) -> datetime:

@@ -6,9 +6,10 @@ import re
 import sys
 from pathlib import Path
 
+from bot.core.config import PROJECT_ROOT
 from test_console import _read_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 
 def plain(screen: str) -> str:

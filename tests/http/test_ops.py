@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes.harness import PERSONAL, SUBJECT, TRIAGE, Client, check_invariants, settings_for, submission  # noqa: E402
 from fakes.slack import FakeSlack  # noqa: E402
 
 from bot.infra.backup import BackupError, backup, in_use, restore  # noqa: E402
+from bot.core.config import PROJECT_ROOT
 from bot.infra.logs import setup as setup_logging  # noqa: E402
 from bot.core.messages import Reply  # noqa: E402
 from bot.http import ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 
 @pytest.fixture()

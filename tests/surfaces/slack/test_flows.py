@@ -3,14 +3,12 @@ server on 127.0.0.1, the fake Slack Web API, requests signed like Slack's."""
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes.harness import Client, FaultySlack, submission, wait_until  # noqa: E402
 from fakes.slack import command_body, event_body, message_event, payload_body, post, signed_headers  # noqa: E402
 # `helpdesk`: test_slack's bot with agents, here over the FaultySlack `fake` below

@@ -12,6 +12,8 @@ Skips, saying why, where node, npm, Chromium or Playwright is missing, or the pl
 """
 from __future__ import annotations
 
+from bot.core.config import PROJECT_ROOT
+
 import os
 import re
 import shutil
@@ -43,7 +45,7 @@ net.Server.prototype.listen = function (...args) {
   return listen.apply(this, args);
 };
 """
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 LINK = "[정부24 로그인](https://evil.example/login)"  # user text that must stay text on every card
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from bot.core.config import Settings
+from bot.core.config import PROJECT_ROOT
 from bot.services import build
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 SECRET = Fernet.generate_key().decode()
 
 

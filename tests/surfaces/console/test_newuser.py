@@ -2,13 +2,13 @@
 import io
 import subprocess
 import sys
-from pathlib import Path
 
 from bot.core.messages import Incoming, Reply
+from bot.core.config import PROJECT_ROOT
 from bot.surfaces.console.adapter import Console
 from handlers.router import dispatch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 EXE = b"MZ\x90\x00\x03\x00\x00\x00"
 
 

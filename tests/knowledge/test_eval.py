@@ -5,15 +5,15 @@ The scoring is the one of ../shared/eval/score.py: every expected group must app
 import json
 import re
 import unicodedata
-from pathlib import Path
 
 import pytest
 
 from bot.knowledge.search import Engine
+from bot.core.config import PROJECT_ROOT
 from bot.knowledge.templates import Templates
 
-DATA = Path(__file__).parent / "data"
-# Tuning sets are guarded where they were tuned (tests/test_timely.py for the rows asked at a moment).
+DATA = PROJECT_ROOT / "tests" / "data"
+# Tuning sets are guarded where they were tuned (tests/knowledge/test_timely.py for the rows asked at a moment).
 # untouched-report.jsonl was written from the seed alone and never tuned on (nor read by whoever tuned): it is the
 # honest figure of this engine. Never train or tune on it; once it has been looked at, a fresh set replaces it.
 SETS = sorted(p for p in [*DATA.glob("heldout*.jsonl"), *DATA.glob("train-*.jsonl"), DATA / "untouched-report.jsonl"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from pathlib import Path
 
 import jwt
 import pytest
@@ -14,12 +13,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.surfaces.teams import adapter as teams
+from bot.core.config import PROJECT_ROOT
 from bot.core.config import Settings
 from bot.core.messages import Choice, Reply
 from bot.http import TEAMS_KEY, ServerThread
 from bot.services import build
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakes.harness import wait_until
 from fakes.teams import (APP_ID, ISSUER, KID, OUTBOUND_TOKEN, FakeConnections, FakeTeams, card_action,
                         find_action, inputs, installed, mention, message, post)
@@ -378,7 +377,7 @@ def test_manifest_and_icons(tmp_path):
     import struct
     import zipfile
 
-    root = Path(__file__).resolve().parent.parent / "manifest"
+    root = PROJECT_ROOT / "manifest"
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["icons"] == {"color": "color.png", "outline": "outline.png"}
     assert set(manifest["bots"][0]["scopes"]) == {"personal", "team", "groupChat"}
