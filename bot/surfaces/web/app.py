@@ -108,11 +108,12 @@ class Console:
             raise web.HTTPSeeOther("/console/welcome")
         return s, token
 
-    async def form(self, request: web.Request, s) -> dict:
+    async def form(self, request: web.Request, s) -> dict[str, str]:
         data = await request.post()
         if not hmac.compare_digest(str(data.get("_csrf", "")), s.csrf):
             raise web.HTTPForbidden(text="요청을 확인할 수 없습니다 (CSRF 토큰 없음). 페이지를 새로 고친 뒤 다시 시도하세요.")
-        return data
+        # browsers post a textarea's line breaks as CRLF: every field is kept as the chat surfaces write text
+        return {k: str(v).replace("\r\n", "\n") for k, v in data.items()}
 
     def refuse(self, s, token, message: str, status: int) -> web.Response:
         response = self.render("error", s, token, message=message)
@@ -284,8 +285,7 @@ class Console:
         name = ACTIONS.get(what)
         if name is None:
             raise web.HTTPNotFound()
-        # browsers post a textarea's line breaks as CRLF: kept as the chat surfaces write them
-        form = {k: str(data.get(k, "")).replace("\r\n", "\n") for k in FIELDS.get(what, ())} or None
+        form = {k: data.get(k, "") for k in FIELDS.get(what, ())} or None
         if what == "answer":
             form["complete"] = data.get("complete") == "1"
         incoming = Incoming(user=s.user, surface="web", action=name, value=i.receipt, form=form, direct=True)

@@ -470,11 +470,12 @@ def test_gaps_group_declined_questions_masked_and_a_gap_becomes_a_faq_ieum_ask_a
             assert "급여 명세서 재발급은 어떻게 하나요" in draft
             status, where, html, _ = b.request("/console/gaps/faq", {
                 "_csrf": b.csrf("/console/gaps"), "title": "급여명세서 재발급 방법",
-                "questions": "급여 명세서 재발급은 어떻게 하나요\n급여명세서 다시 뽑기",
-                "answer": "ERP > 급여 > 급여명세서 메뉴에서 재발급을 누르세요."})
+                "questions": "급여 명세서 재발급은 어떻게 하나요\r\n급여명세서 다시 뽑기",  # a browser's CRLF
+                "answer": "ERP > 급여 > 급여명세서 메뉴에서 재발급을 누르세요.\r\n\r\n안 되면 질의하기로 알려 주세요."})
             assert where.endswith("/console/gaps") and "FAQ로 등록했습니다" in html
             reply = dispatch(Incoming(user="u2", text="급여명세서 다시 뽑기"), services)[0]
-            assert "재발급을 누르세요" in reply.text  # at once, in the serving bot
+            assert "재발급을 누르세요" in reply.text and "\r" not in reply.text  # at once, in the serving bot
+            assert not [f for f in knowledge.rglob("*.yaml") if "\\r" in f.read_text(encoding="utf-8")]  # YAML writes a CR as \\r
             html = b.request("/console/insights?days=7")[2]
             assert "<svg" in html and "자동 해결률" in html and "<script" not in html
             assert b.request("/console/insights.csv")[0] == 200
