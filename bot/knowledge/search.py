@@ -71,6 +71,7 @@ UNKNOWN_MASS_CAP = 2.0  # × the weight of one unknown word
 # Endings that mark a word as a predicate (verb or adjective), not a noun.
 _PREDICATE = re.compile(r"(어요|아요|여요|었|았|였|겠|는데|은데|ㄴ데|던데|거죠|는거|어야|아야|해야|어서|아서|"
                         r"[가-힣]죠|[가-힣]네요|[가-힣]어|[가-힣]아|는지|을지|려고|[가-힣]고싶)[?!.]*$")
+LEXICAL = "w:"  # a feature named by a word of the question its entry does not hold (see `Engine.features`)
 _NUMBER_WORD = re.compile(r"^[0-9]+(월|일|시|분|차|년|주|건|개)?$")
 MAX_QUERY_CHARS = 500  # longer input is cut: nobody asks a 40,000-character question
 LONG_MESSAGE = 50  # characters: a message this long may carry a greeting and a situation before its question
@@ -173,7 +174,8 @@ class DeclineModel:
                    data.get("rerank", {}))
 
     def confidence(self, features: dict[str, float]) -> float:
-        z = self.bias + sum(w * features.get(name, 0.0) for name, w in self.weights.items())
+        # `features` may name words (`LEXICAL` + word) the model never weighed: they count nothing.
+        z = self.bias + sum(self.weights.get(name, 0.0) * v for name, v in features.items())
         return 1 / (1 + math.exp(-max(min(z, 30.0), -30.0)))
 
     def preference(self, features: dict[str, float]) -> float:
@@ -788,7 +790,14 @@ class Engine:
         topic = max(known_nouns, key=lambda t: t.position) if known_nouns else None
         topic_covered = max((c for w, c in topic.expansions.items() if w in keys.q_words), default=0.0) if topic else 0.0
         title = set(keys.phrasings[0][1].split()) if keys.phrasings else set()  # the title is the first phrasing
-        return {
+        # The words of the question that this entry's questions do not hold, each a feature by name: the
+        # decline model learns from labelled sets what such a word usually is — chatter that any question
+        # may carry (안녕하세요, 센터장, quick) or a thing asked about that the entry does not answer (갱신,
+        # 모바일, 얼마, 양식). Only words seen in several sets written by different people get a weight.
+        lexical = {LEXICAL + t.surface: 1.0 for t in terms
+                   if not _NUMBER_WORD.match(t.surface)
+                   and max((c for w, c in t.expansions.items() if w in keys.q_words), default=0.0) < 0.5}
+        return {**lexical,
             "topic_covered": topic_covered,
             "topic_unknown": float(bool(unknown_nouns) and max(t.position for t in unknown_nouns)
                                    > (topic.position if topic else -1)),
