@@ -29,9 +29,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.core.clock import FixedClock, parse_time  # noqa: E402
 from bot.core.text import normalize  # noqa: E402
 from bot.knowledge.base import load_knowledge  # noqa: E402
-from bot.knowledge.search import (_GREETING_PREFIX, LEXICAL, MAX_QUERY_CHARS, RERANK,  # noqa: E402
+from bot.knowledge.search import (_GREETING_PREFIX, ENTRY, LEXICAL, MAX_QUERY_CHARS, RERANK,  # noqa: E402
                                   RERANK_WITHIN, DeclineModel, Engine)
 from bot.knowledge.templates import Templates  # noqa: E402
 
@@ -39,6 +40,7 @@ SHARED = ROOT.parent / "shared" / "eval"
 SETS = {
     "dev": SHARED / "dev.jsonl",
     "dev2": SHARED / "dev2.jsonl",
+    "timely-dev": SHARED / "timely-dev.jsonl",
     "heldout": ROOT / "tests" / "data" / "heldout.jsonl",
     "heldout2": ROOT / "tests" / "data" / "heldout2.jsonl",
     "tune": ROOT / "tests" / "data" / "heldout3-tune.jsonl",
@@ -59,7 +61,8 @@ CHAT = SHARED / "external" / "ChatbotData.csv"
 WRONG_ANSWER_COST = 2.0  # a confident wrong answer costs more than an honest decline: the user acts on it
 MIN_CHAT_DECLINED = 0.98
 LEXICON_MIN_SETS = (2,)  # words weighed by name: seen in at least this many sets …
-LEXICON_C = (1.0, 3.0)  # … with this inverse regularisation (leave-one-set-out chooses)
+LEXICON_C = (1.0, 3.0)
+RERANK_WORDS = True  # … with this inverse regularisation (leave-one-set-out chooses)
 
 
 def _norm(text: str) -> str:
@@ -71,8 +74,12 @@ def holds(answer: str, expect) -> bool:
     return all(any(_norm(alt) in a for alt in group) for group in expect)
 
 
-def collect(engine: Engine, templates: Templates):
-    """Per question: its set, its first RERANK candidates (features, right or not), whether it is answerable."""
+def collect(engine: Engine, kb):
+    """Per question: its set, its first RERANK candidates (features, right or not), whether it is answerable.
+
+    A question asked at a moment ("now") is judged by the answers rendered at that moment."""
+    clock = FixedClock(parse_time("2022-08-16T10:00"))
+    templates = Templates(kb, clock)
     rows = []
     for name, path in SETS.items():
         if not path.exists():
@@ -81,28 +88,41 @@ def collect(engine: Engine, templates: Templates):
             if not line.strip():
                 continue
             r = json.loads(line)
-            if "now" in r:  # time-dependent questions are scored with IEUM_NOW, elsewhere
-                continue
-            rows.append(_row(engine, templates, name, r["query"], r["expect"]))
+            if r.get("now"):
+                clock.set(parse_time(r["now"]))
+            rows.append(_row(engine, templates, name, r["query"], r["expect"], timely=bool(r.get("now"))))
     with open(CHAT, encoding="utf-8") as f:
         for r in csv.DictReader(f):
             rows.append(_row(engine, templates, "chat", r["Q"], None))
     return rows
 
 
-def _row(engine, templates, name, query, expect):
+def collect_cached(cache: Path | None = None):
+    """`collect` over the knowledge base, or what an earlier run kept in `cache`."""
+    if cache and cache.exists():
+        return pickle.loads(cache.read_bytes())
+    kb = load_knowledge(ROOT / "knowledge")
+    rows = collect(Engine.from_knowledge(kb), kb)
+    if cache:
+        cache.write_bytes(pickle.dumps(rows))
+    return rows
+
+
+def _row(engine, templates, name, query, expect, timely=False):
     # The engine's own gate: questions it declines before any model (small talk, nothing to look up)
     # carry no candidates.
     res = engine.answer(query)
     cands = []
     if res.features:
-        terms = engine.terms(_GREETING_PREFIX.sub("", normalize(query[:MAX_QUERY_CHARS])))
+        text = _GREETING_PREFIX.sub("", normalize(query[:MAX_QUERY_CHARS]))
+        terms = engine.terms(text)
         matches = engine._rank(terms, RERANK)
         for i, m in enumerate(matches[:RERANK]):
             right = bool(expect) and holds(templates.render_answer(m.entry), expect)
-            cands.append({"features": engine.candidate_features(terms, matches, i), "right": right,
+            cands.append({"features": engine.candidate_features(terms, matches, i, text), "right": right,
                           "score": m.score})
-    return {"set": name, "cands": cands, "answerable": expect is not None, "query": query, "expect": expect}
+    return {"set": name, "cands": cands, "answerable": expect is not None, "query": query, "expect": expect,
+            "timely": timely}
 
 
 def matrix(feats, names):
@@ -131,14 +151,17 @@ def lexicon(rows, min_sets):
             continue
         for c in r["cands"]:
             for k in c["features"]:
-                if k.startswith(LEXICAL):
+                if k.startswith((LEXICAL, ENTRY)):
                     sets_of.setdefault(k, set()).add(r["set"])
     return sorted(k for k, v in sets_of.items() if len(v) >= min_sets)
 
 
-def train_rerank(rows, names):
+def train_rerank(rows, names, min_sets=0, c_reg=1.0):
     """Pointwise: which candidate is right, among the candidates of questions where some but not all are."""
     from sklearn.linear_model import LogisticRegression
+
+    if min_sets and RERANK_WORDS:
+        names = [*names, *lexicon(rows, min_sets)]
 
     feats, y = [], []
     for r in rows:
@@ -148,8 +171,8 @@ def train_rerank(rows, names):
             continue
         feats += [c["features"] for c in cands]
         y += labels
-    model = LogisticRegression(C=1.0, max_iter=3000).fit(matrix(feats, names), np.array(y, dtype=int))
-    return dict(zip(names, map(float, model.coef_[0])))
+    model = LogisticRegression(C=c_reg, max_iter=3000).fit(matrix(feats, names), np.array(y, dtype=int))
+    return {n: float(v) for n, v in zip(names, model.coef_[0]) if not n.startswith((LEXICAL, ENTRY)) or abs(v) >= 0.01}
 
 
 def contenders(row):
@@ -179,7 +202,7 @@ def train_decline(rows, names, rerank, min_sets=0, c_reg=1.0):
     n_chat = sum(1 for r, _ in chosen if r["set"] == "chat") or 1
     w = np.array([neg_in / n_chat if r["set"] == "chat" else 1.0 for r, _ in chosen])
     model = LogisticRegression(C=c_reg, max_iter=3000).fit(x, y, sample_weight=w)
-    weights = {n: float(v) for n, v in zip(names, model.coef_[0]) if not n.startswith(LEXICAL) or abs(v) >= 0.01}
+    weights = {n: float(v) for n, v in zip(names, model.coef_[0]) if not n.startswith((LEXICAL, ENTRY)) or abs(v) >= 0.01}
     return weights, float(model.intercept_[0])
 
 
@@ -196,8 +219,9 @@ def score_rows(rows, weights, bias, rerank):
 def figures(rows, scored, t):
     """top1, decline, false_decline of the in-domain rows, and the share of chat declined, at threshold t."""
     out = {}
-    for name in [*SETS, "all"]:
-        sub = [(r, s) for r, s in zip(rows, scored) if r["set"] != "chat" and (name == "all" or r["set"] == name)]
+    for name in [*SETS, "all", "timely"]:  # timely: every question asked at a moment, whatever its set
+        sub = [(r, s) for r, s in zip(rows, scored) if r["set"] != "chat"
+               and (name == "all" or r["set"] == name or name == "timely" and r.get("timely"))]
         ans = [s for r, s in sub if r["answerable"]]
         out_ = [s for r, s in sub if not r["answerable"]]
         if not ans:
@@ -252,7 +276,7 @@ def loso(rows, names, min_sets=0, c_reg=1.0):
     for fold in folds:
         held = set(fold)
         train = [r for i, r in enumerate(rows) if i not in held]
-        rr = train_rerank(train, names)
+        rr = train_rerank(train, names, min_sets, c_reg)
         w, b = train_decline(train, names, rr, min_sets, c_reg)
         for i, sc in zip(fold, score_rows([rows[i] for i in fold], w, b, rr)):
             scored[i] = sc
@@ -271,14 +295,8 @@ def main() -> int:
     p.add_argument("--cache", type=Path, help="keep the asked questions' candidates in this file (experiments only: "
                    "stale as soon as the engine or a set changes)")
     args = p.parse_args()
-    if args.cache and args.cache.exists():
-        rows = pickle.loads(args.cache.read_bytes())
-    else:
-        kb = load_knowledge(ROOT / "knowledge")
-        rows = collect(Engine.from_knowledge(kb), Templates(kb))
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps(rows))
-    every = sorted(k for k in next(c["features"] for r in rows for c in r["cands"]) if not k.startswith(LEXICAL))
+    rows = collect_cached(args.cache)
+    every = sorted(k for k in next(c["features"] for r in rows for c in r["cands"]) if not k.startswith((LEXICAL, ENTRY)))
 
     # Features are chosen by leave-one-set-out cost too: those that generalise, not those that memorise.
     # Each candidate: (feature names, the fewest sets a word must occur in to be weighed (0: no words), C).
@@ -306,7 +324,7 @@ def main() -> int:
         if r["set"] != "chat" and c >= t and r["answerable"] and len(r["cands"]) > 1:
             answered.append((r, right))
     margins = []
-    rr_all = train_rerank(rows, names)
+    rr_all = train_rerank(rows, names, min_sets, c_reg)
     for m in (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0):
         asked = rescued = wrong = 0
         for r, right in answered:
@@ -321,7 +339,7 @@ def main() -> int:
     clarify = max((mm for mm in margins if mm["asked"] <= 0.08), key=lambda mm: (mm["rescued"], -mm["margin"]))
 
     report = figures(rows, scored, t)
-    rerank = train_rerank(rows, names)
+    rerank = train_rerank(rows, names, min_sets, c_reg)
     weights, bias = train_decline(rows, names, rerank, min_sets, c_reg)
     fit = figures(rows, score_rows(rows, weights, bias, rerank), t)
     print(json.dumps({"features": label, "threshold": t, "clarify_margin": clarify["margin"],
