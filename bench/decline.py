@@ -60,6 +60,7 @@ SUBSETS = {
 CHAT = SHARED / "external" / "ChatbotData.csv"
 WRONG_ANSWER_COST = 2.0  # a confident wrong answer costs more than an honest decline: the user acts on it
 MIN_CHAT_DECLINED = 0.98
+COST_TIE = 0.002  # costs this close are one: a few questions of ~2,500 (the curve is flat near its lowest)
 LEXICON_MIN_SETS = (2,)  # words weighed by name: seen in at least this many sets …
 LEXICON_C = (1.0, 3.0)
 RERANK_WORDS = True  # … with this inverse regularisation (leave-one-set-out chooses)
@@ -284,8 +285,10 @@ def loso(rows, names, min_sets=0, c_reg=1.0):
 
 
 def operating_point(points):
-    ok = [pt for pt in points if pt["chat_declined"] >= MIN_CHAT_DECLINED]
-    return min(ok or points, key=lambda pt: (pt["cost"], -pt["threshold"]))
+    """The lowest threshold whose cost is within COST_TIE of the lowest: where the curve is flat, answer."""
+    ok = [pt for pt in points if pt["chat_declined"] >= MIN_CHAT_DECLINED] or points
+    lowest = min(pt["cost"] for pt in ok)
+    return min((pt for pt in ok if pt["cost"] <= lowest + COST_TIE), key=lambda pt: pt["threshold"])
 
 
 def main() -> int:

@@ -4,9 +4,10 @@
     .venv/bin/python bench/kiwi.py            # cost (start-up, memory, time per question) and accuracy
 
 Cost: the time to build Kiwi and analyse its first question, the resident memory it adds, and the time per
-question over one labelled set. Accuracy: the decline model of bench/decline.py, leave one set out, with
-the words the engine finds (`LEXICAL` features) against the same plus Kiwi's content morphemes (nouns,
-roots, verb and adjective stems, foreign words) that the candidate entry's questions do not hold.
+question over the labelled questions. Accuracy: the decline model of bench/decline.py, leave one set out,
+with the words and syllable pairs the engine finds (`LEXICAL` features) against the same plus Kiwi's
+content morphemes (nouns, roots, verb and adjective stems, foreign words) that the candidate entry's
+questions do not hold. An optional argument: bench/decline.py's --cache file.
 """
 from __future__ import annotations
 
@@ -70,8 +71,8 @@ def main() -> int:
     every = sorted(k for k in next(c["features"] for r in rows for c in r["cands"])
                    if not k.startswith((D.LEXICAL, D.ENTRY)))
     out = {"cost": cost}
-    for label, keep in (("engine words", lambda k: not k.startswith(D.LEXICAL + "k:")),
-                        ("engine words + Kiwi morphemes", lambda k: True)):
+    for label, keep in (("engine words and pairs", lambda k: not k.startswith(D.LEXICAL + "k:")),
+                        ("engine words and pairs + Kiwi morphemes", lambda k: True)):
         trimmed = [{**r, "cands": [{**c, "features": {k: v for k, v in c["features"].items() if keep(k)}}
                                    for c in r["cands"]]} for r in rows]
         scored = D.loso(trimmed, every, D.LEXICON_MIN_SETS[0], max(D.LEXICON_C))
