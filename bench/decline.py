@@ -6,8 +6,12 @@
 Every labelled question is asked; each of its first RERANK candidates is *right* when its answer holds the
 expected facts (the rule of ../shared/eval/score.py). Two logistic regressions over `Engine.features` of a
 (question, candidate) pair: the re-ranker (pointwise: is this candidate right?) picks the first among the
-candidates within RERANK_WITHIN points, the decline model learns P(right) of that choice. Out-of-domain chat
-(ChatbotData) joins as negatives, weighed as much as all in-domain negatives together.
+candidates within RERANK_WITHIN points, the decline model learns P(right) of that choice. Besides the
+round-2 features, both may weigh words by name (`LEXICAL`, `ENTRY`): the words and syllable pairs a question
+says that its candidate entry does not hold, and the entry; only those found in at least LEXICON_MIN_SETS
+sets (of the training folds) get a weight. Questions asked at a moment are judged by the answers rendered at
+that moment. Out-of-domain chat (ChatbotData) joins as negatives, weighed as much as all in-domain negatives
+together.
 
 Figures are honest: every set's confidences come from models trained without that set (leave one set
 out); the feature subset, the curve and the operating point are chosen from those. The models shipped are
@@ -369,8 +373,12 @@ def _write_outputs(points, chosen, report, fit, margins, clarify, label):
              "Two logistic models over the features of a (question, candidate) pair (`Engine.features`): the "
              "re-ranker picks which of the first candidates goes first, the decline model whether that one answers. "
              "Figures are leave-one-set-out (each set scored by models trained without it); *fit* is the shipped "
-             "model on its own training data, for comparison only.", "",
-             f"Features: **{label}**. Operating point: threshold **{chosen['threshold']:.2f}** (lowest cost, a wrong "
+             "model on its own training data, for comparison only. Questions asked at a moment are in their set "
+             "(answers rendered at that moment) and also counted together as *timely*. *words* are the words and "
+             "syllable pairs of a question its candidate entry does not hold, and the entry, each a feature by name "
+             "(`Engine.features`), weighed when they occur in at least that many sets.", "",
+             f"Features: **{label}**. Operating point: threshold **{chosen['threshold']:.2f}** (lowest cost within "
+             f"{COST_TIE:g}, a wrong "
              f"answer costing {WRONG_ANSWER_COST:g}× a decline, ChatbotData declined ≥ {MIN_CHAT_DECLINED:.0%}); "
              f"clarification margin **{clarify['margin']:g}** score points.", "",
              "![precision against coverage](decline_curve.png)", "",

@@ -765,7 +765,7 @@ class Engine:
             if not self._spellings:
                 for spelling, head in self.synonyms.canonical.items():
                     self._spellings.setdefault(head, []).append(spelling)
-            heads = sorted(set(self.read(said).split()) & self._spellings.keys())
+            heads = sorted(self._keys[entry_id].q_words & self._spellings.keys())  # its words, one spelling each
             # every spelling of its words counts as said ('옛날 시스템' is the W4C an entry names)
             text = "|".join(["".join(said.split()), *(s for h in heads for s in self._spellings[h])])
             self._phrased_cache[entry_id] = text
