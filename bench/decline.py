@@ -66,8 +66,7 @@ WRONG_ANSWER_COST = 2.0  # a confident wrong answer costs more than an honest de
 MIN_CHAT_DECLINED = 0.98
 COST_TIE = 0.002  # costs this close are one: a few questions of ~2,500 (the curve is flat near its lowest)
 LEXICON_MIN_SETS = (2,)  # words weighed by name: seen in at least this many sets …
-LEXICON_C = (1.0, 3.0)
-RERANK_WORDS = True  # … with this inverse regularisation (leave-one-set-out chooses)
+LEXICON_C = (1.0, 3.0)  # … with this inverse regularisation (leave-one-set-out chooses)
 
 
 def _norm(text: str) -> str:
@@ -165,7 +164,7 @@ def train_rerank(rows, names, min_sets=0, c_reg=1.0):
     """Pointwise: which candidate is right, among the candidates of questions where some but not all are."""
     from sklearn.linear_model import LogisticRegression
 
-    if min_sets and RERANK_WORDS:
+    if min_sets:
         names = [*names, *lexicon(rows, min_sets)]
 
     feats, y = [], []

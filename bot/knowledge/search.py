@@ -207,6 +207,8 @@ class Engine:
         self._stem_cache: dict[str, str] = {}  # raw word -> stem ("" for a function word)
         self._phrased_cache: dict[str, str] = {}  # entry id -> its phrasings as one string (`_phrased`)
         self._spellings: dict[str, list[str]] = {}  # a synonym group's first word -> its spellings
+        for spelling, head in self.synonyms.canonical.items():
+            self._spellings.setdefault(head, []).append(spelling)
         self.vocab: set[str] = set()
         self._bulk = False
         entries = list(entries)
@@ -312,11 +314,8 @@ class Engine:
         return self._words(text)
 
     def _words(self, text: str) -> list[str]:
-        return [c for c in map(_clean_word, self.read(text).split()) if c]
-
-    def read(self, text: str) -> str:
-        """`text` normalised, English read as Korean, synonyms rewritten to one word; particles still there."""
-        return self.synonyms.apply(english().apply(normalize(text[:MAX_QUERY_CHARS])))
+        text = self.synonyms.apply(english().apply(normalize(text[:MAX_QUERY_CHARS])))
+        return [c for c in map(_clean_word, text.split()) if c]
 
     def _learn_words(self, entries: list[Entry]) -> None:
         # Stems are trusted only when the bare word occurs somewhere: collect every raw word first.
@@ -762,9 +761,6 @@ class Engine:
         if text is None:
             entry = self.entries[entry_id]
             said = normalize(" ".join(entry.phrasings))
-            if not self._spellings:
-                for spelling, head in self.synonyms.canonical.items():
-                    self._spellings.setdefault(head, []).append(spelling)
             heads = sorted(self._keys[entry_id].q_words & self._spellings.keys())  # its words, one spelling each
             # every spelling of its words counts as said ('옛날 시스템' is the W4C an entry names)
             text = "|".join(["".join(said.split()), *(s for h in heads for s in self._spellings[h])])
