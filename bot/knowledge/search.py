@@ -71,6 +71,8 @@ UNKNOWN_MASS_CAP = 2.0  # × the weight of one unknown word
 # Endings that mark a word as a predicate (verb or adjective), not a noun.
 _PREDICATE = re.compile(r"(어요|아요|여요|었|았|였|겠|는데|은데|ㄴ데|던데|거죠|는거|어야|아야|해야|어서|아서|"
                         r"[가-힣]죠|[가-힣]네요|[가-힣]어|[가-힣]아|는지|을지|려고|[가-힣]고싶)[?!.]*$")
+LEXICAL = "w:"  # a feature named by a word of the question its entry does not hold (see `Engine.features`)
+ENTRY = "e:"  # a feature named by the entry
 _NUMBER_WORD = re.compile(r"^[0-9]+(월|일|시|분|차|년|주|건|개)?$")
 MAX_QUERY_CHARS = 500  # longer input is cut: nobody asks a 40,000-character question
 LONG_MESSAGE = 50  # characters: a message this long may carry a greeting and a situation before its question
@@ -173,12 +175,13 @@ class DeclineModel:
                    data.get("rerank", {}))
 
     def confidence(self, features: dict[str, float]) -> float:
-        z = self.bias + sum(w * features.get(name, 0.0) for name, w in self.weights.items())
+        # `features` may name words (`LEXICAL` + word) the model never weighed: they count nothing.
+        z = self.bias + sum(self.weights.get(name, 0.0) * v for name, v in features.items())
         return 1 / (1 + math.exp(-max(min(z, 30.0), -30.0)))
 
     def preference(self, features: dict[str, float]) -> float:
         """The re-ranker's score of one candidate (a logit: only the order matters)."""
-        return sum(w * features.get(name, 0.0) for name, w in self.rerank.items())
+        return sum(self.rerank.get(name, 0.0) * v for name, v in features.items())
 
 
 class Engine:
@@ -202,6 +205,10 @@ class Engine:
         self._buckets: dict[str, tuple[list[str], list[str]]] = {}  # first jamo -> (jamo keys, words)
         self._known_raw: set[str] = set()
         self._stem_cache: dict[str, str] = {}  # raw word -> stem ("" for a function word)
+        self._phrased_cache: dict[str, str] = {}  # entry id -> its phrasings as one string (`_phrased`)
+        self._spellings: dict[str, list[str]] = {}  # a synonym group's first word -> its spellings
+        for spelling, head in self.synonyms.canonical.items():
+            self._spellings.setdefault(head, []).append(spelling)
         self.vocab: set[str] = set()
         self._bulk = False
         entries = list(entries)
@@ -225,7 +232,7 @@ class Engine:
 
     # ---- a saved index, so a large base starts in seconds ---------------------------------------
 
-    INDEX_VERSION = 2
+    INDEX_VERSION = 3  # 3: the entry keeps its phrasings as one string (`_phrased`)
 
     @staticmethod
     def fingerprint(entries: Iterable[Entry], synonyms: Iterable[Iterable[str]]) -> str:
@@ -359,6 +366,7 @@ class Engine:
     def _index(self, entry: Entry) -> None:
         if entry.id in self.entries:
             self.remove(entry.id)
+        self._phrased_cache.pop(entry.id, None)
         if not self._bulk:
             # A live addition may teach new bare words, which can change how others strip.
             before = len(self._known_raw)
@@ -428,6 +436,7 @@ class Engine:
         with self._lock:
             keys = self._keys.pop(entry_id, None)
             self.entries.pop(entry_id, None)
+            self._phrased_cache.pop(entry_id, None)
             if keys is not None:
                 self._drop_keys(entry_id, keys)
 
@@ -698,8 +707,9 @@ class Engine:
             return Result(query, False, reason="gibberish" if (query or "").strip() else "empty")
         # A greeting in front of a question is manners, not content: "안녕하세요, 주소 알려주세요".
         with self._lock:
-            terms = self.terms(_GREETING_PREFIX.sub("", text))
-            matches, features = self.candidates(terms, alternatives + 1)
+            asked_text = _GREETING_PREFIX.sub("", text)
+            terms = self.terms(asked_text)
+            matches, features = self.candidates(terms, alternatives + 1, asked_text)
         small = _smalltalk(text)
         if _ONLY_SMALLTALK.match(text):
             return Result(query, False, None, [], reason=small or "chitchat")
@@ -720,31 +730,44 @@ class Engine:
                           features=features)
         # Two entries about as likely: ask which one instead of guessing (the caller shows both).
         close = [m for m in matches[1:] if abs(best.score - m.score) <= self.model.clarify_margin
-                 and self.model.confidence(self.features(terms, [m, best])) >= self.model.threshold]
+                 and self.model.confidence(self.features(terms, [m, best], asked_text)) >= self.model.threshold]
         return Result(query, True, best, matches[1:], confidence=confidence, close=close,
                       features=features)
 
-    def candidates(self, terms: list[Term], limit: int) -> tuple[list[Match], dict[str, float]]:
+    def candidates(self, terms: list[Term], limit: int, text: str = "") -> tuple[list[Match], dict[str, float]]:
         """The ranked matches, the re-ranker's choice first, and the features of that choice."""
         matches = self._rank(terms, max(limit, RERANK))
         if not matches:
             return [], {}
         close = [m for m in matches[1:RERANK] if matches[0].score - m.score <= RERANK_WITHIN]
         if not self.model.rerank or not close:
-            return matches[:limit], self.features(terms, matches)
+            return matches[:limit], self.features(terms, matches, text)
         scored = []
         for i in range(len(close) + 1):
-            f = self.candidate_features(terms, matches, i)
+            f = self.candidate_features(terms, matches, i, text)
             scored.append((-self.model.preference(f), i, f))
         _, i, f = min(scored)
         return ([matches[i], *matches[:i], *matches[i + 1:]])[:limit], f
 
-    def candidate_features(self, terms: list[Term], matches: list[Match], i: int) -> dict[str, float]:
+    def candidate_features(self, terms: list[Term], matches: list[Match], i: int, text: str = "") -> dict[str, float]:
         """`features` of the i-th match, against the strongest other one."""
         others = matches[1:2] if i == 0 else matches[:1]
-        return self.features(terms, [matches[i], *others])
+        return self.features(terms, [matches[i], *others], text)
 
-    def features(self, terms: list[Term], matches: list[Match]) -> dict[str, float]:
+    def _phrased(self, entry_id: str) -> str:
+        """An entry's title and questions, normalised, without spaces, and every spelling of the synonyms they
+        use; cached per entry."""
+        text = self._phrased_cache.get(entry_id)
+        if text is None:
+            entry = self.entries[entry_id]
+            said = normalize(" ".join(entry.phrasings))
+            heads = sorted(self._keys[entry_id].q_words & self._spellings.keys())  # its words, one spelling each
+            # every spelling of its words counts as said ('옛날 시스템' is the W4C an entry names)
+            text = "|".join(["".join(said.split()), *(s for h in heads for s in self._spellings[h])])
+            self._phrased_cache[entry_id] = text
+        return text
+
+    def features(self, terms: list[Term], matches: list[Match], text: str = "") -> dict[str, float]:
         """What the decline model looks at for the best match (`matches[0]`), each roughly 0..1.
 
         Besides how much of the question the entry covers, it asks whether the *thing asked about* is
@@ -788,7 +811,22 @@ class Engine:
         topic = max(known_nouns, key=lambda t: t.position) if known_nouns else None
         topic_covered = max((c for w, c in topic.expansions.items() if w in keys.q_words), default=0.0) if topic else 0.0
         title = set(keys.phrasings[0][1].split()) if keys.phrasings else set()  # the title is the first phrasing
-        return {
+        # The words of the question that this entry's questions do not hold, each a feature by name: the
+        # decline model learns from labelled sets what such a word usually is — chatter that any question
+        # may carry (안녕하세요, 센터장, quick) or a thing asked about that the entry does not answer (갱신,
+        # 모바일, 얼마, 양식). Only words seen in several sets written by different people get a weight.
+        lexical = {LEXICAL + t.surface: 1.0 for t in terms
+                   if not _NUMBER_WORD.match(t.surface)
+                   and max((c for w, c in t.expansions.items() if w in keys.q_words), default=0.0) < 0.5}
+        # … the same for the syllable pairs of the question's words (`text`, normalised) that the entry's
+        # phrasings do not hold: a morphology for free, since 갱신은, 갱신하려면 and 갱신 share 갱신, and a
+        # verb the engine does not know (미뤄진거예요, 옮기는) still shares its stem with the next writer's …
+        if text:
+            phrased = self._phrased(best.entry_id)
+            lexical.update((LEXICAL + pair, 1.0) for pair in _syllable_pairs(text) if pair not in phrased)
+        # … and the entry itself: some entries draw questions they do not answer more than others.
+        lexical[ENTRY + best.entry_id] = 1.0
+        return {**lexical,
             "topic_covered": topic_covered,
             "topic_unknown": float(bool(unknown_nouns) and max(t.position for t in unknown_nouns)
                                    > (topic.position if topic else -1)),
@@ -841,6 +879,21 @@ def _top(scores: dict[str, float], n: int, tiebreak: Callable[[str], tuple] | No
         ranked = ranked[:i] + ties[: n - i]
     # equal scores above the cut: by key too
     return sorted(ranked, key=lambda k: (-scores[k], k))
+
+
+_PAIRED = re.compile(r"[가-힣]{2,}|[a-z]{2,}")
+
+
+@lru_cache(maxsize=4096)
+def _syllable_pairs(text: str) -> tuple[str, ...]:
+    """Every two adjacent syllables of each Hangul word of `text`, and each Latin word whole."""
+    out: set[str] = set()
+    for w in _PAIRED.findall(text):
+        if w[0] >= "가":
+            out.update(w[i:i + 2] for i in range(len(w) - 1))
+        else:
+            out.add(w)
+    return tuple(sorted(out))
 
 
 @lru_cache(maxsize=500_000)

@@ -23,9 +23,10 @@ DATA = PROJECT_ROOT / "tests" / "data"
 ROOT = PROJECT_ROOT
 # timely-dev: ../shared/eval's development set; heldout3-tune: the timely rows of a set written from the
 # seed by people who never saw knowledge/ (tuned on: its figure is a floor, not a claim).
-# untouched-report: never tuned on; held to a little below today's 26/30, short of the issue's 0.90.
-TIMELY_SETS = [DATA / "timely-dev.jsonl", DATA / "heldout3-tune.jsonl", DATA / "untouched-report.jsonl"]
-FLOORS = {"untouched-report.jsonl": 0.85}
+# untouched-report (round 2's untouched set) and heldout-d: trained on since round 3 (bench/decline.py).
+TIMELY_SETS = [DATA / "timely-dev.jsonl", DATA / "heldout3-tune.jsonl", DATA / "untouched-report.jsonl",
+               DATA / "heldout-d.jsonl"]
+FLOORS = {"timely-dev.jsonl": 1.0, "heldout3-tune.jsonl": 0.95, "untouched-report.jsonl": 0.90, "heldout-d.jsonl": 0.85}
 MOMENTS = ["2022-08-16T10:00", "2022-08-30T14:00", "2022-08-31T17:50", "2022-09-02T09:00",
            "2022-09-06T08:30", "2022-09-06T10:00", "2022-09-30T16:00", "2022-10-05T10:00"]
 
