@@ -836,7 +836,7 @@ class Inquiries:
                               f"({', '.join('?' * len(ids))}) ORDER BY id DESC", ids) if ids else []
         return Page([self._from_row(r) for r in rows], total, page, per_page, capped)
 
-    def _count(self, table: str, where: str, args: list) -> tuple[int, bool]:
+    def _count(self, table: str, where: str, args: builtins.list) -> tuple[int, bool]:
         """(matches, capped): counted up to COUNT_CAP + 1 rows only, so a broad filter costs no full scan."""
         n = self._read(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table}{where} LIMIT ?) AS upto", [*args, COUNT_CAP + 1])
         return min(n[0][0], COUNT_CAP), n[0][0] > COUNT_CAP
