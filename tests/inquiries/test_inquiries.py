@@ -228,6 +228,28 @@ def test_a_broad_filter_is_counted_up_to_the_cap_and_its_pages_stay_navigable(se
     assert (exact.total, exact.capped, exact.pages) == (1, False, 1)
 
 
+def test_a_rare_word_is_read_from_the_trigram_indexes_on_postgresql(services):
+    from fakes.harness import wait_until
+
+    if services.store.dialect != "postgresql":
+        pytest.skip("PostgreSQL's trigram indexes only (SQLite has no index for a substring)")
+    file(services, title="흔한 질의", content="흔한 내용")
+    clone_inquiries(services.store, 3000)
+    file(services, title="드문낱말 질의")
+    conn = services.store.conn
+    conn.execute("ANALYZE inquiries")
+
+    def trigram_scans() -> int:
+        return conn.execute("SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE schemaname = "
+                            "current_schema() AND indexrelname LIKE '%trgm'").fetchone()[0]
+
+    before = trigram_scans()
+    page = services.inquiries.list(text="드문낱말")
+    assert (page.total, [i.title for i in page.items]) == (1, ["드문낱말 질의"])
+    wait_until(lambda: trigram_scans() > before, timeout=10)  # statistics reach the view within a second
+    assert services.inquiries.list(text="흔한", per_page=5).total == 3000  # the broad word walks the rows
+
+
 def test_private_inquiries_are_listed_only_for_their_people(services):
     file(services, public=False, requester="u1")
     file(services, requester="u2")
