@@ -37,23 +37,25 @@ def dispatch(incoming: Incoming, services) -> list[Reply]:
         kind = storage_failure(e)
         if kind is None or incoming.form is not None:
             if kind is not None:  # a form submission: the surface keeps the form open with its own error
-                log.error("저장 실패: 데이터베이스에 쓸 수 없어 제출을 처리하지 못했습니다 (%s). %s", kind, STORAGE_HINT)
+                log.error("저장 실패: 데이터베이스에 쓸 수 없어 제출을 처리하지 못했습니다 (%s). %s", kind, _hint(e))
             raise
-        log.error("저장 실패: 데이터베이스에 쓸 수 없습니다 (%s). %s", kind, STORAGE_HINT)
+        log.error("저장 실패: 데이터베이스에 쓸 수 없습니다 (%s). %s", kind, _hint(e))
         return [Reply(words(services, "storage_error"), kind="error", private=True, thread=incoming.thread)]
     observe(services, incoming, replies)
     return replies
 
 
 STORAGE_HINT = "디스크 여유 공간과 데이터 디렉터리의 쓰기 권한을 확인하세요."
+PG_HINT = "PostgreSQL 서버의 상태와 디스크, IEUM_DATABASE_URL의 계정 권한을 확인하세요."
 
 
 def storage_failure(error: BaseException) -> str | None:
-    """'디스크 공간 부족' / '읽기 전용' / '입출력 오류' when `error` is SQLite failing to write, else None."""
+    """'디스크 공간 부족' / '읽기 전용' / '입출력 오류' / '연결 끊김' when `error` is the store (SQLite or
+    PostgreSQL) failing to write or to answer, else None."""
     import sqlite3
 
     if not isinstance(error, sqlite3.Error):
-        return None
+        return _pg_failure(error)
     code = (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
     text = str(error).lower()
     if code == 13 or "disk is full" in text:
@@ -62,6 +64,34 @@ def storage_failure(error: BaseException) -> str | None:
         return "읽기 전용"
     if code in (10, 14) or "disk i/o" in text or "unable to open" in text:
         return "입출력 오류"
+    return None
+
+
+def _hint(error: BaseException) -> str:
+    import sqlite3
+
+    return STORAGE_HINT if isinstance(error, sqlite3.Error) else PG_HINT
+
+
+def _pg_failure(error: BaseException) -> str | None:
+    """PostgreSQL's counterparts: 53100 (disk full), 25006 (a read-only transaction: a standby, or
+    default_transaction_read_only), class 58 (I/O), and any other OperationalError: the connection lost or
+    refused (the server stopped, restarted or unreachable, the pool timed out waiting for one, too many
+    connections)."""
+    try:
+        import psycopg
+    except ImportError:  # SQLite-only installs
+        return None
+    if not isinstance(error, psycopg.Error):
+        return None
+    if isinstance(error, psycopg.errors.DiskFull):
+        return "디스크 공간 부족"
+    if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+        return "읽기 전용"
+    if (error.sqlstate or "").startswith("58"):
+        return "입출력 오류"
+    if isinstance(error, psycopg.OperationalError):
+        return "연결 끊김"
     return None
 
 

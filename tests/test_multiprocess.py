@@ -11,6 +11,7 @@ from collections import Counter
 import psycopg
 import pytest
 
+from bot.core.config import PROJECT_ROOT
 from bot.core.privacy import Cipher, check_secret
 from fakes.harness import (AGENT, SUBJECT, TRIAGE, BotProcess, Client, message_event, submission,
                            wait_until)
@@ -56,9 +57,9 @@ def bots(tmp_path, fake, database):
     separate hosts) and the same key; all stopped at the end."""
     started: list[BotProcess] = []
 
-    def make(n: int, **env) -> list[BotProcess]:
+    def make(n: int, launcher=None, **env) -> list[BotProcess]:
         new = [BotProcess(tmp_path / f"data{len(started) + k}", fake, tmp_path / f"bot{len(started) + k}.log",
-                          IEUM_DATABASE_URL=database, **env) for k in range(n)]
+                          launcher=launcher, IEUM_DATABASE_URL=database, **env) for k in range(n)]
         started.extend(new)
         return start_at_once(new)
 
@@ -182,3 +183,49 @@ def test_a_process_with_another_key_refuses_to_start(bots, tmp_path, fake, datab
         other.start(timeout=30)
     assert other.proc.returncode == 2
     assert "암호화 키" in other.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def connector():
+    """The fake Bot Connector (tests/fakes/teams.py): its OpenID metadata signs the activities' tokens."""
+    from fakes.teams import FakeTeams
+
+    f = FakeTeams().start()
+    yield f
+    f.stop()
+
+
+def test_teams_activities_over_two_processes_and_retried_on_the_other_are_answered_once(bots, connector):
+    from fakes.teams import APP_ID, message, post
+
+    connector.reset()
+    procs = bots(2, launcher=PROJECT_ROOT / "tests" / "fakes" / "teams_serve.py",
+                 IEUM_TEAMS_OPENID_METADATA=connector.metadata_url,
+                 CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID=APP_ID,
+                 CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET="not-used",
+                 CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID="tenant-0001")
+    urls = [b.url + "/api/messages" for b in procs]
+    replies: Counter = Counter()
+    lock = threading.Lock()
+
+    def deliver(url: str, body: dict) -> None:
+        status, data = post(url, body, token=connector.token())
+        assert status == 200, (status, data)
+        answered = [a for a in (data or {}).get("activities", []) if a.get("type") == "message"]
+        with lock:
+            replies[body["id"]] += bool(answered)
+
+    activities = [message("시스템 중단 기간", service_url=connector.url, conversation=f"a:dm-mp{k}", user=f"mp{k}",
+                          deliveryMode="expectReplies") for k in range(12)]
+    for k, body in enumerate(activities):
+        if k % 2:  # the activity and Teams' retry reach the two processes at once
+            threads = [threading.Thread(target=deliver, args=(urls[(k + r) % 2], body)) for r in (0, 1)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:  # the retry comes once the first process has answered
+            deliver(urls[k % 2], body)
+            deliver(urls[(k + 1) % 2], body)
+    assert replies == Counter({a["id"]: 1 for a in activities}), replies
+    assert not [c for c in connector.calls if c.conversation.startswith("a:dm-mp")]  # nothing sent twice aside

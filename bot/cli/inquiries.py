@@ -113,7 +113,7 @@ def cmd_list(args, services) -> int:
     print("\t".join(EXPORT_HEADINGS))
     for row in inq.export_rows(page.items):
         print("\t".join(str(v) for v in row))
-    print(words("list_total", total=page.total, page=page.page, pages=page.pages))
+    print(words("list_total", total=page.total, capped=page.capped, page=page.page, pages=page.pages))
     return EXIT_OK
 
 

@@ -73,6 +73,20 @@ def test_list_json_never_has_subject_info(env, monkeypatch, capsys):
     assert out.splitlines()[0].split("\t") == EXPORT_HEADINGS and "총 2건" in out
 
 
+def test_list_says_more_than_ten_thousand_when_the_count_is_capped(env, monkeypatch, capsys):
+    from bot.infra.store import Store
+    from conftest import clone_inquiries
+
+    run(monkeypatch, capsys, ["inquiries", "file", "--json"], lines(GOOD))
+    store = Store(env / "ieum.db")
+    try:
+        clone_inquiries(store, 10_001)
+    finally:
+        store.close()
+    code, out, _ = run(monkeypatch, capsys, ["inquiries", "list", "--page", "3"])
+    assert code == 0 and "10,000건 이상, 3/" in out and "쪽 이상)" in out
+
+
 def test_assign_answer_show(env, monkeypatch, capsys):
     run(monkeypatch, capsys, ["inquiries", "file", "--json"], lines(GOOD))
     code, out, _ = run(monkeypatch, capsys, ["inquiries", "assign", "0000000001", "agent1"])

@@ -137,8 +137,10 @@ def _free_port() -> int:
 class BotProcess:
     """`ieum serve` in a subprocess on 127.0.0.1, its log in a file."""
 
-    def __init__(self, data_dir: Path, fake, log: Path, **env):
+    def __init__(self, data_dir: Path, fake, log: Path, *, launcher: Path | None = None, **env):
+        """`launcher`: a script run instead of `python -m bot.cli serve` (e.g. fakes/teams_serve.py)."""
         self.data_dir, self.fake, self.log = data_dir, fake, log
+        self.command = [str(launcher)] if launcher else ["-m", "bot.cli", "serve"]
         self.env = env_for(data_dir, fake.api_url, IEUM_TICK_SECONDS="1", IEUM_RECOVERY_SETTLE_SECONDS="1", **env)
         self.port = _free_port()
         self.proc: subprocess.Popen | None = None
@@ -149,7 +151,7 @@ class BotProcess:
 
     def start(self, timeout: float = 40) -> "BotProcess":
         out = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
+        self.proc = subprocess.Popen([sys.executable, *self.command, "--host", "127.0.0.1",
                                       "--port", str(self.port)], cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=out)
         out.close()
         client = Client(self.url)

@@ -303,3 +303,49 @@ def test_concurrent_filing_from_several_processes_gives_unique_sequential_receip
     assert sorted(got) == [f"{n:010d}" for n in range(1, 41)]  # ten digits, unique, no gap
     assert base.store.conn.execute("SELECT value FROM inquiry_counter").fetchone()[0] == 40
     base.close()
+
+
+def test_a_read_only_or_lost_postgresql_is_the_storage_message_not_a_traceback(tmp_path, pg, inquiry_knowledge,
+                                                                                caplog):
+    import psycopg_pool
+
+    from bot.core.messages import Incoming
+    from handlers.router import dispatch, storage_failure
+
+    url = pg.fresh_database()
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    settings = Settings(data_dir=tmp_path, secret_key=KEY, agents=("agent1",), knowledge=inquiry_knowledge)
+    services = build(settings, store=PgStore(url, migrations=MIGRATIONS))
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(pg.admin_url("postgres"), autocommit=True) as c:
+            c.execute(sql)
+
+    def subscribe(user: str) -> str:
+        (reply,) = dispatch(Incoming(user=user, text="알림 켜기", conversation=f"D{user}"), services)
+        return reply.text
+
+    def logged() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "저장 실패" in r.getMessage()]
+
+    try:
+        # a read-only database (a standby, a DBA's default_transaction_read_only), as the pool reconnects
+        admin(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
+        admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        services.store.pool.check()
+        assert "저장 공간" in subscribe("u1")
+        assert logged() and "읽기 전용" in logged()[-1] and "PostgreSQL" in logged()[-1]
+        # the connection lost (the server restarted or stopped under the bot)
+        admin(f"ALTER DATABASE {name} RESET default_transaction_read_only")
+        admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        assert "저장 공간" in subscribe("u2")
+        assert "연결 끊김" in logged()[-1]
+        services.store.pool.check()  # the pool drops what died and connects again: the bot works on
+        assert "저장 공간" not in subscribe("u3")
+    finally:
+        services.close()
+    # what a live server cannot be made to do here, by the errors psycopg raises for it
+    assert storage_failure(psycopg.errors.DiskFull("could not extend file")) == "디스크 공간 부족"
+    assert storage_failure(psycopg.errors.IoError("could not read block")) == "입출력 오류"
+    assert storage_failure(psycopg_pool.PoolTimeout("couldn't get a connection")) == "연결 끊김"
+    assert storage_failure(psycopg.errors.UniqueViolation("duplicate key")) is None

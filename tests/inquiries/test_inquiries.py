@@ -22,7 +22,7 @@ from bot.inquiries.service import DONE, EXPORT_HEADINGS, IN_PROGRESS, WAITING, A
 from bot.core.messages import Incoming
 from handlers.router import dispatch
 
-from conftest import BOTH
+from conftest import BOTH, clone_inquiries
 
 STORES = BOTH
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)  # a Monday
@@ -206,6 +206,48 @@ def test_list_filters_and_pagination(services):
     assert inq.list(period="3개월").total == 26
     with pytest.raises(Exception, match="업무분류"):
         inq.list(category="없는분류")
+
+
+def test_a_broad_filter_is_counted_up_to_the_cap_and_its_pages_stay_navigable(services):
+    from bot.inquiries.service import COUNT_CAP
+
+    file(services, title="복제될 질의")
+    clone_inquiries(services.store, COUNT_CAP + 5)
+    file(services, title="하나뿐인 질의")  # below the cap: exact, as before
+    inq = services.inquiries
+    page = inq.list(per_page=20)
+    assert page.capped and page.total == COUNT_CAP and page.pages == COUNT_CAP // 20
+    assert page.items[0].title == "하나뿐인 질의" and len(page.items) == 20
+    deep = inq.list(page=COUNT_CAP // 20, per_page=20)  # the last counted page is full: one more is offered
+    assert deep.capped and deep.pages == COUNT_CAP // 20 + 1
+    last = inq.list(page=COUNT_CAP // 20 + 1, per_page=20)
+    assert [i.receipt for i in last.items] == [f"{n:010d}" for n in range(6, 0, -1)]
+    assert last.pages == last.page
+    assert inq.list(order="due", open=True).capped
+    exact = inq.list(text="하나뿐인")
+    assert (exact.total, exact.capped, exact.pages) == (1, False, 1)
+
+
+def test_a_rare_word_is_read_from_the_trigram_indexes_on_postgresql(services):
+    from fakes.harness import wait_until
+
+    if services.store.dialect != "postgresql":
+        pytest.skip("PostgreSQL's trigram indexes only (SQLite has no index for a substring)")
+    file(services, title="흔한 질의", content="흔한 내용")
+    clone_inquiries(services.store, 3000)
+    file(services, title="드문낱말 질의")
+    conn = services.store.conn
+    conn.execute("ANALYZE inquiries")
+
+    def trigram_scans() -> int:
+        return conn.execute("SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE schemaname = "
+                            "current_schema() AND indexrelname LIKE '%trgm'").fetchone()[0]
+
+    before = trigram_scans()
+    page = services.inquiries.list(text="드문낱말")
+    assert (page.total, [i.title for i in page.items]) == (1, ["드문낱말 질의"])
+    wait_until(lambda: trigram_scans() > before, timeout=10)  # statistics reach the view within a second
+    assert services.inquiries.list(text="흔한", per_page=5).total == 3000  # the broad word walks the rows
 
 
 def test_private_inquiries_are_listed_only_for_their_people(services):

@@ -213,7 +213,8 @@ class Console:
             left = inq.remaining(i, now)
             rows.append({"i": i, "remaining": remaining_label(left), "overdue": left is not None and left < 0,
                          "assignee": name_of(self.services, i.assignee) if i.assignee else ""})
-        return {"rows": rows, "total": result.total, "page": result.page, "pages": result.pages}
+        return {"rows": rows, "total": result.total, "capped": result.capped, "page": result.page,
+                "pages": result.pages}
 
     async def export(self, request: web.Request) -> web.Response:
         s, _ = self.required(request)

@@ -311,6 +311,23 @@ def test_the_queue_filters_and_exports(services, server):
     assert rec["place"].startswith("console")
 
 
+def test_a_queue_of_more_than_ten_thousand_says_so_and_pages_on(services, server):
+    from conftest import clone_inquiries
+
+    file(services)
+    clone_inquiries(services.store, 10_050)
+    b = Browser(server.url)
+    b.sign_in(signin_link(services, "agent1"))
+    html = b.request("/console/inquiries?status=all&sort=newest")[2]
+    assert "10,000건 이상" in html and "1 / 500쪽 이상" in html and "page=2" in html
+    html = b.request("/console/inquiries?status=all&sort=newest&page=501")[2]
+    assert "0000000050" in html and "501 / 502쪽 이상" in html and "page=502" in html
+    html = b.request("/console/inquiries?status=all&sort=newest&page=503")[2]  # the last ten
+    assert "0000000001" in html and "503 / 503쪽 이상" in html and "page=504" not in html
+    html = b.request("/console/inquiries?status=all&text=" + urllib.parse.quote("없는 말"))[2]
+    assert "총 0건" in html
+
+
 def test_console_command_sends_the_link_privately_to_agents_only(services):
     replies = dispatch(Incoming(user="agent1", text="콘솔", surface="slack", direct=False), services)
     (r,) = replies
