@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from datetime import datetime
 
 import pytest
@@ -19,6 +21,10 @@ from bot.infra.store import Store
 from bot.services import build
 from fakes.postgres import PostgresServer
 from fakes.slack import FakeSlack
+
+# SIGTERM (a timeout stopping the run) becomes an ordinary exit, so exit handlers stop what the run started
+# (the PostgreSQL server of tests/fakes/postgres.py) instead of leaving it running.
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 # A test module that sets `STORES = BOTH` runs its tests that use `store_kind` (through `open_store`,
 # `make` or `services`) on SQLite and on a real PostgreSQL server.

@@ -10,6 +10,7 @@ the whole session; the directory is removed when it stops.
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -77,6 +78,9 @@ class PostgresServer:
         else:
             self.problem = f"PostgreSQL did not start: {started.stderr.strip()[-300:]}"
             return None
+        # a run stopped from outside (CI's timeout, `timeout`, Ctrl-C) must not leave the server behind: the
+        # suite turns SIGTERM into an exit (tests/conftest.py), and exits run this
+        atexit.register(self.stop)
         import psycopg
 
         with psycopg.connect(self.admin_url("postgres"), autocommit=True) as c:
@@ -110,3 +114,4 @@ class PostgresServer:
         if self.bin is not None and (self.dir / "data" / "postmaster.pid").exists():
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
