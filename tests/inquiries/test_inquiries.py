@@ -226,6 +226,11 @@ def test_a_broad_filter_is_counted_up_to_the_cap_and_its_pages_stay_navigable(se
     assert inq.list(order="due", open=True).capped
     exact = inq.list(text="하나뿐인")
     assert (exact.total, exact.capped, exact.pages) == (1, False, 1)
+    # a word search is counted to its own, lower cap (each match costs reading a text)
+    from bot.inquiries.service import TEXT_COUNT_CAP
+
+    word = inq.list(text="복제될", per_page=20)
+    assert word.capped and word.total == TEXT_COUNT_CAP and word.pages == TEXT_COUNT_CAP // 20
 
 
 def test_a_rare_word_is_read_from_the_trigram_indexes_on_postgresql(services):
