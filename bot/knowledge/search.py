@@ -521,9 +521,11 @@ class Engine:
 
     def _term(self, word: str) -> list[Term]:
         if is_chosung_query(word):
-            exp = {w: 1.0 for w in self._chosung.get(word, ())}
+            # Sorted: the term weighs as its first best expansion (`_make_term`), and a set's order changes with
+            # the hash seed, so an unsorted one gave another weight, and another answer, on each start.
+            exp = {w: 1.0 for w in sorted(self._chosung.get(word, ()))}
             if not exp:
-                exp = {w: 0.7 for key, ws in self._chosung.items() if key.startswith(word) for w in ws}
+                exp = {w: 0.7 for w in sorted(w for key, ws in self._chosung.items() if key.startswith(word) for w in ws)}
             return [self._make_term(word, exp)]
         if ends_half_typed(word):
             exp = {w: 0.9 for w in self._completions(jamo(word))}
