@@ -380,6 +380,7 @@ def _write_outputs(points, chosen, report, fit, margins, clarify, label):
              f"{COST_TIE:g}, a wrong "
              f"answer costing {WRONG_ANSWER_COST:g}× a decline, ChatbotData declined ≥ {MIN_CHAT_DECLINED:.0%}); "
              f"clarification margin **{clarify['margin']:g}** score points.", "",
+             "The first choice among close entries, by class of error: `FIRST_CHOICE.md`.", "",
              "![precision against coverage](decline_curve.png)", "",
              "| set | answerable | to decline | top1 | decline | false decline | re-ranked first right | fit top1 | "
              "fit decline | fit false decline |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -31,6 +31,7 @@ import threading
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from functools import lru_cache
+from itertools import compress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -520,9 +521,11 @@ class Engine:
 
     def _term(self, word: str) -> list[Term]:
         if is_chosung_query(word):
-            exp = {w: 1.0 for w in self._chosung.get(word, ())}
+            # Sorted: the term weighs as its first best expansion (`_make_term`), and a set's order changes with
+            # the hash seed, so an unsorted one gave another weight, and another answer, on each start.
+            exp = {w: 1.0 for w in sorted(self._chosung.get(word, ()))}
             if not exp:
-                exp = {w: 0.7 for key, ws in self._chosung.items() if key.startswith(word) for w in ws}
+                exp = {w: 0.7 for w in sorted(w for key, ws in self._chosung.items() if key.startswith(word) for w in ws)}
             return [self._make_term(word, exp)]
         if ends_half_typed(word):
             exp = {w: 0.9 for w in self._completions(jamo(word))}
@@ -642,12 +645,12 @@ class Engine:
             postings = self._postings.get(w, ())
             gain = t.weight * credit
             if len(pre) < PREFILTER_ENUMERATE or len(postings) <= PREFILTER_ENUMERATE:
-                for eid in postings:
-                    pre[eid] = pre.get(eid, 0.0) + gain
+                for eid in postings & pre.keys():
+                    pre[eid] += gain
+                pre.update(dict.fromkeys(postings - pre.keys(), gain))  # 0.0 + gain is gain
             else:
-                for eid in pre:
-                    if eid in postings:
-                        pre[eid] += gain
+                for eid in postings & pre.keys():  # set operations in C: neither side is walked in Python
+                    pre[eid] += gain
         if not pre:
             return []
         # Among equals, an entry whose questions (not just its answer) hold the words asked goes first, then
@@ -858,6 +861,17 @@ class Engine:
 
 def _top(scores: dict[str, float], n: int, tiebreak: Callable[[str], tuple] | None = None,
          max_ties: int = 80) -> list[str]:
+    """`_ranked_top` of the keys scoring at least the n-th best score: the others can neither be chosen nor
+    decide a tie, and at 100,000 entries `scores` holds tens of thousands (found in C: `nlargest` on the values,
+    `compress` on the keys, instead of sorting them all by a Python key)."""
+    if len(scores) > 4 * n:
+        cut = heapq.nlargest(n, scores.values())[-1]
+        scores = {k: scores[k] for k in compress(scores, map(cut.__le__, scores.values()))}
+    return _ranked_top(scores, n, tiebreak, max_ties)
+
+
+def _ranked_top(scores: dict[str, float], n: int, tiebreak: Callable[[str], tuple] | None = None,
+                max_ties: int = 80) -> list[str]:
     """The n best keys; ties at the cut go to the smaller `tiebreak`, then the smaller key, so an answer never
     depends on the order of a set (hash seeds vary per process). `scores` may hold thousands: one sort in C,
     then only the tie at the cut is looked at (by key alone when it holds more than `max_ties`)."""

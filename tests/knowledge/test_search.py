@@ -1,4 +1,7 @@
 """The answer engine: matching rules on a small base of its own, and the decline model."""
+import os
+import subprocess
+import sys
 import unicodedata
 
 import pytest
@@ -196,3 +199,23 @@ def test_searching_while_entries_are_added_from_another_thread():
     finally:
         sys.setswitchinterval(old)
     assert errors == []
+
+
+_TERMS_UNDER_SEED = """
+import json
+from bot.knowledge.base import load_knowledge
+from bot.knowledge.search import Engine
+engine = Engine.from_knowledge(load_knowledge())
+print(json.dumps([(t.surface, t.weight, list(t.expansions)) for q in ("그룹웨어 자료 이관 ㅇㅇ?", "ㅇㅇㄹ 수납내역 중단기간엔")
+                  for t in engine.terms(q)], ensure_ascii=False))
+"""
+
+
+def test_chosung_terms_do_not_depend_on_the_hash_seed():
+    # A 초성 word expands into a set of words; its weight once came from the first in set order, which the
+    # hash seed (random on each start) decides: the same question got another answer after a restart.
+    def run(seed):
+        return subprocess.run([sys.executable, "-c", _TERMS_UNDER_SEED], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120).stdout
+
+    assert run("1") == run("2") == run("3")
