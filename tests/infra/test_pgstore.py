@@ -247,39 +247,6 @@ def test_every_command_works_on_postgresql(env, monkeypatch, capsys, pg):
     assert code == 0 and out.strip()
 
 
-def test_simultaneous_claims_one_wins_on_either_store(tmp_path, make, open_store):
-    from bot.inquiries.service import AlreadyClaimed, Inquiries
-
-    base = make(tmp_path)
-    receipts = [file(base, n).receipt for n in range(1, 7)]
-    # two agents, each with its own connection(s) to the same database, as on two processes
-    workers = {agent: Inquiries(open_store(tmp_path / "ieum.db"), kb=base.kb, clock=base.clock,
-                                cipher=base.inquiries.cipher, agents=("agent1", "agent2"))
-               for agent in ("agent1", "agent2")}
-    for receipt in receipts:
-        barrier = threading.Barrier(2)
-        results: dict[str, str] = {}
-
-        def claim(agent: str) -> None:
-            barrier.wait()
-            try:
-                workers[agent].assign(receipt, agent)
-                results[agent] = "won"
-            except AlreadyClaimed as e:
-                results[agent] = f"lost to {e.assignee}"
-
-        threads = [threading.Thread(target=claim, args=(a,)) for a in workers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        winners = [a for a, r in results.items() if r == "won"]
-        assert len(winners) == 1, results
-        events = [e for e in base.inquiries.get(receipt, events=True).events if e.kind == "assigned"]
-        assert len(events) == 1 and base.inquiries.get(receipt).assignee == winners[0]
-    base.close()
-
-
 def test_concurrent_filing_from_several_processes_gives_unique_sequential_receipts(tmp_path, make, open_store):
     from bot.inquiries.service import Inquiries
 

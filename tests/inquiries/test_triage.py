@@ -10,7 +10,7 @@ import pytest
 from bot.core.clock import SEOUL
 from bot.inquiries.service import DONE, IN_PROGRESS, AlreadyClaimed, Inquiries
 from bot.core.messages import Incoming
-from bot.infra.store import Store
+from conftest import BOTH
 from handlers.router import dispatch
 
 NOW = datetime(2022, 8, 29, 10, 0, tzinfo=SEOUL)
@@ -63,12 +63,14 @@ def test_assign_notifies_and_the_second_agent_is_told(services):
     assert "이미 맡고 있는" in again[0].text
 
 
-def test_concurrent_claims_one_wins(tmp_path, make):
+@pytest.mark.parametrize("store_kind", BOTH)
+def test_concurrent_claims_one_wins(tmp_path, make, open_store):
     base = make(tmp_path)
     receipts = [file(base).receipt for _ in range(8)]
-    # Two agents, each with its own connection to the same database file, claim at the same moment.
-    workers = [Inquiries(Store(tmp_path / "ieum.db"), kb=base.kb, clock=base.clock, cipher=base.inquiries.cipher,
-                         agents=AGENTS) for _ in AGENTS]
+    # Two agents, each with its own connection(s) to the same database, claim at the same moment (as two
+    # processes would: on PostgreSQL too).
+    workers = [Inquiries(open_store(tmp_path / "ieum.db"), kb=base.kb, clock=base.clock,
+                         cipher=base.inquiries.cipher, agents=AGENTS) for _ in AGENTS]
     for receipt in receipts:
         barrier = threading.Barrier(2)
         results: dict[str, str] = {}
