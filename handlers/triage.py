@@ -15,7 +15,7 @@ import functools
 import logging
 from dataclasses import replace
 
-from bot.inquiries.service import DONE, INFO_REQUESTED, IN_PROGRESS, WAITING, AlreadyClaimed, InquiryError, Invalid, delivery_key
+from bot.inquiries.service import DONE, INFO_REQUESTED, IN_PROGRESS, WAITING, AlreadyClaimed, AlreadyYours, InquiryError, Invalid, delivery_key
 from bot.core.messages import Choice, Field, Form, Incoming, Reply
 from bot.infra.people import name_of
 
@@ -159,11 +159,12 @@ def assign(incoming: Incoming, services) -> list[Reply]:
     except AlreadyClaimed as e:
         return error_reply(services, words(services, "already_claimed", assignee=name_of(services, e.assignee)),
                            data={"assignee": e.assignee})
-    except InquiryError as e:
-        return error_reply(services, str(e))
-    if before.assignee == incoming.user:
+    except AlreadyYours:  # already theirs, or their other click (another window, another process) won
+        i = services.inquiries.get(before.receipt)
         return [Reply(render(services, "inquiry_error", message=words(services, "already_yours", receipt=i.receipt)),
                       kind="notice", private=True, choices=agent_choices(i, incoming.user))]
+    except InquiryError as e:
+        return error_reply(services, str(e))
     return _announce(services, i, "assigned", incoming.user, agent=name_of(services, incoming.user))
 
 

@@ -86,6 +86,10 @@ class AlreadyClaimed(InquiryError):
         super().__init__(f"이미 {assignee}님이 맡은 질의입니다.")
 
 
+class AlreadyYours(InquiryError):
+    """The agent claiming the inquiry already holds it (two clicks at once: one claims, one is told)."""
+
+
 class BadState(InquiryError):
     """The inquiry's status does not allow this step."""
 
@@ -940,7 +944,7 @@ class Inquiries:
                 if inq.status == DONE:
                     raise BadState(f"접수번호 {inq.receipt}는 이미 조치완료된 질의입니다.")
                 if inq.assignee == agent:
-                    return inq
+                    raise AlreadyYours(f"접수번호 {inq.receipt}는 이미 맡고 계신 질의입니다.")
                 if not force:
                     raise AlreadyClaimed(inq.assignee or "")
                 self._touch(n, now, assignee=agent)
@@ -951,7 +955,10 @@ class Inquiries:
     def _own(self, n: int, agent: str) -> Inquiry:
         inq = self.get(n)
         if inq.assignee is None:
-            inq = self.assign(n, agent)
+            try:
+                inq = self.assign(n, agent)
+            except AlreadyYours:  # the same agent's other click got there first
+                inq = self.get(n)
         elif inq.assignee != agent:
             raise Forbidden(f"담당자({inq.assignee})만 처리할 수 있습니다.")
         return inq

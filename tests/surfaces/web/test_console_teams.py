@@ -13,7 +13,7 @@ from bot.services import build
 from bot.surfaces.teams import adapter as teams
 from bot.surfaces.web.app import mount as mount_console
 from fakes.teams import FakeConnections, FakeTeams, installed
-from test_teams import AGENT, DM, TRIAGE, Bot, file_inquiry, teams_settings
+from fakes.teams_chat import AGENT, DM, TRIAGE, Bot, file_inquiry, teams_settings
 from fakes.harness import wait_until
 from test_web_console import Browser
 
