@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable
 from rapidfuzz import fuzz, process
 
 from bot.knowledge.base import Entry, KnowledgeBase
+from bot.knowledge.memory import Memory
 from bot.core.text import (
     QUESTION_WORDS,
     English,
@@ -167,13 +168,15 @@ class DeclineModel:
     # The re-ranker: a second logistic model over the same features of each of the first few candidates;
     # the candidate it rates highest goes first (the right entry is nearly always among them).
     rerank: dict[str, float] = field(default_factory=dict)
+    # Labelled questions asked before, for the nearest-neighbour features (`bot.knowledge.memory`).
+    memory: Memory = field(default_factory=Memory)
 
     @classmethod
     @lru_cache(maxsize=1)
     def bundled(cls) -> "DeclineModel":
         data = json.loads(Path(__file__).with_name("decline_model.json").read_text(encoding="utf-8"))
         return cls(data["weights"], data["bias"], data["threshold"], data.get("clarify_margin", 3.0),
-                   data.get("rerank", {}))
+                   data.get("rerank", {}), Memory.bundled())
 
     def confidence(self, features: dict[str, float]) -> float:
         # `features` may name words (`LEXICAL` + word) the model never weighed: they count nothing.
@@ -829,7 +832,7 @@ class Engine:
             lexical.update((LEXICAL + pair, 1.0) for pair in _syllable_pairs(text) if pair not in phrased)
         # … and the entry itself: some entries draw questions they do not answer more than others.
         lexical[ENTRY + best.entry_id] = 1.0
-        return {**lexical,
+        return {**lexical, **(self.model.memory.features(text, best.entry_id) if text else {}),
             "topic_covered": topic_covered,
             "topic_unknown": float(bool(unknown_nouns) and max(t.position for t in unknown_nouns)
                                    > (topic.position if topic else -1)),
