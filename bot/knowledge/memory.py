@@ -7,7 +7,7 @@ but had to be declined (its near misses: the expired 공동인증서 that is not
 
 The questions are the labelled sets `bench/decline.py` trains on, kept as data beside the model
 (`decline_memory.json`), never the knowledge base: an entry with none (a brought-in FAQ, an entry added
-since) says so (`known` 0) and is judged on its other features, which the model learnt to do too.
+since) gets none of these features and is judged on its other features, which the models learnt to do too.
 Closeness is rapidfuzz's ratio over the question without spaces (spacing is what staff vary most), in C.
 """
 from __future__ import annotations
@@ -53,7 +53,10 @@ class Memory:
 
     def features(self, text: str, entry_id: str) -> dict[str, float]:
         """How close `text` (normalised) is to the questions `entry_id` answered and declined, each 0..1."""
-        if not self.answered and not self.declined_any:
+        if entry_id not in self.answered:
+            # An entry the memory never saw (a brought-in FAQ's, one added since): none of it applies, not even
+            # the closeness to questions declined elsewhere (another FAQ may answer 비밀번호 찾기); the models
+            # learnt to judge such an entry on its other features (`bench/decline.py`, `forgetting`).
             return {}
         k = key(text)
         pos = _closest(k, self.answered.get(entry_id))
@@ -61,8 +64,7 @@ class Memory:
         last = self._last
         if last[0] != k:
             last = self._last = (k, _closest(k, self.declined_any))
-        return {"knn_pos": pos, "knn_neg": neg, "knn_diff": pos - neg,
-                "knn_declined": last[1], "knn_known": float(entry_id in self.answered)}
+        return {"knn_pos": pos, "knn_neg": neg, "knn_diff": pos - neg, "knn_declined": last[1], "knn_known": 1.0}
 
 
 def _closest(k: str, choices: list[str] | None) -> float:

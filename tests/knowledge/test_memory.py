@@ -17,11 +17,11 @@ def test_closeness_to_what_an_entry_answered_and_declined():
     assert near["knn_diff"] == near["knn_pos"] - near["knn_neg"]
     miss = memory.features(normalize("희망이음 점검 시간 있어요"), "launch")
     assert miss["knn_neg"] > 0.9 > miss["knn_pos"] and miss["knn_declined"] > 0.9
-    # an entry the memory never saw says so, and is judged on its other features
-    unseen = memory.features(normalize("희망이음 언제 열려요"), "faq-1")
-    assert unseen["knn_known"] == unseen["knn_pos"] == unseen["knn_neg"] == 0.0
+    # an entry the memory never saw (another FAQ's) gets none of it, not even the closeness to declined questions
+    assert memory.features(normalize("희망이음 점검 시간 있어요"), "faq-1") == {}
     # the closeness to declined questions does not depend on the entry (worked out once a question)
-    assert unseen["knn_declined"] == near["knn_declined"]
+    memory.answered["other"] = ["연말정산"]
+    assert memory.features(normalize("희망이음 언제 열려요?"), "other")["knn_declined"] == near["knn_declined"]
 
 
 def test_an_empty_memory_adds_no_features():
