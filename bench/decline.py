@@ -6,7 +6,7 @@
 Every labelled question is asked; each of its first RERANK candidates is *right* when its answer holds the
 expected facts (the rule of ../shared/eval/score.py). Two logistic regressions over `Engine.features` of a
 (question, candidate) pair: the re-ranker (pointwise: is this candidate right?) picks the first among the
-candidates, the decline model learns P(right) of that choice. Besides the
+candidates within RERANK_WITHIN points, the decline model learns P(right) of that choice. Besides the
 round-2 features, both may weigh words by name (`LEXICAL`, `ENTRY`): the words and syllable pairs a question
 says that its candidate entry does not hold, and the entry; only those found in at least LEXICON_MIN_SETS
 sets (of the training folds) get a weight. Questions asked at a moment are judged by the answers rendered at
@@ -37,7 +37,7 @@ from bot.core.clock import FixedClock, parse_time  # noqa: E402
 from bot.core.text import normalize  # noqa: E402
 from bot.knowledge.base import load_knowledge  # noqa: E402
 from bot.knowledge.search import (_GREETING_PREFIX, ENTRY, LEXICAL, MAX_QUERY_CHARS, RERANK,  # noqa: E402
-                                  DeclineModel, Engine)
+                                  RERANK_WITHIN, DeclineModel, Engine)
 from bot.knowledge.memory import FEATURES as RECALL, Memory, key  # noqa: E402
 from bot.knowledge.templates import Templates  # noqa: E402
 
@@ -259,8 +259,8 @@ def train_rerank(rows, names, min_sets=0, c_reg=1.0):
 
 
 def contenders(row):
-    """The candidates the engine re-ranks: its first RERANK, however far behind the first."""
-    return row["cands"][:RERANK]
+    """The candidates the engine re-ranks: those of its first RERANK within RERANK_WITHIN points of the first."""
+    return [c for c in row["cands"][:RERANK] if row["cands"][0]["score"] - c["score"] <= RERANK_WITHIN]
 
 
 def choose(row, rerank):

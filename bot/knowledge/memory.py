@@ -59,7 +59,7 @@ class Memory:
             # learnt to judge such an entry on its other features (`bench/decline.py`, `forgetting`).
             return {}
         k = key(text)
-        pos = _closest(k, self.answered.get(entry_id))
+        pos = _closest(k, self.answered[entry_id])
         neg = _closest(k, self.declined.get(entry_id))
         last = self._last
         if last[0] != k:

