@@ -38,7 +38,7 @@ from bot.core.text import normalize  # noqa: E402
 from bot.knowledge.base import load_knowledge  # noqa: E402
 from bot.knowledge.search import (_GREETING_PREFIX, ENTRY, LEXICAL, MAX_QUERY_CHARS, RERANK,  # noqa: E402
                                   RERANK_WITHIN, DeclineModel, Engine)
-from bot.knowledge.memory import FEATURES as RECALL, Memory, key  # noqa: E402
+from bot.knowledge.memory import FEATURES as RECALL, Memory, closeness, key  # noqa: E402
 from bot.knowledge.templates import Templates  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
@@ -193,8 +193,7 @@ class Recall:
                 neg = best(lambda s: self.table[s][2].get(e, ()))
                 f = dict(c["features"])
                 if any(e in self.table[s][1] for s in use):  # as `Memory.features`: nothing for an unknown entry
-                    f.update({"knn_pos": pos, "knn_neg": neg, "knn_diff": pos - neg, "knn_declined": declined,
-                              "knn_known": 1.0})
+                    f.update(closeness(pos, neg, declined))
                 cands.append({**c, "features": {k: v for k, v in f.items() if v}})
             out.append({**r, "cands": cands})
         return out
@@ -203,8 +202,8 @@ class Recall:
 def forgetting(rows):
     """The rows again as if the memory held nothing (a brought-in FAQ, a new entry): the models learn to judge
     an entry without it too."""
-    return [{**r, "set": r["set"], "cands": [{**c, "features": {k: v for k, v in c["features"].items()
-                                                               if k not in RECALL}} for c in r["cands"]]}
+    return [{**r, "cands": [{**c, "features": {k: v for k, v in c["features"].items() if k not in RECALL}}
+                             for c in r["cands"]]}
             for r in rows]
 
 
@@ -399,7 +398,6 @@ def main() -> int:
     # Features are chosen by leave-one-set-out cost too: those that generalise, not those that memorise.
     # Each candidate: (feature names, the fewest sets a word must occur in to be weighed (0: no words), C,
     # whether the memory of earlier questions is used).
-    recall = Recall(rows)
     candidates = {"all": (every, 0, 1.0, False),
                   **{k: ([n for n in every if n in v], 0, 1.0, False) for k, v in SUBSETS.items()},
                   **{f"all+words({m} sets, C={c:g})": (every, m, c, False) for m in LEXICON_MIN_SETS for c in LEXICON_C},
@@ -410,6 +408,8 @@ def main() -> int:
     if args.features:
         names = args.features.split(",")
         candidates = {"given": (names, 0, 1.0, any(n in RECALL for n in names))}
+    # the memory's closeness tables (one `cdist` a set) only when a candidate model uses them
+    recall = Recall(rows) if any(memory for *_, memory in candidates.values()) else None
     best = None
     for label, (names, min_sets, c_reg, memory) in candidates.items():
         scored = loso(rows, names, min_sets, c_reg, recall if memory else None)

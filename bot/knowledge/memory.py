@@ -22,6 +22,12 @@ from rapidfuzz import fuzz, process
 FEATURES = ("knn_pos", "knn_neg", "knn_diff", "knn_declined", "knn_known")
 
 
+def closeness(pos: float, neg: float, declined: float) -> dict[str, float]:
+    """The features of an entry the memory knows, from the closeness of a question (0..1) to the questions it
+    answered, to those it had to decline, and to any declined question (`bench/decline.py` builds the same)."""
+    return {"knn_pos": pos, "knn_neg": neg, "knn_diff": pos - neg, "knn_declined": declined, "knn_known": 1.0}
+
+
 def key(text: str) -> str:
     """How a normalised question is compared: without spaces."""
     return "".join(text.split())
@@ -64,7 +70,7 @@ class Memory:
         last = self._last
         if last[0] != k:
             last = self._last = (k, _closest(k, self.declined_any))
-        return {"knn_pos": pos, "knn_neg": neg, "knn_diff": pos - neg, "knn_declined": last[1], "knn_known": 1.0}
+        return closeness(pos, neg, last[1])
 
 
 def _closest(k: str, choices: list[str] | None) -> float:
