@@ -314,6 +314,23 @@ def words(text: str) -> list[str]:
     return normalize(text).split()
 
 
+def _spelling_pattern(spelling: str) -> str:
+    """A spelling as typed: Korean with or without spaces between its syllables ('시설 정보 시스템'); a Latin
+    word whole ('id' is not the id of 'side' or 'provide', 'erp' not the erp of 'enterprise'), though Korean
+    may follow or precede it ('w4c에서', '새erp')."""
+    out = re.escape(spelling[0])
+    for prev, ch in zip(spelling, spelling[1:]):
+        out += ("" if _LATIN_WORD.match(prev) and _LATIN_WORD.match(ch) else r"\s?") + re.escape(ch)
+    if _LATIN_WORD.match(spelling[0]):
+        out = r"(?<![0-9a-z])" + out
+    if _LATIN_WORD.match(spelling[-1]):
+        out += r"(?![0-9a-z])"
+    return out
+
+
+_LATIN_WORD = re.compile(r"[0-9a-z.]")
+
+
 class Synonyms:
     """Rewrites every spelling of a group to the group's first word, ignoring spacing and case."""
 
@@ -327,13 +344,9 @@ class Synonyms:
             head = keys[0]
             for k in keys:
                 self.canonical.setdefault(k, head)
-        # Longest spellings first so '사회복지시설정보시스템' wins over '시설정보시스템'. A spelling may be
-        # typed with or without spaces between its syllables.
+        # Longest spellings first so '사회복지시설정보시스템' wins over '시설정보시스템'.
         alts = sorted(self.canonical, key=len, reverse=True)
-        self._re = None
-        if alts:
-            pattern = "|".join(r"\s?".join(re.escape(ch) for ch in a) for a in alts)
-            self._re = re.compile(pattern)
+        self._re = re.compile("|".join(map(_spelling_pattern, alts))) if alts else None
 
     def apply(self, text: str) -> str:
         """`text` must already be normalised. Each spelling becomes its canonical word, set apart by spaces."""

@@ -89,3 +89,11 @@ def test_synonyms_rewrite_longest_first_ignoring_spaces():
     syn = Synonyms([["시설정보시스템", "사회복지시설정보시스템", "w4c"], ["희망이음", "차세대", "ssis"]])
     assert syn.apply(normalize("사회복지 시설정보시스템이랑 W4C")) == "시설정보시스템 이랑 시설정보시스템"
     assert syn.apply(normalize("차세대 오픈")) == "희망이음 오픈"
+
+
+def test_a_latin_spelling_is_a_whole_word():
+    # 'id' of 'side' and 'erp' of 'enterprise' are not 아이디 and the ERP; Korean may still touch a Latin spelling
+    syn = Synonyms([["아이디", "id"], ["인사회계시스템", "erp", "새erp"], ["시설정보시스템", "w4c"]])
+    assert syn.apply(normalize("a quick question from the IT side")) == "a quick question from the it side"
+    assert syn.apply(normalize("enterprise software to provide a guide")) == "enterprise software to provide a guide"
+    assert syn.apply(normalize("W4C에서 ID를 새ERP 에")) == "시설정보시스템 에서 아이디 를 인사회계시스템 에"
