@@ -69,21 +69,22 @@ def state(ms, now: datetime) -> str:
 
 
 def left(ms, now: datetime) -> str:
-    """How long until a milestone (a window's end while it runs): "D-5, 5일 남음", "D-1, 내일 09:00",
+    """How long until a milestone (a window's end while it runs): "D-5, 5일 남음", "D-1, 내일 09:00, 16시간 남음",
     "D-day, 오늘 18:00까지, 3시간 남음", "D-day, 오늘까지"; "" once it has passed or while it has no date."""
     where = state(ms, now)
     if where not in ("before", "during"):
         return ""
     target = ms.end if where == "during" else (ms.at or ms.start or ms.date)
     d = dday(target, now)
-    if d == "D-1":
-        return f"D-1, 내일 {_local(target):%H:%M}" if isinstance(target, datetime) else "D-1, 내일까지"
-    if d != "D-day":
+    if d not in ("D-1", "D-day"):
         return f"{d}, {d[2:]}일 남음"
     if not isinstance(target, datetime):
-        return "D-day, 오늘까지"
+        return "D-1, 내일까지" if d == "D-1" else "D-day, 오늘까지"
+    # from the day before, staff count hours ('개통까지 몇 시간 남았어요?' the evening before)
     minutes = max(round((target - now).total_seconds() / 60), 0)  # the clock runs: 9:59.9 is 10 minutes
     hours, minutes = divmod(minutes, 60)
     remaining = " ".join(p for p in (f"{hours}시간" if hours else "", f"{minutes}분" if minutes else "") if p)
     remaining = f"{remaining or '1분 미만'} 남음"
+    if d == "D-1":
+        return f"D-1, 내일 {_local(target):%H:%M}, {remaining}"
     return f"D-day, 오늘 {_local(target):%H:%M}까지, {remaining}"
