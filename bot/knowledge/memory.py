@@ -27,6 +27,8 @@ from rapidfuzz import fuzz, process
 
 FEATURES = ("knn_pos", "knn_neg", "knn_diff", "knn_declined", "knn_known",
             "tfidf_pos", "tfidf_neg", "tfidf_diff", "tfidf_declined")
+MAX_DF = 0.05  # grams in more than this share of the remembered questions weigh nothing (`Vectors`) …
+MIN_DF_CUT = 5  # … unless in no more than this many (a memory of a few questions keeps every gram)
 
 
 def closeness(ratio: tuple[float, float, float], tfidf: tuple[float, float, float]) -> dict[str, float]:
@@ -41,10 +43,6 @@ def closeness(ratio: tuple[float, float, float], tfidf: tuple[float, float, floa
 def key(text: str) -> str:
     """How a normalised question is compared: without spaces."""
     return "".join(text.split())
-
-
-MAX_DF = 0.05
-MIN_DF_CUT = 5
 
 
 def grams(k: str) -> Counter[str]:
@@ -65,7 +63,7 @@ class Vectors:
         df: Counter[str] = Counter()
         for c in counted:
             df.update(c.keys())
-        most = max(max_df * len(texts), MIN_DF_CUT)  # a memory of a few questions keeps every gram
+        most = max(max_df * len(texts), MIN_DF_CUT)
         self.idf = {g: math.log((1 + len(texts)) / (1 + d)) + 1 for g, d in df.items() if d <= most}
         self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for i, c in enumerate(counted):

@@ -240,7 +240,8 @@ class Engine:
 
     # ---- a saved index, so a large base starts in seconds ---------------------------------------
 
-    INDEX_VERSION = 3  # 3: the entry keeps its phrasings as one string (`_phrased`)
+    # 3: the entry keeps its phrasings as one string (`_phrased`); 4: a Latin synonym is a whole word (`Synonyms`)
+    INDEX_VERSION = 4
 
     @staticmethod
     def fingerprint(entries: Iterable[Entry], synonyms: Iterable[Iterable[str]]) -> str:
