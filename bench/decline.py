@@ -5,8 +5,8 @@
 
 Every labelled question is asked; each of its first RERANK candidates is *right* when its answer holds the
 expected facts (the rule of ../shared/eval/score.py). Two logistic regressions over `Engine.features` of a
-(question, candidate) pair: the re-ranker (pointwise: is this candidate right?) picks the first among the
-candidates within RERANK_WITHIN points, the decline model learns P(right) of that choice. Besides the
+(question, candidate) pair: the re-ranker (pointwise: is this candidate right?) picks the first among those
+candidates, the decline model learns P(right) of that choice. Besides the
 round-2 features, both may weigh words by name (`LEXICAL`, `ENTRY`): the words and syllable pairs a question
 says that its candidate entry does not hold, and the entry; only those found in at least LEXICON_MIN_SETS
 sets (of the training folds) get a weight. Questions asked at a moment are judged by the answers rendered at
@@ -37,7 +37,7 @@ from bot.core.clock import FixedClock, parse_time  # noqa: E402
 from bot.core.text import normalize  # noqa: E402
 from bot.knowledge.base import load_knowledge  # noqa: E402
 from bot.knowledge.search import (_GREETING_PREFIX, ENTRY, LEXICAL, MAX_QUERY_CHARS, RERANK,  # noqa: E402
-                                  RERANK_WITHIN, DeclineModel, Engine)
+                                  DeclineModel, Engine)
 from bot.knowledge.memory import FEATURES as RECALL, Memory, closeness, grams, key  # noqa: E402
 from bot.knowledge.templates import Templates  # noqa: E402
 
@@ -176,15 +176,15 @@ class Recall:
         self.sets = sorted({r["set"] for r in rows if r["set"] != "chat"})
         keys = [r["key"] for r in rows]
         vectors, _ = memory_of(rows).vectors
-        grams_of = {g: j for j, g in enumerate(vectors.idf)}
-        tfidf = _tfidf_matrix(vectors, grams_of, keys)
+        tfidf = lambda texts: matrix([vectors.vector(grams(k)) for k in texts], list(vectors.idf))  # noqa: E731
+        asked = tfidf(keys)
         self.table = {}  # set -> (similarity matrices rows × its questions: ratio, TF-IDF; index lists)
         for s in self.sets:
             mem = memory_of([r for r in rows if r["set"] == s])
             col = {k: j for j, k in enumerate(sorted({*mem.declined_any, *(k for v in mem.answered.values() for k in v)}))}
             sims = None
             if col:
-                cos = (tfidf @ _tfidf_matrix(vectors, grams_of, list(col)).T).toarray()
+                cos = (asked @ tfidf(list(col)).T).toarray()
                 sims = (process.cdist(keys, list(col), scorer=fuzz.ratio, workers=-1, dtype=np.uint8),
                         np.rint(np.clip(cos, 0, 1) * 100).astype(np.uint8))
             idx = lambda lists: {e: np.array([col[k] for k in v]) for e, v in lists.items()}  # noqa: E731
@@ -210,20 +210,6 @@ class Recall:
                 cands.append({**c, "features": {k: v for k, v in f.items() if v}})
             out.append({**r, "cands": cands})
         return out
-
-
-def _tfidf_matrix(vectors, grams_of, keys):
-    """The TF-IDF vectors of `keys` as the rows of a sparse matrix over the memory's grams."""
-    from scipy.sparse import csr_matrix
-
-    data, ind, ptr = [], [], [0]
-    for k in keys:
-        for g, w in vectors.vector(grams(k)).items():
-            data.append(w)
-            ind.append(grams_of[g])
-        ptr.append(len(data))
-    return csr_matrix((np.array(data), np.array(ind, dtype=np.int64), np.array(ptr, dtype=np.int64)),
-                      shape=(len(keys), len(grams_of)))
 
 
 def forgetting(rows):
@@ -285,8 +271,8 @@ def train_rerank(rows, names, min_sets=0, c_reg=1.0):
 
 
 def contenders(row):
-    """The candidates the engine re-ranks: those of its first RERANK within RERANK_WITHIN points of the first."""
-    return [c for c in row["cands"][:RERANK] if row["cands"][0]["score"] - c["score"] <= RERANK_WITHIN]
+    """The candidates the engine re-ranks: its first RERANK."""
+    return row["cands"][:RERANK]
 
 
 def choose(row, rerank):

@@ -20,7 +20,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
@@ -97,26 +97,16 @@ class Memory:
     _last: tuple[str, float, float, dict[int, float]] = field(default=("", 0.0, 0.0, {}), init=False, repr=False,
                                                               compare=False)
 
-    @property
-    def vectors(self) -> tuple[Vectors, dict[str, int]]:
-        """The TF-IDF vectors of every question held, and each question's index (built on first use)."""
-        built = self.__dict__.get("_vectors")
-        if built is None:
-            texts = sorted({*self.declined_any, *(k for v in (*self.answered.values(), *self.declined.values())
-                                                  for k in v)})
-            built = self.__dict__["_vectors"] = (Vectors(texts), {t: i for i, t in enumerate(texts)})
-        return built
-
-    def _indices(self, kind: str, entry_id: str = "") -> frozenset[int]:
-        """The indices (`vectors`) of the questions an entry answered ("answered") or declined ("declined"),
-        or of every declined question ("any"); worked out once."""
-        cache = self.__dict__.setdefault("_index_sets", {})
-        got = cache.get((kind, entry_id))
-        if got is None:
-            index = self.vectors[1]
-            texts = self.declined_any if kind == "any" else getattr(self, kind).get(entry_id, [])
-            got = cache[(kind, entry_id)] = frozenset(index[t] for t in texts)
-        return got
+    @cached_property
+    def vectors(self) -> tuple[Vectors, dict[tuple[str, str], frozenset[int]]]:
+        """The TF-IDF vectors of every question held, and the indices of the questions of each list:
+        ("answered" or "declined", entry id), and ("any", "") for every declined question (built on first use)."""
+        texts = sorted({*self.declined_any, *(k for v in (*self.answered.values(), *self.declined.values())
+                                              for k in v)})
+        index = {t: i for i, t in enumerate(texts)}
+        lists = {("any", ""): self.declined_any, **{("answered", e): v for e, v in self.answered.items()},
+                 **{("declined", e): v for e, v in self.declined.items()}}
+        return Vectors(texts), {name: frozenset(index[t] for t in v) for name, v in lists.items()}
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -139,14 +129,15 @@ class Memory:
             # learnt to judge such an entry on its other features (`bench/decline.py`, `forgetting`).
             return {}
         k = key(text)
+        vectors, among = self.vectors
         last = self._last
         if last[0] != k:
-            cos = self.vectors[0].cosines(k) if k else {}
-            last = self._last = (k, _closest(k, self.declined_any), _best(cos, self._indices("any")), cos)
+            cos = vectors.cosines(k) if k else {}
+            last = self._last = (k, _closest(k, self.declined_any), _best(cos, among[("any", "")]), cos)
         _, declined, tdeclined, cos = last
         return closeness((_closest(k, self.answered[entry_id]), _closest(k, self.declined.get(entry_id)), declined),
-                         (_best(cos, self._indices("answered", entry_id)),
-                          _best(cos, self._indices("declined", entry_id)), tdeclined))
+                         (_best(cos, among[("answered", entry_id)]),
+                          _best(cos, among.get(("declined", entry_id), frozenset())), tdeclined))
 
 
 def _closest(k: str, choices: list[str] | None) -> float:

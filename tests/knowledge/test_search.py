@@ -124,7 +124,7 @@ def test_out_of_domain_declined_on_shipped_kb(kb_engine, query):
 
 
 def test_a_candidate_far_behind_is_not_chosen_for_a_shared_carrier_phrase(kb_engine):
-    # The re-ranker weighs all four first candidates (search.RERANK_WITHIN). The 후원관리 menu, 8 points behind,
+    # The re-ranker weighs all four first candidates (search.RERANK). The 후원관리 menu, 8 points behind,
     # shares '…메뉴가 어디에 있나요' with questions it answered; the question is about a 급여명세서 menu, which the
     # seed never names: the 급여명세서 entry stays first and the question is declined.
     r = kb_engine.answer("급여 명세서 출력 메뉴가 어디에 있나요")
