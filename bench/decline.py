@@ -63,8 +63,18 @@ SETS = {
     "heldout-i": ROOT / "tests" / "data" / "heldout-i.jsonl",
     # round 5's untouched report set, opened for training in round 6
     "heldout-f": ROOT / "tests" / "data" / "heldout-f-report.jsonl",
-    # written for round 6 to tune on (round 6 reports heldout-j-report, kept out of every set here)
+    # written for round 6 to tune on
     "heldout-k": ROOT / "tests" / "data" / "heldout-k.jsonl",
+    # round 6's untouched report sets, opened for training in round 7
+    "heldout-j": ROOT / "tests" / "data" / "heldout-j-report.jsonl",
+    "heldout-l": ROOT / "tests" / "data" / "heldout-l-report.jsonl",
+    # written for round 7 to train on
+    "heldout-o": ROOT / "tests" / "data" / "heldout-o.jsonl",
+    "heldout-p": ROOT / "tests" / "data" / "heldout-p.jsonl",
+    # round 7's first report sets: scored untouched once, then opened for error analysis and training (round 7
+    # reports heldout-q-report and heldout-r-report, kept out of every set here)
+    "heldout-m": ROOT / "tests" / "data" / "heldout-m-report.jsonl",
+    "heldout-n": ROOT / "tests" / "data" / "heldout-n-report.jsonl",
 }
 # Feature subsets tried besides all of them (leave-one-set-out decides).
 SUBSETS = {
@@ -134,7 +144,7 @@ def _row(engine, templates, name, query, expect, timely=False):
         terms = engine.terms(text)
         matches = engine._rank(terms, RERANK)
         for i, m in enumerate(matches[:RERANK]):
-            right = bool(expect) and holds(templates.render_answer(m.entry), expect)
+            right = bool(expect) and holds(templates.render_reply_answer(m.entry, query), expect)
             f = {k: v for k, v in engine.candidate_features(terms, matches, i, text).items() if k not in RECALL}
             cands.append({"features": f, "right": right, "score": m.score, "entry": m.entry_id})
     return {"set": name, "cands": cands, "answerable": expect is not None, "query": query, "expect": expect,

@@ -30,13 +30,13 @@ def result_json(result: Result, templates) -> dict:
     return {
         "query": result.query,
         "answered": result.answered,
-        "answer": templates.render_answer(best.entry) if result.answered and best else None,
+        "answer": templates.render_reply_answer(best.entry, result.query) if result.answered and best else None,
         "entry_id": best.entry_id if result.answered and best else None,
         "score": round(best.score, 1) if best else 0.0,
         "reason": result.reason,
         "alternatives": [
-            {"entry_id": m.entry_id, "title": m.title, "answer": templates.render_answer(m.entry),
-             "score": round(m.score, 1)}
+            {"entry_id": m.entry_id, "title": m.title,
+             "answer": templates.render_reply_answer(m.entry, result.query), "score": round(m.score, 1)}
             for m in result.alternatives
         ],
     }
@@ -45,7 +45,7 @@ def result_json(result: Result, templates) -> dict:
 def result_text(result: Result, templates) -> str:
     if result.answered and result.best:
         return templates.render("answer", title=result.best.title,
-                                answer=templates.render_answer(result.best.entry))
+                                answer=templates.render_reply_answer(result.best.entry, result.query))
     return templates.render("decline", reason=result.reason, query=result.query,
                             suggestions=[m.title for m in result.alternatives[:2]])
 
@@ -53,7 +53,7 @@ def result_text(result: Result, templates) -> str:
 def _answer_reply(services, entry, *, query: str, thread: str | None, score: float | None = None) -> Reply:
     """One answer with its follow-up choices, the same wherever it comes from."""
     t = services.templates
-    return Reply(t.render("answer", title=entry.title, answer=t.render_answer(entry)),
+    return Reply(t.render("answer", title=entry.title, answer=t.render_reply_answer(entry, query)),
                  choices=_choices_after_answer(query, entry.id), kind="answer",
                  data={"entry_id": entry.id, "title": entry.title, "score": score, "query": query},
                  thread=thread)

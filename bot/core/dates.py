@@ -18,20 +18,25 @@ def _local(value: _D) -> _D:
     return value
 
 
-def kdate(value: date | datetime | None) -> str:
-    """8월 31일(수)"""
+NEAR = {-1: "어제", 0: "오늘", 1: "내일", 2: "모레"}
+
+
+def kdate(value: date | datetime | None, now: datetime | None = None) -> str:
+    """8월 31일(수); with `now`, a day next to it says so: 8월 31일(수, 오늘)."""
     if value is None:
         return ""
     value = _local(value)
-    return f"{value.month}월 {value.day}일({WEEKDAYS[value.weekday()]})"
+    day = value.date() if isinstance(value, datetime) else value
+    near = NEAR.get((day - now.astimezone(SEOUL).date()).days) if isinstance(now, datetime) else None
+    return f"{value.month}월 {value.day}일({WEEKDAYS[value.weekday()]}{', ' + near if near else ''})"
 
 
-def kdatetime(value: datetime | None) -> str:
-    """8월 31일(수) 18:00"""
+def kdatetime(value: datetime | None, now: datetime | None = None) -> str:
+    """8월 31일(수) 18:00; with `now`: 8월 31일(수, 오늘) 18:00."""
     if value is None:
         return ""
     value = _local(value)
-    return f"{kdate(value)} {value:%H:%M}"
+    return f"{kdate(value, now)} {value:%H:%M}"
 
 
 def kmd(value: date | datetime | None) -> str:

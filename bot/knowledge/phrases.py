@@ -5,6 +5,7 @@ reminders' rules win when there are any (`services.reminders`), else the file is
 """
 from __future__ import annotations
 
+import re
 import weakref
 from datetime import datetime
 from functools import lru_cache
@@ -35,11 +36,15 @@ def parse_phrases(raw: dict) -> dict[str, dict[str, str]]:
             for k, v in _strip_lines(raw.get("phrases") or {}).items()}
 
 
-def relative_phrase(milestone_id: str, services, now: datetime | None = None) -> str:
-    """'중단까지 D-2', '현재 중단 기간입니다 (…)', '이미 개통되었습니다' — relative to the clock."""
+def _phrases_now(services, now: datetime | None) -> tuple[dict[str, dict[str, str]], datetime]:
     reminders = getattr(services, "reminders", None)  # the running reminders' rules, else the file's
     phrases = reminders.rules.phrases if reminders else _default_phrases(services.kb)
-    now = now or (services.clock.now() if services.clock else datetime.now(SEOUL))
+    return phrases, now or (services.clock.now() if services.clock else datetime.now(SEOUL))
+
+
+def relative_phrase(milestone_id: str, services, now: datetime | None = None) -> str:
+    """'중단까지 D-2', '현재 중단 기간입니다 (…)', '이미 개통되었습니다' — relative to the clock."""
+    phrases, now = _phrases_now(services, now)
     return _phrase(services.kb, services.templates, phrases, milestone_id, now)
 
 
@@ -67,6 +72,34 @@ def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> s
         return default
     return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms, now=now,
                                                 left=left(ms, now)).strip()
+
+
+MOMENT_AWARE = re.compile(r"\b(?:state|left|relative)\(")
+
+
+def _current(ms, now: datetime) -> bool:
+    """A window that runs, or an instant later the same day (a cut-off at 18:00, asked at 17:55)."""
+    if ms.start and ms.end:
+        return ms.start <= now < ms.end
+    return bool(ms.at) and now < ms.at and ms.at.astimezone(SEOUL).date() == now.astimezone(SEOUL).date()
+
+
+def banners(source, answer_source: str, now: datetime | None = None) -> list[str]:
+    """The status lines said above an answer while a milestone is current (its `banner:` phrase: '지금은 시스템
+    중단 기간이라 …', '자료입력 마감: 오늘 18:00'), unless the answer already speaks of the moment (`state`,
+    `left` or `relative` in its template): during the outage, "W4C 접속이 안 돼요" hears of the outage first,
+    whichever entry it matched."""
+    if MOMENT_AWARE.search(answer_source):
+        return []
+    phrases, now = _phrases_now(source, now)
+    out = []
+    for mid, own in phrases.items():
+        ms = source.kb.milestones.get(mid)
+        if not own.get("banner") or ms is None or not _current(ms, now):
+            continue
+        out.append(_compiled(source.templates.env, own["banner"]).render(
+            ms=source.kb.milestones, m=ms, now=now, left=left(ms, now)).strip())
+    return out
 
 
 # Compiled phrase templates, per jinja2 environment (phrases are few; compiling is the costly part).
@@ -117,3 +150,4 @@ def install_template_globals(templates, services=None) -> None:
 
     for env in (templates.env, templates.strict_env):
         env.globals["relative"] = relative
+    templates.banners = lambda answer_source: banners(source, answer_source)

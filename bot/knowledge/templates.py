@@ -6,16 +6,28 @@ Dates are said the Korean way: "8월 31일(수) 18:00".
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.core.clock import SEOUL
 from bot.core.dates import dday, kdate, kdatetime, kmd, left, state
+from bot.knowledge.confirm import confirms
 
 if TYPE_CHECKING:
     from bot.knowledge.base import Entry, KnowledgeBase
+
+
+@jinja2.pass_context
+def _kdate(ctx, value) -> str:
+    """8월 30일(화), or "8월 30일(화, 오늘)" near the moment of asking ('오늘까지죠?' asked that day)."""
+    return kdate(value, now=ctx.get("now"))
+
+
+@jinja2.pass_context
+def _kdatetime(ctx, value) -> str:
+    return kdatetime(value, now=ctx.get("now"))
 
 
 class TemplateProblem(ValueError):
@@ -24,6 +36,8 @@ class TemplateProblem(ValueError):
 
 class Templates:
     """The template environment bound to a knowledge base (milestones) and, optionally, a clock."""
+
+    banners: Callable[[str], list[str]]  # the moment's status lines (`bot.knowledge.phrases.banners`)
 
     def __init__(self, kb: "KnowledgeBase", clock=None):
         self.kb = kb
@@ -46,11 +60,14 @@ class Templates:
     def _env(loader, undefined) -> SandboxedEnvironment:
         env = SandboxedEnvironment(loader=loader, undefined=undefined, autoescape=False,
                                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
-        env.filters.update(kdate=kdate, kdatetime=kdatetime, kmd=kmd)
+        env.filters.update(kdate=_kdate, kdatetime=_kdatetime, kmd=kmd)
         return env
 
+    def now(self) -> datetime:
+        return self.clock.now() if self.clock else datetime.now(SEOUL)
+
     def context(self) -> dict[str, Any]:
-        now = self.clock.now() if self.clock else datetime.now(SEOUL)
+        now = self.now()
         milestones = self.kb.milestones
         # Answers branch on the moment they are asked: `state('outage') == 'during'`, `left('launch')`.
         return {"ms": milestones, "now": now, "dday": lambda t: dday(t, now),
@@ -76,6 +93,15 @@ class Templates:
             if strict:
                 raise TemplateProblem(f"렌더링 오류: {e}") from None
             return entry.answer
+
+    def render_reply_answer(self, entry: "Entry", query: str = "") -> str:
+        """An answer as the chat says it to `query`: the status of the moment first (during the outage, '지금은
+        시스템 중단 기간입니다 …'), then the entry's answer, with "네," when the question asks to confirm a day
+        the answer names ('모레 마감 맞죠?'). Exports and drafts use `render_answer` alone."""
+        answer = self.render_answer(entry)
+        if query and not answer.startswith(("네", "아니", "아직")) and confirms(query, answer, self.now()):
+            answer = f"네, {answer}"
+        return "\n".join([*self.banners(entry.answer), answer])
 
     def render(self, name: str, **data) -> str:
         """A reply template from `knowledge/templates/NAME.j2`."""

@@ -56,9 +56,9 @@ def _keys(path):
     return {key(_GREETING_PREFIX.sub("", normalize(r["query"]))) for r in rows}
 
 
-@pytest.mark.parametrize("name", ["heldout-j-report.jsonl", "heldout-l-report.jsonl"])
+@pytest.mark.parametrize("name", ["heldout-q-report.jsonl", "heldout-r-report.jsonl"])
 def test_the_memory_holds_no_question_of_a_report_set(name):
-    # heldout-j and -l are reported untouched (README, bench/DECLINE.md): the models and their memory never saw them.
+    # heldout-q and -r are reported untouched (README, bench/DECLINE.md): the models and their memory never saw them.
     # Some short questions were written alike by writers of other sets too; those of a report set alone must be absent.
     memory = Memory.bundled()
     held = set(memory.declined_any).union(*memory.answered.values(), *memory.declined.values())

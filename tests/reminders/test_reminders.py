@@ -153,7 +153,7 @@ def test_messages_say_the_date_the_korean_way_and_what_to_do(services):
     ("2022-08-31T12:00", "중단까지 D-day (오늘 18:00)", "개통까지 D-6, 6일 남음"),
     ("2022-09-02T10:00", "현재 중단 기간입니다 (9월 6일(화) 09:00 개통, D-4, 4일 남음)",
      "지금은 시스템 중단 기간이라 아직 사용할 수 없습니다, 개통까지 D-4, 4일 남음"),
-    ("2022-09-07T10:00", "이미 개통되었습니다", "이미 개통되었습니다"),
+    ("2022-09-07T10:00", "이미 개통되었습니다", "이미 개통되었습니다 (개통 D+1)"),
 ])
 def test_time_aware_phrases_before_during_and_after_the_outage(services, now, outage, launch):
     services.clock.set(at(now))

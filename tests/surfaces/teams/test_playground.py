@@ -239,7 +239,7 @@ def test_teams_in_the_agents_playground(browser_page):
     pg.shot("small-talk")
 
     # the form, with a resident number in 질의내용: the card comes back with the correction
-    pg.say("급여 명세서 출력 메뉴가 어디에 있나요")
+    pg.say("공동인증서 유효기간 지났는데 어떻게 해요")  # a near miss the seed does not answer: declined
     pg.wait_button("질의하기", count=2).last.click()  # under this answer
     pg.wait_text("질의하기 등록")
     pg.shot("form")

@@ -1,0 +1,63 @@
+"""A yes/no question that states a day ("모레 마감 맞죠?", "내일(9.30)까지 하면 되는 거 맞나요?") gets its "네" when the
+answer names that very day.
+
+Only the plain, affirmative form is confirmed: a question with a question word (언제, 몇 시, when) asks for the
+fact, not a yes, and one with a negation ("늦지 않죠?", "안 되는 거 맞죠?") is left to the answer itself, since
+a bare "네" to it could be read either way. The day claimed is the last one the question names ("오늘 8/29인데
+마감이 내일 맞나요?" claims 내일): the ones before it are usually the context.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from bot.core.clock import SEOUL
+from bot.core.text import normalize
+
+_CONFIRM = re.compile(r"(맞(?:죠|지요|나요|나|지|음|아요|습니까|는\s?거죠|는\s?거지|는\s?거|을까요|으면)?|죠|지요|ㅇㅇ|거지|"
+                      r"right|correct|is that so|isn't it|aren't they)\s*$")
+_ASKS = re.compile(r"언제|몇|어디|뭐|무엇|무슨|어떻게|어케|왜|누가|누구|얼마|며칠|어느|when|what|where|how|which|why|who")
+_NEGATION = re.compile(r"안\s?[되돼됨됬]|않|못|없|불가|아니|아닌|아직|늦|지났|지나|not|n't|\bno\b|late")
+_DATE = re.compile(r"(1[0-2]|[1-9])월\s?([12][0-9]|3[01]|[1-9])일")
+_RELATIVE = {"오늘": 0, "내일": 1, "모레": 2, "글피": 3, "today": 0, "tomorrow": 1}
+_WEEKDAY = re.compile(r"(이번\s?주|이번주|다음\s?주|담주)?\s?([월화수목금토일])(?:요일|욜)")
+_DAY_WORD = re.compile("|".join([*_RELATIVE, _DATE.pattern, _WEEKDAY.pattern]))
+
+
+def _claimed_day(text: str, today: date) -> tuple[int, int] | None:
+    """The last day the question names, as (month, day)."""
+    last = None
+    for m in _DAY_WORD.finditer(text):
+        word = m.group()
+        if word in _RELATIVE:
+            d = today + timedelta(days=_RELATIVE[word])
+        elif (dm := _DATE.fullmatch(word)) is not None:
+            last = (int(dm.group(1)), int(dm.group(2)))
+            continue
+        else:
+            wm = _WEEKDAY.search(word)
+            if wm is None:
+                continue
+            weekday = "월화수목금토일".index(wm.group(2))
+            monday = today - timedelta(days=today.weekday())
+            if wm.group(1) and wm.group(1).replace(" ", "") in ("다음주", "담주"):
+                d = monday + timedelta(days=7 + weekday)
+            elif wm.group(1):
+                d = monday + timedelta(days=weekday)
+            else:  # a bare weekday: the next one, today included
+                d = today + timedelta(days=(weekday - today.weekday()) % 7)
+        last = (d.month, d.day)
+    return last
+
+
+def confirms(query: str, answer: str, now: datetime) -> bool:
+    """Whether to say "네," before `answer`: the question asks to confirm a day the answer names."""
+    text = normalize(query or "")
+    text = re.sub(r"[\s?!.~ㅠㅜㅋㅎ]+$", "", text)
+    if not _CONFIRM.search(text) or _ASKS.search(text) or _NEGATION.search(text):
+        return False
+    claimed = _claimed_day(text, now.astimezone(SEOUL).date())
+    if claimed is None:
+        return False
+    named = {(int(m.group(1)), int(m.group(2))) for m in _DATE.finditer(answer)}
+    return claimed in named
