@@ -28,9 +28,18 @@ def test_a_day_the_answer_names_is_confirmed(now, query):
     ("2022-09-28T21:00", "모레까지 하면 늦지 않은 거 맞죠?"),  # a negation: a bare 네 could be read either way
     ("2022-09-28T21:00", "9월 30일까지 입퇴사 보고 해야 해요"),  # not a question to confirm
     ("2022-09-28T21:00", "입퇴사 보고 마감 맞죠?"),  # no day stated
+    ("2022-09-30T19:00", "오늘 9월 30일 맞죠?"),  # a day named, nothing said to end or begin on it
 ])
 def test_no_yes_without_a_day_to_confirm(now, query):
     assert not confirms(query, ANSWER, parse_time(now))
+
+
+def test_a_day_merely_named_is_no_yes(kb):
+    # After the cut-off the outage answer names today as its start: that is no "yes" to entering data today.
+    clock = FixedClock(parse_time("2022-08-31T19:00"))
+    engine, templates = Engine.from_knowledge(kb), Templates(kb, clock)
+    said = templates.render_reply_answer(engine.entries["outage-period"], "오늘 W4C 입력 가능한 거 맞죠?")
+    assert "8월 31일(수, 오늘) 18:00" in said and "네," not in said, said
 
 
 def test_the_chat_answer_starts_with_yes(kb):
