@@ -22,31 +22,29 @@ _ASKS = re.compile(r"언제|몇|어디|뭐|무엇|무슨|어떻게|어케|왜|�
 # says the outage began today.
 _DEADLINE = re.compile(r"까지|마감|기한|부터|개통|오픈|시작|열리|열려|deadline|due|until|open")
 _NEGATION = re.compile(r"안\s?[되돼됨됬]|않|못|없|불가|아니|아닌|아직|늦|지났|지나|not|n't|\bno\b|late")
-_DATE = re.compile(r"(1[0-2]|[1-9])월\s?([12][0-9]|3[01]|[1-9])일")
+_DATE = re.compile(r"(?P<month>1[0-2]|[1-9])월\s?(?P<day>[12][0-9]|3[01]|[1-9])일")
 _RELATIVE = {"오늘": 0, "내일": 1, "모레": 2, "글피": 3, "today": 0, "tomorrow": 1}
-_WEEKDAY = re.compile(r"(이번\s?주|이번주|다음\s?주|담주)?\s?([월화수목금토일])(?:요일|욜)")
-_DAY_WORD = re.compile("|".join([*_RELATIVE, _DATE.pattern, _WEEKDAY.pattern]))
+_DAY_WORD = re.compile("|".join([
+    f"(?P<relative>{'|'.join(_RELATIVE)})",
+    _DATE.pattern,
+    r"(?P<week>이번\s?주|다음\s?주|담주)?\s?(?P<weekday>[월화수목금토일])(?:요일|욜)"]))
 
 
 def _claimed_day(text: str, today: date) -> tuple[int, int] | None:
     """The last day the question names, as (month, day)."""
     last = None
     for m in _DAY_WORD.finditer(text):
-        word = m.group()
-        if word in _RELATIVE:
-            d = today + timedelta(days=_RELATIVE[word])
-        elif (dm := _DATE.fullmatch(word)) is not None:
-            last = (int(dm.group(1)), int(dm.group(2)))
+        if m["relative"]:
+            d = today + timedelta(days=_RELATIVE[m["relative"]])
+        elif m["month"]:
+            last = (int(m["month"]), int(m["day"]))
             continue
         else:
-            wm = _WEEKDAY.search(word)
-            if wm is None:
-                continue
-            weekday = "월화수목금토일".index(wm.group(2))
+            weekday = "월화수목금토일".index(m["weekday"])
             monday = today - timedelta(days=today.weekday())
-            if wm.group(1) and wm.group(1).replace(" ", "") in ("다음주", "담주"):
+            if m["week"] and m["week"].replace(" ", "") in ("다음주", "담주"):
                 d = monday + timedelta(days=7 + weekday)
-            elif wm.group(1):
+            elif m["week"]:
                 d = monday + timedelta(days=weekday)
             else:  # a bare weekday: the next one, today included
                 d = today + timedelta(days=(weekday - today.weekday()) % 7)
@@ -63,5 +61,5 @@ def confirms(query: str, answer: str, now: datetime) -> bool:
     claimed = _claimed_day(text, now.astimezone(SEOUL).date())
     if claimed is None:
         return False
-    named = {(int(m.group(1)), int(m.group(2))) for m in _DATE.finditer(answer)}
+    named = {(int(m["month"]), int(m["day"])) for m in _DATE.finditer(answer)}
     return claimed in named

@@ -16,7 +16,7 @@ import yaml
 
 from bot.core.clock import SEOUL
 from bot.core.config import DEFAULT_KNOWLEDGE
-from bot.core.dates import dday, left
+from bot.core.dates import dday, left, state
 from bot.knowledge.base import KnowledgeError, _LineLoader, _strip_lines
 
 
@@ -80,7 +80,7 @@ MOMENT_AWARE = re.compile(r"\b(?:state|left|relative)\(")
 def _current(ms, now: datetime) -> bool:
     """A window that runs, or an instant later the same day (a cut-off at 18:00, asked at 17:55)."""
     if ms.start and ms.end:
-        return ms.start <= now < ms.end
+        return state(ms, now) == "during"
     return bool(ms.at) and now < ms.at and ms.at.astimezone(SEOUL).date() == now.astimezone(SEOUL).date()
 
 
