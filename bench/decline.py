@@ -71,10 +71,13 @@ SETS = {
     # written for round 7 to train on
     "heldout-o": ROOT / "tests" / "data" / "heldout-o.jsonl",
     "heldout-p": ROOT / "tests" / "data" / "heldout-p.jsonl",
-    # round 7's first report sets: scored untouched once, then opened for error analysis and training (round 7
-    # reports heldout-q-report and heldout-r-report, kept out of every set here)
+    # round 7's first report sets: scored untouched once, then opened for error analysis and training
     "heldout-m": ROOT / "tests" / "data" / "heldout-m-report.jsonl",
     "heldout-n": ROOT / "tests" / "data" / "heldout-n-report.jsonl",
+    # round 7's untouched report sets, opened for training in round 8 (round 8 reports heldout-s-report and
+    # heldout-t-report, kept out of every set here)
+    "heldout-q": ROOT / "tests" / "data" / "heldout-q-report.jsonl",
+    "heldout-r": ROOT / "tests" / "data" / "heldout-r-report.jsonl",
 }
 # Feature subsets tried besides all of them (leave-one-set-out decides).
 SUBSETS = {

@@ -32,6 +32,7 @@ import random
 import re
 import statistics
 import sys
+import tempfile
 import time
 import unicodedata
 from collections import defaultdict
@@ -306,6 +307,20 @@ def build(factory: Callable[[], object]) -> tuple[object, float, float]:
     return obj, seconds, rss_mb() - before
 
 
+def saved_start(engine: Engine) -> float:
+    """Seconds to load the engine's saved index, as `ieum` starts with a base of 5,000 entries or more
+    (`Engine.cached`: the first start builds and saves it, every later one loads it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "index.pickle"
+        engine.save(path)
+        gc.collect()
+        t = time.perf_counter()
+        loaded = Engine.load(path)
+        seconds = time.perf_counter() - t
+    del loaded
+    return seconds
+
+
 def timed(fn: Callable[[str], object], queries: Sequence[tuple[str, str, str]], budget_s: float,
           got: Callable[[object], str | None]) -> dict:
     """Latencies of `fn` over the queries (stopping after `budget_s`, at least 20 queries), top-1 by kind."""
@@ -416,7 +431,8 @@ def part_latency(args, intents) -> None:
             # ours is built as the bot builds it (answers rendered from their templates)
             eng, secs, mem = build(lambda: Engine.from_knowledge(kb) if is_ours else Engine(entries))
             engine_s_per_entry.append((n_entries, secs))
-            res["engine"] = {"build": secs, "mem": mem, **timed(eng.answer, queries, budget, engine_got)}
+            res["engine"] = {"build": secs, "mem": mem, "load": saved_start(eng),
+                             **timed(eng.answer, queries, budget, engine_got)}
             # accuracy of the ranking alone (answered or declined): search(q, 1)
             res["search"] = timed(lambda q: eng.search(q, 1), queries[:res["engine"]["n"]], 1e9, search_got)
             res["engine"]["search_top1"] = res["search"]["top1"]
@@ -461,8 +477,12 @@ def part_latency(args, intents) -> None:
         if big["engine"]:
             print(f"| p99 ≤ {TARGET_P99_100K_MS:.0f} ms at 100,000 | {fmt_ms(big['engine']['p99'])} ms | "
                   f"{'PASS' if big['engine']['p99'] <= TARGET_P99_100K_MS else 'FAIL'} |")
-            print(f"| start-up ≤ {TARGET_STARTUP_100K_S:.0f} s at 100,000 | {big['engine']['build']:.1f} s | "
+            print(f"| start-up ≤ {TARGET_STARTUP_100K_S:.0f} s at 100,000, first start (builds and saves the index) "
+                  f"| {big['engine']['build']:.1f} s | "
                   f"{'PASS' if big['engine']['build'] <= TARGET_STARTUP_100K_S else 'FAIL'} |")
+            print(f"| start-up ≤ {TARGET_STARTUP_100K_S:.0f} s at 100,000, every later start (loads the saved index) "
+                  f"| {big['engine']['load']:.1f} s | "
+                  f"{'PASS' if big['engine']['load'] <= TARGET_STARTUP_100K_S else 'FAIL'} |")
         else:
             print(f"| p99 ≤ {TARGET_P99_100K_MS:.0f} ms at 100,000 | not measured (build skipped) | — |")
             print(f"| start-up ≤ {TARGET_STARTUP_100K_S:.0f} s at 100,000 | ≈{big['projected']:.0f} s projected | FAIL |")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 FEATURES = ("knn_pos", "knn_neg", "knn_diff", "knn_declined", "knn_known",
@@ -55,8 +56,9 @@ class Vectors:
     `max_df` of the texts left out), as scikit-learn's TfidfVectorizer(analyzer="char", ngram_range=(2, 3),
     sublinear_tf=True, max_df=MAX_DF) makes them; kept here because scikit-learn at run time would cost a second
     of start-up and a millisecond a question for ~4,000 short texts. An inverted index gives a question's
-    cosine with every text at once; the common grams left out ('희망', '이음', '나요') would make it walk
-    most texts for every question."""
+    cosine with every text at once (numpy sums the postings of its grams: a Python loop over them was half the
+    time of a question once the memory held ~6,000); the common grams left out ('희망', '이음', '나요') would make
+    it walk most texts for every question."""
 
     def __init__(self, texts: list[str], max_df: float = MAX_DF):
         counted = [grams(t) for t in texts]
@@ -64,11 +66,14 @@ class Vectors:
         for c in counted:
             df.update(c.keys())
         most = max(max_df * len(texts), MIN_DF_CUT)
+        self.size = len(texts)
         self.idf = {g: math.log((1 + len(texts)) / (1 + d)) + 1 for g, d in df.items() if d <= most}
-        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for i, c in enumerate(counted):
             for g, w in self.vector(c).items():
-                self.postings[g].append((i, w))
+                postings[g][0].append(i)
+                postings[g][1].append(w)
+        self.postings = {g: (np.array(ids, dtype=np.int32), np.array(ws)) for g, (ids, ws) in postings.items()}
 
     def vector(self, counted: Counter[str]) -> dict[str, float]:
         """Unit-length TF-IDF weights of the counted grams (grams never seen weigh nothing)."""
@@ -76,13 +81,14 @@ class Vectors:
         norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
         return {g: w / norm for g, w in vec.items()}
 
-    def cosines(self, k: str) -> dict[int, float]:
-        """The cosine of `k` with each text it shares a gram with, by the text's index."""
-        out: dict[int, float] = defaultdict(float)
-        for g, w in self.vector(grams(k)).items():
-            for i, v in self.postings[g]:
-                out[i] += w * v
-        return out
+    def cosines(self, k: str) -> np.ndarray:
+        """The cosine of `k` with each text, by the text's index (0 where they share no gram)."""
+        hits = [(self.postings[g], w) for g, w in self.vector(grams(k)).items() if g in self.postings]
+        if not hits:
+            return np.zeros(self.size)
+        ids = np.concatenate([ids for (ids, _), _ in hits])
+        weights = np.concatenate([ws * w for (_, ws), w in hits])
+        return np.bincount(ids, weights=weights, minlength=self.size)
 
 
 @dataclass
@@ -94,11 +100,11 @@ class Memory:
     declined_any: list[str] = field(default_factory=list)  # every question that had to be declined
     # `features` runs for each of a question's first candidates: what does not depend on the candidate (the
     # closeness to every declined question, the cosines) is worked out once (one tuple, read and replaced whole)
-    _last: tuple[str, float, float, dict[int, float]] = field(default=("", 0.0, 0.0, {}), init=False, repr=False,
-                                                              compare=False)
+    _last: tuple[str, float, float, np.ndarray] = field(default=("", 0.0, 0.0, np.zeros(0)), init=False,
+                                                          repr=False, compare=False)
 
     @cached_property
-    def vectors(self) -> tuple[Vectors, dict[tuple[str, str], frozenset[int]]]:
+    def vectors(self) -> tuple[Vectors, dict[tuple[str, str], np.ndarray]]:
         """The TF-IDF vectors of every question held, and the indices of the questions of each list:
         ("answered" or "declined", entry id), and ("any", "") for every declined question (built on first use)."""
         texts = sorted({*self.declined_any, *(k for v in (*self.answered.values(), *self.declined.values())
@@ -106,7 +112,8 @@ class Memory:
         index = {t: i for i, t in enumerate(texts)}
         lists = {("any", ""): self.declined_any, **{("answered", e): v for e, v in self.answered.items()},
                  **{("declined", e): v for e, v in self.declined.items()}}
-        return Vectors(texts), {name: frozenset(index[t] for t in v) for name, v in lists.items()}
+        return Vectors(texts), {name: np.array(sorted({index[t] for t in v}), dtype=np.int32)
+                                for name, v in lists.items()}
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -132,12 +139,12 @@ class Memory:
         vectors, among = self.vectors
         last = self._last
         if last[0] != k:
-            cos = vectors.cosines(k) if k else {}
+            cos = vectors.cosines(k)
             last = self._last = (k, _closest(k, self.declined_any), _best(cos, among[("any", "")]), cos)
         _, declined, tdeclined, cos = last
         return closeness((_closest(k, self.answered[entry_id]), _closest(k, self.declined.get(entry_id)), declined),
                          (_best(cos, among[("answered", entry_id)]),
-                          _best(cos, among.get(("declined", entry_id), frozenset())), tdeclined))
+                          _best(cos, among.get(("declined", entry_id))), tdeclined))
 
 
 def _closest(k: str, choices: list[str] | None) -> float:
@@ -147,8 +154,6 @@ def _closest(k: str, choices: list[str] | None) -> float:
     return best[1] / 100 if best else 0.0
 
 
-def _best(cos: dict[int, float], among: frozenset[int]) -> float:
+def _best(cos: np.ndarray, among: np.ndarray | None) -> float:
     """The highest cosine among the texts of `among` (0 when none shares a gram)."""
-    if len(cos) < len(among):
-        return max((v for i, v in cos.items() if i in among), default=0.0)
-    return max((v for i in among if (v := cos.get(i)) is not None), default=0.0)
+    return float(cos[among].max()) if among is not None and among.size else 0.0

@@ -77,17 +77,20 @@ def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> s
 MOMENT_AWARE = re.compile(r"\b(?:state|left|relative)\(")
 
 
-def _current(ms, now: datetime) -> bool:
-    """A window that runs, or an instant later the same day (a cut-off at 18:00, asked at 17:55)."""
+def _banner(own: dict[str, str], ms, now: datetime) -> str | None:
+    """The status line due now: a window's `banner` while it runs; an instant's `banner` earlier the same day
+    (a cut-off at 18:00, asked at 17:55) and its `banner_after` later that day (launched at 09:00, asked at 10:00)."""
     if ms.start and ms.end:
-        return state(ms, now) == "during"
-    return bool(ms.at) and now < ms.at and ms.at.astimezone(SEOUL).date() == now.astimezone(SEOUL).date()
+        return own.get("banner") if state(ms, now) == "during" else None
+    if not ms.at or ms.at.astimezone(SEOUL).date() != now.astimezone(SEOUL).date():
+        return None
+    return own.get("banner") if now < ms.at else own.get("banner_after")
 
 
 def banners(source, answer_source: str, now: datetime | None = None) -> list[str]:
     """The status lines said above an answer while a milestone is current (its `banner:` phrase: '지금은 시스템
-    중단 기간이라 …', '자료입력 마감: 오늘 18:00'), unless the answer already speaks of the moment (`state`,
-    `left` or `relative` in its template): during the outage, "W4C 접속이 안 돼요" hears of the outage first,
+    중단 기간이라 …', '자료입력 마감: 오늘 18:00', on launch day '개통되었습니다'), unless the answer already
+    speaks of the moment (`state`, `left` or `relative` in its template): during the outage, "W4C 접속이 안 돼요" hears of the outage first,
     whichever entry it matched."""
     if MOMENT_AWARE.search(answer_source):
         return []
@@ -95,9 +98,10 @@ def banners(source, answer_source: str, now: datetime | None = None) -> list[str
     out = []
     for mid, own in phrases.items():
         ms = source.kb.milestones.get(mid)
-        if not own.get("banner") or ms is None or not _current(ms, now):
+        line = _banner(own, ms, now) if ms is not None else None
+        if not line:
             continue
-        out.append(_compiled(source.templates.env, own["banner"]).render(
+        out.append(_compiled(source.templates.env, line).render(
             ms=source.kb.milestones, m=ms, now=now, left=left(ms, now)).strip())
     return out
 

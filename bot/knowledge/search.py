@@ -269,6 +269,15 @@ class Engine:
         os.replace(tmp, path)  # never a half-written index
 
     @classmethod
+    def load(cls, path: Path) -> "Engine":
+        """A saved index, without its renderer (`cached` attaches the knowledge base's)."""
+        with open(path, "rb") as f, _no_gc():
+            engine = pickle.load(f)
+        if not isinstance(engine, cls):
+            raise TypeError(f"{path.name}: not a search index")
+        return engine
+
+    @classmethod
     def cached(cls, kb: KnowledgeBase, cache_dir: Path, *, min_entries: int = 5_000, templates=None,
                **kw) -> "Engine":
         """Load the index built for exactly this knowledge base, or build and save it.
@@ -280,14 +289,12 @@ class Engine:
         path = Path(cache_dir) / f"index-{cls.fingerprint(kb.entries, kb.synonyms)}.pickle"
         if path.exists():
             try:
-                with open(path, "rb") as f, _no_gc():
-                    engine = pickle.load(f)
-                if isinstance(engine, cls):
-                    engine._render = _renderer(kb, templates)
-                    if "thresholds" in kw:
-                        engine.thresholds = kw["thresholds"]
-                    engine.model = kw.get("model") or DeclineModel.bundled()
-                    return engine
+                engine = cls.load(path)
+                engine._render = _renderer(kb, templates)
+                if "thresholds" in kw:
+                    engine.thresholds = kw["thresholds"]
+                engine.model = kw.get("model") or DeclineModel.bundled()
+                return engine
             except Exception:  # a stale or damaged file is rebuilt, never fatal
                 log.warning("search index %s unreadable; rebuilding", path.name)
         engine = cls.from_knowledge(kb, templates=templates, **kw)

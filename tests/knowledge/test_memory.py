@@ -5,7 +5,7 @@ import pytest
 
 from bot.core.config import PROJECT_ROOT
 from bot.core.text import normalize
-from bot.knowledge.memory import Memory, key
+from bot.knowledge.memory import Memory, Vectors, grams, key
 from bot.knowledge.search import _GREETING_PREFIX, DeclineModel, Engine
 
 DATA = PROJECT_ROOT / "tests" / "data"
@@ -40,6 +40,20 @@ def test_tfidf_weighs_a_rare_piece_above_a_common_carrier():
     assert memory.features("연말정산", "donation")["tfidf_pos"] == 0.0  # nothing in common
 
 
+def test_the_indexed_cosines_are_the_vectors_dot_products():
+    # the inverted index (numpy over postings) must give what the plain dot product of two TF-IDF vectors gives
+    lines = (DATA / "heldout.jsonl").read_text(encoding="utf-8").splitlines()[:120]
+    texts = sorted({key(normalize(json.loads(line)["query"])) for line in lines if line.strip()})
+    vectors = Vectors(texts)
+    unit = [vectors.vector(grams(t)) for t in texts]
+    for k in [texts[0], texts[37], "희망이음언제열려요", "연말정산", "", "ㅋ"]:
+        cos = vectors.cosines(k)
+        asked = vectors.vector(grams(k))
+        plain = [sum(w * u.get(g, 0.0) for g, w in asked.items()) for u in unit]
+        assert len(cos) == len(texts) and max(abs(a - b) for a, b in zip(cos, plain)) < 1e-12, k
+    assert vectors.cosines(texts[5])[5] == pytest.approx(1.0)
+
+
 def test_an_empty_memory_adds_no_features():
     assert Memory().features("희망이음 언제 열려요", "launch") == {}
     engine = Engine([], model=DeclineModel({}, 0.0))
@@ -56,9 +70,9 @@ def _keys(path):
     return {key(_GREETING_PREFIX.sub("", normalize(r["query"]))) for r in rows}
 
 
-@pytest.mark.parametrize("name", ["heldout-q-report.jsonl", "heldout-r-report.jsonl"])
+@pytest.mark.parametrize("name", ["heldout-s-report.jsonl", "heldout-t-report.jsonl"])
 def test_the_memory_holds_no_question_of_a_report_set(name):
-    # heldout-q and -r are reported untouched (README, bench/DECLINE.md): the models and their memory never saw them.
+    # heldout-s and -t are reported untouched (README, bench/DECLINE.md): the models and their memory never saw them.
     # Some short questions were written alike by writers of other sets too; those of a report set alone must be absent.
     memory = Memory.bundled()
     held = set(memory.declined_any).union(*memory.answered.values(), *memory.declined.values())

@@ -26,21 +26,22 @@ ROOT = PROJECT_ROOT
 # untouched-report (round 2's untouched set) and heldout-d: trained on since round 3 (bench/decline.py);
 # heldout-e (round 4's report), heldout-g, -h and -i since round 5, heldout-f-report (round 5's report) and -k
 # since round 6; heldout-j-report and -l-report (round 6's reports), -o, -p, and -m-report and -n-report (round 7's
-# first reports, scored untouched once: 32/41 and 36/40) since round 7. heldout-q-report and heldout-r-report:
-# round 7's untouched sets, never trained on (32/37 and 29/34 with the shipped engine: their floors guard
-# against a fall, they are not the issue's 0.90).
+# first reports, scored untouched once: 32/41 and 36/40) since round 7; heldout-q-report and -r-report (round 7's
+# reports, 32/37 and 29/34 untouched) since round 8. heldout-s-report and heldout-t-report: round 8's untouched
+# sets, never trained on (28/30 and 34/35 with the shipped engine: their floors guard against a fall).
 TIMELY_SETS = [DATA / "timely-dev.jsonl", DATA / "heldout3-tune.jsonl", DATA / "untouched-report.jsonl",
                DATA / "heldout-d.jsonl", DATA / "heldout-e.jsonl", DATA / "heldout-g.jsonl",
                DATA / "heldout-h.jsonl", DATA / "heldout-i.jsonl", DATA / "heldout-f-report.jsonl",
                DATA / "heldout-k.jsonl", DATA / "heldout-j-report.jsonl", DATA / "heldout-l-report.jsonl",
                DATA / "heldout-o.jsonl", DATA / "heldout-p.jsonl", DATA / "heldout-m-report.jsonl",
-               DATA / "heldout-n-report.jsonl", DATA / "heldout-q-report.jsonl", DATA / "heldout-r-report.jsonl"]
+               DATA / "heldout-n-report.jsonl", DATA / "heldout-q-report.jsonl", DATA / "heldout-r-report.jsonl",
+               DATA / "heldout-s-report.jsonl", DATA / "heldout-t-report.jsonl"]
 FLOORS = {"timely-dev.jsonl": 1.0, "heldout3-tune.jsonl": 0.95, "untouched-report.jsonl": 0.90, "heldout-d.jsonl": 0.85,
           "heldout-e.jsonl": 0.86, "heldout-g.jsonl": 0.87, "heldout-h.jsonl": 0.90, "heldout-i.jsonl": 0.84,
           "heldout-f-report.jsonl": 0.87, "heldout-k.jsonl": 0.87, "heldout-j-report.jsonl": 0.87,
           "heldout-l-report.jsonl": 0.85, "heldout-o.jsonl": 0.85, "heldout-p.jsonl": 0.88,
-          "heldout-m-report.jsonl": 0.85, "heldout-n-report.jsonl": 0.88, "heldout-q-report.jsonl": 0.83,
-          "heldout-r-report.jsonl": 0.82}
+          "heldout-m-report.jsonl": 0.85, "heldout-n-report.jsonl": 0.88, "heldout-q-report.jsonl": 0.95,
+          "heldout-r-report.jsonl": 0.94, "heldout-s-report.jsonl": 0.93, "heldout-t-report.jsonl": 0.97}
 MOMENTS = ["2022-08-16T10:00", "2022-08-30T14:00", "2022-08-31T17:50", "2022-09-02T09:00",
            "2022-09-06T08:30", "2022-09-06T10:00", "2022-09-30T16:00", "2022-10-05T10:00"]
 
@@ -103,7 +104,13 @@ def test_the_outage_is_said_above_an_answer_about_something_else(engine):
     assert templates.render_answer(entry) in text and "※" not in templates.render_answer(entry)  # exports: no banner
     # an answer that speaks of the moment itself says it once
     assert "※" not in templates.render_reply_answer(eng.entries["now-w4c"])
+    clock.set(parse_time("2022-09-06T08:59"))
+    assert templates.render_reply_answer(entry).startswith("※ 지금은 *시스템 중단 기간*")
+    # launch day, once it has opened: the launch instead ('새로 생긴 거 오늘 열린 거 맞죠? 주소가 뭐였죠?')
     clock.set(parse_time("2022-09-06T09:00"))
+    text = templates.render_reply_answer(entry)
+    assert text.startswith("※ 희망이음은 *9월 6일(화, 오늘) 09:00*에 개통되었습니다") and "중단 기간" not in text, text
+    clock.set(parse_time("2022-09-07T09:00"))
     assert "※" not in templates.render_reply_answer(entry)
     # the day of the cut-off, before it: the cut-off instead
     clock.set(parse_time("2022-08-31T17:55"))
@@ -115,7 +122,7 @@ def test_the_outage_is_said_above_an_answer_about_something_else(engine):
 
 
 @pytest.mark.parametrize("now, yes, no", [
-    ("2022-08-31T15:00", ["네, 지금은 시설정보시스템(W4C)을 사용할 수 있습니다", "오늘 18:00까지, 3시간 남음"], ["아니요"]),
+    ("2022-08-31T15:00", ["네, 지금은 시설정보시스템(W4C)을 사용하실 수 있습니다", "오늘 18:00까지, 3시간 남음"], ["아니요"]),
     ("2022-09-01T10:00", ["아니요", "9월 6일(화) 09:00", "수기로 기록해 두었다가"], ["네,"]),
     ("2022-09-16T14:00", ["네, 시설정보시스템(W4C)은", "회계"], ["아니요"]),
 ])
@@ -126,6 +133,17 @@ def test_w4c_today_depends_on_the_day(engine, now, yes, no):
     assert result.answered and result.best.entry_id == "now-w4c"
     text = templates.render_answer(result.best.entry)
     assert all(y in text for y in yes) and not any(n in text for n in no), text
+
+
+def test_the_cms_answer_counts_down_to_the_blocked_period(engine):
+    # 'cms 출금신청 불가기간 시작까지 몇일남음' four days before: the answer says how many days remain
+    eng, templates, clock = engine
+    entry = eng.entries["before-cms-withdrawal"]
+    clock.set(parse_time("2022-08-26T16:30"))
+    text = templates.render_reply_answer(entry)
+    assert "지금은 출금신청이 가능합니다. 불가 기간은 8월 30일(화)부터입니다 (D-4, 4일 남음)" in text, text
+    clock.set(parse_time("2022-08-31T10:00"))
+    assert "지금은 CMS 출금신청 불가 기간입니다" in templates.render_reply_answer(entry)
 
 
 def test_state_and_left_follow_the_schedule(kb):
