@@ -74,8 +74,8 @@ SETS = {
     # round 7's first report sets: scored untouched once, then opened for error analysis and training
     "heldout-m": ROOT / "tests" / "data" / "heldout-m-report.jsonl",
     "heldout-n": ROOT / "tests" / "data" / "heldout-n-report.jsonl",
-    # round 7's untouched report sets, opened for training in round 8 (round 8 reports heldout-s-report and
-    # heldout-t-report, kept out of every set here)
+    # round 7's untouched report sets, opened for training in round 8 (round 8 reports heldout-s-, -t-, -u- and
+    # -v-report, kept out of every set here)
     "heldout-q": ROOT / "tests" / "data" / "heldout-q-report.jsonl",
     "heldout-r": ROOT / "tests" / "data" / "heldout-r-report.jsonl",
 }

@@ -58,6 +58,15 @@ def dday(target: date | datetime | None, now: datetime) -> str:
     return "D-day" if diff == 0 else (f"D-{diff}" if diff > 0 else f"D+{-diff}")
 
 
+RECENT_DAYS = 100  # a count of days since something is said while it is this young ('개통한 지 며칠째예요?')
+
+
+def since(target: date | datetime | None, now: datetime) -> str:
+    """D-day, D+1 … D+99 on and after the day of `target`; "" before it, and once a count of days says nothing."""
+    d = dday(target, now)
+    return d if d == "D-day" or (d.startswith("D+") and int(d[2:]) < RECENT_DAYS) else ""
+
+
 def state(ms, now: datetime) -> str:
     """Where `now` stands against a milestone: before, during (a window), after; "" when no date is set yet.
 

@@ -16,7 +16,7 @@ import yaml
 
 from bot.core.clock import SEOUL
 from bot.core.config import DEFAULT_KNOWLEDGE
-from bot.core.dates import dday, left, state
+from bot.core.dates import dday, left, since, state
 from bot.knowledge.base import KnowledgeError, _LineLoader, _strip_lines
 
 
@@ -71,7 +71,7 @@ def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> s
     if not tpl:
         return default
     return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms, now=now,
-                                                left=left(ms, now)).strip()
+                                                left=left(ms, now), since=since(moment, now)).strip()
 
 
 MOMENT_AWARE = re.compile(r"\b(?:state|left|relative)\(")

@@ -12,7 +12,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.core.clock import SEOUL
-from bot.core.dates import dday, kdate, kdatetime, kmd, left, state
+from bot.core.dates import dday, kdate, kdatetime, kmd, left, since, state
 from bot.knowledge.confirm import confirms
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class Templates:
         now = self.now()
         milestones = self.kb.milestones
         # Answers branch on the moment they are asked: `state('outage') == 'during'`, `left('launch')`.
-        return {"ms": milestones, "now": now, "dday": lambda t: dday(t, now),
+        return {"ms": milestones, "now": now, "dday": lambda t: dday(t, now), "since": lambda t: since(t, now),
                 "state": lambda mid: state(milestones.get(mid), now),
                 "left": lambda mid: left(milestones.get(mid), now)}
 

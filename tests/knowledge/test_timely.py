@@ -27,21 +27,23 @@ ROOT = PROJECT_ROOT
 # heldout-e (round 4's report), heldout-g, -h and -i since round 5, heldout-f-report (round 5's report) and -k
 # since round 6; heldout-j-report and -l-report (round 6's reports), -o, -p, and -m-report and -n-report (round 7's
 # first reports, scored untouched once: 32/41 and 36/40) since round 7; heldout-q-report and -r-report (round 7's
-# reports, 32/37 and 29/34 untouched) since round 8. heldout-s-report and heldout-t-report: round 8's untouched
-# sets, never trained on (28/30 and 34/35 with the shipped engine: their floors guard against a fall).
+# reports, 32/37 and 29/34 untouched) since round 8. heldout-s-, -t-, -u- and -v-report: round 8's untouched
+# sets, never trained on (28/30, 34/35, 29/30 and 34/35 with the shipped engine: their floors guard against a fall).
 TIMELY_SETS = [DATA / "timely-dev.jsonl", DATA / "heldout3-tune.jsonl", DATA / "untouched-report.jsonl",
                DATA / "heldout-d.jsonl", DATA / "heldout-e.jsonl", DATA / "heldout-g.jsonl",
                DATA / "heldout-h.jsonl", DATA / "heldout-i.jsonl", DATA / "heldout-f-report.jsonl",
                DATA / "heldout-k.jsonl", DATA / "heldout-j-report.jsonl", DATA / "heldout-l-report.jsonl",
                DATA / "heldout-o.jsonl", DATA / "heldout-p.jsonl", DATA / "heldout-m-report.jsonl",
                DATA / "heldout-n-report.jsonl", DATA / "heldout-q-report.jsonl", DATA / "heldout-r-report.jsonl",
-               DATA / "heldout-s-report.jsonl", DATA / "heldout-t-report.jsonl"]
+               DATA / "heldout-s-report.jsonl", DATA / "heldout-t-report.jsonl", DATA / "heldout-u-report.jsonl",
+               DATA / "heldout-v-report.jsonl"]
 FLOORS = {"timely-dev.jsonl": 1.0, "heldout3-tune.jsonl": 0.95, "untouched-report.jsonl": 0.90, "heldout-d.jsonl": 0.85,
           "heldout-e.jsonl": 0.86, "heldout-g.jsonl": 0.87, "heldout-h.jsonl": 0.90, "heldout-i.jsonl": 0.84,
           "heldout-f-report.jsonl": 0.87, "heldout-k.jsonl": 0.87, "heldout-j-report.jsonl": 0.87,
           "heldout-l-report.jsonl": 0.85, "heldout-o.jsonl": 0.85, "heldout-p.jsonl": 0.88,
           "heldout-m-report.jsonl": 0.85, "heldout-n-report.jsonl": 0.88, "heldout-q-report.jsonl": 0.95,
-          "heldout-r-report.jsonl": 0.94, "heldout-s-report.jsonl": 0.93, "heldout-t-report.jsonl": 0.97}
+          "heldout-r-report.jsonl": 0.94, "heldout-s-report.jsonl": 0.93, "heldout-t-report.jsonl": 0.97,
+          "heldout-u-report.jsonl": 0.96, "heldout-v-report.jsonl": 0.97}
 MOMENTS = ["2022-08-16T10:00", "2022-08-30T14:00", "2022-08-31T17:50", "2022-09-02T09:00",
            "2022-09-06T08:30", "2022-09-06T10:00", "2022-09-30T16:00", "2022-10-05T10:00"]
 
