@@ -104,3 +104,16 @@ def test_tests_mirror_the_layout():
     for folder in folders:
         source = PROJECT_ROOT / "bot" / folder.relative_to(tests)
         assert source.is_dir() or source.with_suffix(".py").is_file(), f"{folder} mirrors nothing under bot/"
+
+
+def test_no_test_module_imports_another():
+    """What several test modules share is in tests/fakes (an importable test backend) or tests/conftest.py; a test
+    module imported by another would run its tests twice over and tie the two together."""
+    tests = PROJECT_ROOT / "tests"
+    offenders = []
+    for path in tests.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.relative_to(tests)}: {n}" for n in names if n.split(".")[-1].startswith("test_")]
+    assert not offenders, offenders

@@ -90,8 +90,8 @@ def _banner(own: dict[str, str], ms, now: datetime) -> str | None:
 def banners(source, answer_source: str, now: datetime | None = None) -> list[str]:
     """The status lines said above an answer while a milestone is current (its `banner:` phrase: '지금은 시스템
     중단 기간이라 …', '자료입력 마감: 오늘 18:00', on launch day '개통되었습니다'), unless the answer already
-    speaks of the moment (`state`, `left` or `relative` in its template): during the outage, "W4C 접속이 안 돼요" hears of the outage first,
-    whichever entry it matched."""
+    speaks of the moment (`state`, `left` or `relative` in its template): during the outage, "W4C 접속이 안
+    돼요" hears of the outage first, whichever entry it matched."""
     if MOMENT_AWARE.search(answer_source):
         return []
     phrases, now = _phrases_now(source, now)

@@ -3,14 +3,13 @@
 The scoring is the one of ../shared/eval/score.py: every expected group must appear in the answer.
 """
 import json
-import re
-import unicodedata
 
 import pytest
 
 from bot.knowledge.search import Engine
 from bot.core.config import PROJECT_ROOT
 from bot.knowledge.templates import Templates
+from fakes.scoring import holds
 
 DATA = PROJECT_ROOT / "tests" / "data"
 # Tuning sets are guarded where they were tuned (tests/knowledge/test_timely.py for the rows asked at a moment).
@@ -23,15 +22,6 @@ DATA = PROJECT_ROOT / "tests" / "data"
 # figures.
 SETS = sorted(p for p in [*DATA.glob("heldout*.jsonl"), *DATA.glob("train-*.jsonl"), DATA / "untouched-report.jsonl"]
               if not p.stem.endswith("-tune"))
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"[\s*_`]", "", unicodedata.normalize("NFKC", text or "").lower())
-
-
-def _holds(answer: str, expect) -> bool:
-    a = _norm(answer)
-    return all(any(_norm(alt) in a for alt in group) for group in expect)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +70,7 @@ def test_held_out_questions(engine, path):
             declined += not result.answered
         else:
             n_in += 1
-            good += result.answered and _holds(templates.render_reply_answer(result.best.entry, row["query"]),
+            good += result.answered and holds(templates.render_reply_answer(result.best.entry, row["query"]),
                                                row["expect"])
             false_declined += not result.answered
     assert n_in and n_out
@@ -95,5 +85,5 @@ def test_unspaced_questions_still_answered(engine):
     rows = [r for r in rows if r["expect"]]
     good = sum(1 for r in rows
                if (res := eng.answer(r["query"].replace(" ", ""))).answered
-               and _holds(templates.render_answer(res.best.entry), r["expect"]))
+               and holds(templates.render_answer(res.best.entry), r["expect"]))
     assert good / len(rows) >= 0.85

@@ -17,7 +17,7 @@ from bot.knowledge.base import MAX_ANSWER
 from bot.knowledge.search import Engine
 from bot.knowledge.templates import Templates, left, state
 
-from test_eval import _holds
+from fakes.scoring import holds
 
 DATA = PROJECT_ROOT / "tests" / "data"
 ROOT = PROJECT_ROOT
@@ -68,7 +68,7 @@ def test_timely_questions_answered_for_their_moment(engine, path):
         clock.set(parse_time(row["now"]))
         result = eng.answer(row["query"])
         answer = templates.render_reply_answer(result.best.entry) if result.answered else ""
-        if not (_holds(answer, row["expect"]) and len(answer) <= MAX_ANSWER):
+        if not (holds(answer, row["expect"]) and len(answer) <= MAX_ANSWER):
             misses.append((row["id"], row["query"], answer[:60]))
     assert len(rows) >= 12
     assert 1 - len(misses) / len(rows) >= FLOORS.get(path.name, 0.90), misses

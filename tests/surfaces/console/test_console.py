@@ -2,7 +2,6 @@
 import json
 import os
 import pty
-import select
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from io import StringIO
 
 from bot.surfaces.console.adapter import Console
 from bot.core.config import PROJECT_ROOT
+from fakes.terminal import read_until
 
 ROOT = PROJECT_ROOT
 IEUM = [sys.executable, "-m", "bot.cli"]
@@ -93,22 +93,6 @@ def test_feedback_is_stored(kb_services):
     assert len(rows) == 1 and rows[0]["helpful"] == 1 and rows[0]["user"] == "tester"
 
 
-def _read_until(fd, needle, timeout=30):
-    buf = b""
-    end = time.monotonic() + timeout
-    while needle.encode() not in buf and time.monotonic() < end:
-        r, _, _ = select.select([fd], [], [], 0.5)
-        if r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-    return buf.decode("utf-8", errors="replace")
-
-
 @contextmanager
 def _on_a_terminal(tmp_path, *args):
     """`ieum ARGS` on a pseudo-terminal: (pid, fd); killed and closed at the end."""
@@ -128,9 +112,9 @@ def _on_a_terminal(tmp_path, *args):
 
 def test_interactive_chat_in_a_pseudo_terminal(tmp_path):
     with _on_a_terminal(tmp_path, "chat") as (pid, fd):
-        assert "궁금한 점을 입력하세요" in _read_until(fd, "나> ")
+        assert "궁금한 점을 입력하세요" in read_until(fd, "나> ")
         os.write(fd, "희망이음 주소\r".encode())
-        screen = _read_until(fd, "나> ")
+        screen = read_until(fd, "나> ")
         assert "ssis.go.kr" in screen and "[4] 질의하기" in screen
         os.write(fd, b"\x04")  # Ctrl-D
         _, status = os.waitpid(pid, 0)
@@ -147,7 +131,7 @@ def test_ask_renders_markdown_for_the_terminal(tmp_path):
     assert "*9월 6일(화) 09:00*" in json.loads(r.stdout)["answer"]
     # On a terminal: ANSI bold.
     with _on_a_terminal(tmp_path, "ask", "희망이음 개통일") as (pid, fd):
-        screen = _read_until(fd, "\x1b[1m9월 6일(화) 09:00\x1b[0m")
+        screen = read_until(fd, "\x1b[1m9월 6일(화) 09:00\x1b[0m")
         assert "\x1b[1m9월 6일(화) 09:00\x1b[0m" in screen and "*" not in screen
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0

@@ -1,6 +1,5 @@
 """What a new user tripped over (issue 13): the terminal chat, the forms, the history, the view count."""
 import io
-import subprocess
 import sys
 
 from bot.core.messages import Incoming, Reply
@@ -148,7 +147,7 @@ def test_start_banner_names_the_rehearsal_clock(tmp_path):
     import os
     import pty
 
-    from test_console import _read_until
+    from fakes.terminal import read_until
 
     pid, fd = pty.fork()
     if pid == 0:
@@ -157,7 +156,7 @@ def test_start_banner_names_the_rehearsal_clock(tmp_path):
                   {**os.environ, "IEUM_DATA_DIR": str(tmp_path), "IEUM_USER": "tester", "LANG": "C.UTF-8",
                    "TERM": "dumb", "IEUM_NOW": "2022-08-29T08:59:00+09:00"})
     try:
-        screen = _read_until(fd, "나> ")
+        screen = read_until(fd, "나> ")
         assert "리허설 시계" in screen and "2022년 8월 29일(월) 08:5" in screen and "tester" in screen
         os.write(fd, b"\x04")
         os.waitpid(pid, 0)

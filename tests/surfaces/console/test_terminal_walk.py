@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from bot.core.config import PROJECT_ROOT
-from test_console import _read_until
+from fakes.terminal import read_until
 
 ROOT = PROJECT_ROOT
 
@@ -25,11 +25,11 @@ class Terminal:
             os.execve(sys.executable, [sys.executable, "-m", "bot.cli", "chat"],
                       {**os.environ, "IEUM_DATA_DIR": str(data_dir), "IEUM_USER": user, "IEUM_AGENTS": "agent1",
                        "LANG": "C.UTF-8", "TERM": "dumb", "IEUM_NOW": "2022-08-29T10:00:00+09:00"})
-        self.screen = _read_until(self.fd, "나> ")
+        self.screen = read_until(self.fd, "나> ")
 
     def type(self, line: str, until: str) -> str:
         os.write(self.fd, (line + "\r").encode())
-        self.screen = plain(_read_until(self.fd, until))
+        self.screen = plain(read_until(self.fd, until))
         assert until in self.screen, self.screen[-1500:]
         return self.screen
 

@@ -11,8 +11,8 @@ import pytest
 
 from fakes.harness import Client, FaultySlack, submission, wait_until  # noqa: E402
 from fakes.slack import command_body, event_body, message_event, payload_body, post, signed_headers  # noqa: E402
-# `helpdesk`: test_slack's bot with agents, here over the FaultySlack `fake` below
-from test_slack import AGENT, SUBJECT, TRIAGE, _settings, channel_posts, helpdesk, submit_view  # noqa: E402,F401
+from fakes.slack_chat import (AGENT, SUBJECT, TRIAGE, channel_posts, file_inquiry, running, slack_settings,  # noqa: E402
+                              submit_view)
 
 from bot.http import ServerThread, mount_slack  # noqa: E402
 from bot.services import build  # noqa: E402
@@ -21,6 +21,12 @@ RAW = ("800101-1234567", "8001011234567", "800101")
 
 
 FAKE = FaultySlack  # the `fake` fixture of conftest.py starts one per module
+
+
+@pytest.fixture()
+def helpdesk(tmp_path, knowledge, fake):
+    with running(tmp_path, knowledge, fake, agents=(AGENT,)) as b:
+        yield b
 
 
 def db_bytes(services) -> bytes:
@@ -131,7 +137,6 @@ def test_a_long_question_is_stored_guarded_in_the_form_metadata_and_expires(help
 
 
 def _filed(helpdesk, fake):
-    from test_slack import file_inquiry
 
     card, _ = file_inquiry(helpdesk, fake)
     receipt = card["blocks"][0]["text"]["text"].split("*")[1]
@@ -209,7 +214,7 @@ def test_acks_never_wait_on_a_hung_web_api(tmp_path, knowledge, fake):
 
     fake.reset()
     fake.chaos("*", "timeout", wait=30)  # every Web API call hangs, from start-up on
-    settings = _settings(tmp_path, knowledge, fake, agents=(AGENT,))
+    settings = slack_settings(tmp_path, knowledge, fake, agents=(AGENT,))
     services = build(settings)
 
     def mount(web_app, s):

@@ -4,98 +4,29 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 
 import pytest
 
-from bot.core.config import Settings
-from bot.http import SLACK_KEY, ServerThread
+from bot.http import ServerThread
 from bot.services import build
 from fakes.harness import wait_until
-from fakes.slack import (BOT_USER, SECRET, FakeSlack, command_body, event_body, message_event,
-                              payload_body, post, signed_headers)
-
-
-TRIAGE = "CTRIAGE"
-
-
-class Bot:
-    def __init__(self, server: ServerThread, services, fake: FakeSlack):
-        self.server, self.services, self.fake = server, services, fake
-
-    @property
-    def url(self) -> str:
-        return self.server.url + "/slack/events"
-
-    @property
-    def adapter(self):
-        return self.server.web_app[SLACK_KEY]
-
-    def event(self, event: dict, *, event_id: str | None = None, retry: int | None = None, **kw):
-        body = event_body(event, event_id=event_id)
-        return post(self.url, body, signed_headers(body, content_type="application/json", retry=retry, **kw))
-
-    def command(self, text: str, **kw):
-        body = command_body(text, response_url=f"{self.fake.url}/response/cmd", **kw)
-        return post(self.url, body, signed_headers(body, content_type="application/x-www-form-urlencoded"))
-
-    def interact(self, payload: dict):
-        body = payload_body(payload)
-        return post(self.url, body, signed_headers(body, content_type="application/x-www-form-urlencoded"))
-
-    def click(self, message_call, label: str, *, user: str = "U100", channel: str | None = None,
-              ephemeral: bool = False, thread_ts: str | None = None):
-        """Click the button labelled `label` in a recorded chat.postMessage / ephemeral call."""
-        blocks = message_call.get("blocks") or []
-        for b in blocks:
-            for el in b.get("elements") or []:
-                if el.get("type") == "button" and el["text"]["text"] == label:
-                    channel = channel or message_call.get("channel") or "D100"
-                    ts = f"{time.time():.6f}"
-                    msg = {"type": "message", "ts": ts, "text": message_call.get("text"), "blocks": blocks}
-                    if thread_ts or message_call.get("thread_ts"):
-                        msg["thread_ts"] = thread_ts or message_call.get("thread_ts")
-                    return self.interact({
-                        "type": "block_actions", "user": {"id": user, "username": "hong", "name": "hong"},
-                        "trigger_id": f"trig-{ts}", "response_url": f"{self.fake.url}/response/act",
-                        "container": {"type": "message", "message_ts": ts, "channel_id": channel,
-                                      "is_ephemeral": ephemeral, "thread_ts": msg.get("thread_ts")},
-                        "channel": {"id": channel}, "message": msg,
-                        "actions": [{"type": "button", "action_id": el["action_id"], "block_id": b.get("block_id"),
-                                     "value": el.get("value", ""), "text": el["text"], "action_ts": ts}],
-                    })
-        raise AssertionError(f"no button {label!r} in {blocks}")
-
-
-def _settings(tmp_path, knowledge, fake, **kw) -> Settings:
-    base = Settings(data_dir=tmp_path / "data", knowledge=knowledge, slack_bot_token="xoxb-test",
-                    slack_signing_secret=SECRET, slack_triage_channel=TRIAGE, slack_api_url=fake.api_url)
-    return replace(base, **kw)
-
-
-def fast_backoff(server) -> None:
-    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-
-    for h in server.web_app[SLACK_KEY].client.retry_handlers:
-        if hasattr(h, "interval_calculator"):
-            h.interval_calculator = BackoffRetryIntervalCalculator(backoff_factor=0.01)
+from fakes.slack import BOT_USER, command_body, event_body, message_event, post, signed_headers
+from fakes.slack_chat import (AGENT, SUBJECT, TRIAGE, channel_posts, file_inquiry, open_form_from_decline,
+                              running, slack_settings, submit_view)
 
 
 @pytest.fixture()
 def bot(tmp_path, knowledge, fake):
-    fake.reset()
-    services = build(_settings(tmp_path, knowledge, fake))
-    server = ServerThread(services, host="127.0.0.1", port=0)
-    # fast backoff for tests: rebuild the adapter's client retry intervals
-    server.start()
-    fast_backoff(server)
-    assert len(fake.of("auth.test")) == 1  # once, at start-up (not lazily, on the event loop)
-    fake.reset()  # the start-up call belongs to no test
-    b = Bot(server, services, fake)
-    yield b
-    fake.quiet(0.1)
-    server.stop()
-    services.close()
+    with running(tmp_path, knowledge, fake) as b:
+        assert len(fake.of("auth.test")) == 1  # once, at start-up (not lazily, on the event loop)
+        fake.reset()  # the start-up call belongs to no test
+        yield b
+
+
+@pytest.fixture()
+def helpdesk(tmp_path, knowledge, fake):
+    with running(tmp_path, knowledge, fake, agents=(AGENT,)) as b:
+        yield b
 
 
 def texts(calls) -> str:
@@ -280,71 +211,6 @@ def test_unknown_button_is_acked(bot, fake):
 
 
 # ---- the inquiry modal, filing, triage ---------------------------------------------------------------
-
-AGENT = "UAGENT"
-SUBJECT = "김철수 800101-1234567"
-
-
-@pytest.fixture()
-def helpdesk(tmp_path, knowledge, fake):
-    fake.reset()
-    services = build(_settings(tmp_path, knowledge, fake, agents=(AGENT,)))
-    server = ServerThread(services, host="127.0.0.1", port=0).start()
-    fast_backoff(server)
-    b = Bot(server, services, fake)
-    yield b
-    fake.quiet(0.1)
-    server.stop()
-    services.close()
-
-
-def submit_view(bot, view_call, values: dict, *, user: str = "U100"):
-    view = dict(view_call["view"])
-    state = {}
-    for block in view["blocks"]:
-        if block.get("type") != "input":
-            continue
-        el, name = block["element"], block["block_id"]
-        v = values.get(name, el.get("initial_value") if el["type"] == "plain_text_input" else None)
-        if el["type"] == "plain_text_input":
-            state[name] = {name: {"type": "plain_text_input", "value": v}}
-        elif el["type"] == "static_select":
-            opt = v and {"text": {"type": "plain_text", "text": v}, "value": v}
-            state[name] = {name: {"type": "static_select", "selected_option": opt or el.get("initial_option")}}
-        elif el["type"] == "checkboxes":
-            on = values.get(name, bool(el.get("initial_options")))
-            state[name] = {name: {"type": "checkboxes", "selected_options": el["options"] if on else []}}
-        elif el["type"] == "file_input":
-            state[name] = {name: {"type": "file_input", "files": v or []}}
-    view.update(id="VSUB1", hash="h1", state={"values": state}, team_id="T0001")
-    return bot.interact({"type": "view_submission", "user": {"id": user, "username": "hong"}, "view": view,
-                         "trigger_id": "trig-sub"})
-
-
-def channel_posts(fake, channel):
-    return [c for c in fake.calls if c.method in ("chat.postMessage", "chat.update") and c.get("channel") == channel]
-
-
-def open_form_from_decline(bot, fake, question="급여 명세서 출력 메뉴가 어디에 있나요"):
-    bot.event(message_event(question, channel="D100", ts="1700000010.000100"))
-    (answer,) = fake.wait_calls("chat.postMessage")
-    assert bot.click(answer, "질의하기")[0] == 200
-    (opened,) = fake.wait_calls("views.open")
-    return opened
-
-
-def file_inquiry(bot, fake):
-    opened = open_form_from_decline(bot, fake)
-    status, body = submit_view(bot, opened, {"title": "급여 명세서 출력 메뉴 문의", "category": "전체업무 > ERP > 급여",
-                                             "type": "사용법문의", "content": "급여 명세서를 출력할 메뉴를 찾지 못했습니다.",
-                                             "subject_info": SUBJECT})
-    assert status == 200 and body in ("", "{}") or json.loads(body or "{}").get("response_action") is None
-    fake.wait_for(lambda f: channel_posts(f, TRIAGE))
-    card = channel_posts(fake, TRIAGE)[0]
-    receipt_dm = fake.wait_for(lambda f: [c for c in f.of("chat.postMessage") if c.get("channel") == "D100"
-                                          and "접수" in c["text"]])
-    return card, receipt_dm[0]
-
 
 def test_inquiry_modal_opens_prefilled(helpdesk, fake):
     opened = open_form_from_decline(helpdesk, fake)
@@ -539,7 +405,7 @@ def test_first_event_makes_no_auth_test_call(bot, fake):
 def test_seen_event_ids_older_than_a_week_are_pruned_at_start_up(tmp_path, knowledge, fake):
     from bot.surfaces.slack.adapter import SlackAdapter
 
-    services = build(_settings(tmp_path, knowledge, fake))
+    services = build(slack_settings(tmp_path, knowledge, fake))
     try:
         store = services.store
         with store.transaction():
@@ -653,7 +519,7 @@ def test_socket_mode_smoke(tmp_path, knowledge, fake):
     t.start()
     assert ready.wait(5)
     fake.ws_url = f"ws://127.0.0.1:{box['port']}/link"
-    services = build(_settings(tmp_path, knowledge, fake, slack_signing_secret=None, slack_app_token="xapp-test"))
+    services = build(slack_settings(tmp_path, knowledge, fake, slack_signing_secret=None, slack_app_token="xapp-test"))
     server = ServerThread(services, host="127.0.0.1", port=0).start()
     try:
         assert got_ack.wait(5)

@@ -12,10 +12,10 @@ from bot.http import ServerThread
 from bot.services import build
 from bot.surfaces.teams import adapter as teams
 from bot.surfaces.web.app import mount as mount_console
+from fakes.browser import Browser
 from fakes.teams import FakeConnections, FakeTeams, installed
 from fakes.teams_chat import AGENT, DM, TRIAGE, Bot, file_inquiry, teams_settings
 from fakes.harness import wait_until
-from test_web_console import Browser
 
 FAKE = FakeTeams  # the `fake` fixture of conftest.py starts one per module
 

@@ -4,7 +4,6 @@ from IEUM_AGENTS losing access, the queue's filters and export, and `콘솔` in 
 from __future__ import annotations
 
 import ast
-import http.cookiejar
 import json
 import re
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 from bot.core.messages import Incoming
 from bot.http import ServerThread
 from bot.surfaces.web.app import mount as mount_console
+from fakes.browser import Browser
 from fakes.harness import wait_until
 from handlers.console import signin_link
 from handlers.router import dispatch
@@ -31,30 +31,6 @@ def file(s, **kw):
                 subject_info="대상자 이순신 850101-1234567", source="console")
     data.update(kw)
     return s.inquiries.file(**data)
-
-
-class Browser:
-    """A cookie-keeping HTTP client that follows redirects (as a browser does)."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-
-    def request(self, path: str, data: dict | None = None):
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        try:
-            with self.opener.open(self.base + path, data=body, timeout=10) as r:
-                return r.status, r.geturl(), r.read().decode("utf-8", "replace"), r.headers
-        except urllib.error.HTTPError as e:
-            return e.code, e.geturl(), e.read().decode("utf-8", "replace"), e.headers
-
-    def sign_in(self, url: str):
-        token = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["token"][0]
-        return self.request("/console/signin", {"token": token})
-
-    def csrf(self, path: str) -> str:
-        return re.search(r'name="_csrf" value="([^"]+)"', self.request(path)[2]).group(1)
 
 
 @pytest.fixture
@@ -354,7 +330,7 @@ def test_cli_answer_beside_a_serving_bot_reaches_the_requester_in_seconds(tmp_pa
     import time
 
     from fakes.harness import AGENT, Client, submission
-    from test_faults import BotProcess
+    from fakes.harness import BotProcess
 
     fake.reset()
     bot = BotProcess(tmp_path / "data", fake, tmp_path / "bot.log", IEUM_OUTBOX_POLL_SECONDS="0.5")
