@@ -5,9 +5,11 @@ import sys
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.knowledge.base import Entry
-from bot.knowledge.search import Engine
+from bot.knowledge.search import Engine, _top
 
 ENTRIES = [
     Entry("donation-menu", "후원관리 메뉴 위치", "희망이음 기관운영(행정)업무 > 후원관리",
@@ -232,3 +234,13 @@ def test_chosung_terms_do_not_depend_on_the_hash_seed():
                               env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120).stdout
 
     assert run("1") == run("2") == run("3")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text("abcdefgh", min_size=1, max_size=5), st.sampled_from([0.32, 0.5, 1.0, 1.32, 2.0]),
+                       max_size=400),
+       st.integers(1, 40), st.sampled_from([0, 3, 80]))
+def test_the_first_candidates_are_the_best_scores_then_the_smaller_keys(scores, n, max_ties):
+    # with no tiebreak, `_top` is the plain definition whatever the size of the tie at the cut (a tie of thousands,
+    # a common word at 100,000 entries, takes the shortcut; a small one goes through `_ranked_top`)
+    assert _top(scores, n, None, max_ties) == sorted(scores, key=lambda k: (-scores[k], k))[:n]
