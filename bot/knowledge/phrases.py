@@ -48,20 +48,26 @@ def relative_phrase(milestone_id: str, services, now: datetime | None = None) ->
     return _phrase(services.kb, services.templates, phrases, milestone_id, now)
 
 
+def _context(kb, ms, own: dict[str, str], now: datetime) -> dict[str, Any]:
+    """What every phrase template of milestone `ms` may say, `banner:` ones included: the milestones (`ms`), this
+    one (`m`), `now`, its short name, and its count (`d`), time left (`left`) and days since (`since`) at `now`."""
+    return {"ms": kb.milestones, "m": ms, "now": now, "short": own.get("short") or ms.name,
+            "d": dday(ms.moment, now), "left": left(ms, now), "since": since(ms.moment, now)}
+
+
 def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> str:
     ms = kb.milestones.get(milestone_id)
     if ms is None:
         return ""
     own = phrases.get(milestone_id, {})
-    short = own.get("short") or ms.name
-    moment = ms.moment
+    context = _context(kb, ms, own, now)
+    short, moment, d = context["short"], ms.moment, context["d"]
     if moment is None:
         return f"{short}: {ms.label} 예정" if ms.label else ""
     if ms.start and ms.end:
         state = "before" if now < ms.start else ("during" if now < ms.end else "after")
     else:
         state = "before" if now < moment else "after"
-    d = dday(moment, now)
     default = {
         "before": f"{short}까지 {d}" if d != "D-day" else f"{short}까지 D-day (오늘 {moment.astimezone(SEOUL):%H:%M})",
         "during": f"현재 {short} 기간입니다",
@@ -70,8 +76,7 @@ def _phrase(kb, templates, phrases: dict, milestone_id: str, now: datetime) -> s
     tpl = own.get(state)
     if not tpl:
         return default
-    return _compiled(templates.env, tpl).render(ms=kb.milestones, d=d, short=short, m=ms, now=now,
-                                                left=left(ms, now), since=since(moment, now)).strip()
+    return _compiled(templates.env, tpl).render(**context).strip()
 
 
 MOMENT_AWARE = re.compile(r"\b(?:state|left|relative)\(")
@@ -101,8 +106,7 @@ def banners(source, answer_source: str, now: datetime | None = None) -> list[str
         line = _banner(own, ms, now) if ms is not None else None
         if not line:
             continue
-        out.append(_compiled(source.templates.env, line).render(
-            ms=source.kb.milestones, m=ms, now=now, left=left(ms, now)).strip())
+        out.append(_compiled(source.templates.env, line).render(**_context(source.kb, ms, own, now)).strip())
     return out
 
 
