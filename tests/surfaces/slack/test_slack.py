@@ -469,9 +469,15 @@ def test_failed_dm_is_kept_and_retried(helpdesk, fake):
     fake.fail("chat.postMessage", 500, times=8)  # the update in the card thread and the DM: 4 attempts each
     helpdesk.click(card, "맡기", user=AGENT, channel=TRIAGE)
     outbox = helpdesk.services.outbox
-    # both back to pending after their failed attempt (a drain may hold one in 'sending' for a moment)
-    pending = wait_until(lambda: len(outbox.items(status="pending")) == 2 and outbox.items(status="pending"),
-                         timeout=30)
+    # the DM back to pending after its failed attempt, and nothing still being sent (the triage rows are
+    # enqueued before the DM: waiting for any two pending rows could see them before the DM was tried)
+    def kept():
+        rows = outbox.items(prefix="inquiry-")
+        dm = [r for r in rows if r["key"].endswith("-assigned")]
+        return (dm and dm[0]["status"] == "pending" and dm[0]["attempts"] >= 1 and dm[0]["last_error"]
+                and not [r for r in rows if r["status"] == "sending"] and outbox.items(status="pending"))
+
+    pending = wait_until(kept, timeout=30)
     assert not [c for c in fake.of("chat.postMessage") if c.get("channel") == "D100" and "맡" in c.everything]
     fake.reset()
     # later (the backoff has passed), the outbox delivers what was kept
