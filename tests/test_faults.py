@@ -152,7 +152,9 @@ def test_kill_mid_filing_then_the_same_forms_resubmitted_file_once(tmp_path, fak
         assert check_invariants(db, cipher=CIPHER)["problems"] == []
         # one triage card per inquiry, however many times its form was submitted (a send the kill cut off
         # stays leased, 'sending', until its lease runs out: never sent twice)
-        cards = dict(_rows(db, "SELECT key, status FROM outbox WHERE key LIKE 'inquiry-%-filed'"))
+        # (a card is queued just after its form's 200: wait for the last one)
+        cards = wait_until(lambda: (lambda c: len(c) >= len(tried) and c)(
+            dict(_rows(db, "SELECT key, status FROM outbox WHERE key LIKE 'inquiry-%-filed'"))), timeout=30)
         assert len(cards) == len(tried)
         wait_until(lambda: all(s in ("sent", "sending") for (s,) in _rows(
             db, "SELECT status FROM outbox WHERE key LIKE 'inquiry-%-filed'")), timeout=30)

@@ -10,7 +10,7 @@ from io import StringIO
 
 from bot.surfaces.console.adapter import Console
 from bot.core.config import PROJECT_ROOT
-from fakes.terminal import read_until
+from fakes.terminal import end, read_until
 
 ROOT = PROJECT_ROOT
 IEUM = [sys.executable, "-m", "bot.cli"]
@@ -116,9 +116,7 @@ def test_interactive_chat_in_a_pseudo_terminal(tmp_path):
         os.write(fd, "희망이음 주소\r".encode())
         screen = read_until(fd, "나> ")
         assert "ssis.go.kr" in screen and "[4] 질의하기" in screen
-        os.write(fd, b"\x04")  # Ctrl-D
-        _, status = os.waitpid(pid, 0)
-        assert os.WEXITSTATUS(status) == 0
+        assert end(pid, fd) == 0  # Ctrl-D
 
 
 def test_ask_renders_markdown_for_the_terminal(tmp_path):

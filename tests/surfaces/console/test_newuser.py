@@ -147,7 +147,7 @@ def test_start_banner_names_the_rehearsal_clock(tmp_path):
     import os
     import pty
 
-    from fakes.terminal import read_until
+    from fakes.terminal import end, read_until
 
     pid, fd = pty.fork()
     if pid == 0:
@@ -158,8 +158,7 @@ def test_start_banner_names_the_rehearsal_clock(tmp_path):
     try:
         screen = read_until(fd, "나> ")
         assert "리허설 시계" in screen and "2022년 8월 29일(월) 08:5" in screen and "tester" in screen
-        os.write(fd, b"\x04")
-        os.waitpid(pid, 0)
+        assert end(pid, fd) == 0
     finally:
         os.close(fd)
 

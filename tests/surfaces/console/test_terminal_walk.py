@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from bot.core.config import PROJECT_ROOT
-from fakes.terminal import read_until
+from fakes.terminal import end, read_until
 
 ROOT = PROJECT_ROOT
 
@@ -34,10 +34,10 @@ class Terminal:
         return self.screen
 
     def close(self) -> int:
-        os.write(self.fd, b"\x04")
-        _, status = os.waitpid(self.pid, 0)
-        os.close(self.fd)
-        return os.WEXITSTATUS(status)
+        try:
+            return end(self.pid, self.fd)
+        finally:
+            os.close(self.fd)
 
 
 def test_requester_and_agent_walk_one_inquiry(tmp_path):

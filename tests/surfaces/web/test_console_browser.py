@@ -20,7 +20,7 @@ import pytest
 
 from bot.core.clock import SEOUL, FixedClock
 from bot.core.config import PROJECT_ROOT
-from bot.http import ServerThread, mount_slack
+from bot.http import SLACK_KEY, ServerThread, mount_slack
 from bot.services import build
 from bot.surfaces.web.app import mount as mount_console
 from fakes.browser import CHROME_ARGS, CHROMIUM, browser_missing
@@ -99,6 +99,8 @@ def test_the_whole_console_story_in_a_browser_and_the_slack_requester_hears_each
             expect(page.locator("dd", has_text="추가정보요청")).to_be_visible()
             ((channel, ts),) = fake.wait_for(lambda f: [(ch, ts) for (ch, ts), m in f.messages.items()
                                                         if ch.startswith("D") and "어느 달의 급여대장인지" in m["text"]], 10)
+            # the bot knows the message is the inquiry's a moment after Slack has it (a drain may send it)
+            wait_until(lambda: server.web_app[SLACK_KEY].posts.topic_at(channel, ts))
             slack.event(message_event("8월분입니다. 인쇄 미리보기에서 멈춥니다.", user="U100", channel=channel,
                                       thread_ts=ts))
             wait_until(lambda: services.inquiries.get(urgent.receipt).status == "조치중", timeout=10)

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from bot.core.messages import Incoming
-from bot.http import ServerThread
+from bot.http import SLACK_KEY, ServerThread
 from bot.surfaces.web.app import mount as mount_console
 from fakes.browser import Browser
 from fakes.harness import wait_until
@@ -395,6 +395,8 @@ def test_asking_for_more_reaches_the_requester_and_their_reply_returns_it_to_wor
         return [(ch, ts) for (ch, ts), m in f.messages.items() if ch.startswith("D") and "어느 시설" in m["text"]]
 
     ((channel, ts),) = fake.wait_for(asked, 10)
+    # the bot knows the message is the inquiry's a moment after Slack has it (a drain may send it)
+    wait_until(lambda: server.web_app[SLACK_KEY].posts.topic_at(channel, ts))
     slack.event(message_event("행복요양원 2월분입니다. 010-2345-6789", user="U100", channel=channel, thread_ts=ts))
     wait_until(lambda: services.inquiries.get("1").status == "조치중")
     html = b.request("/console/inquiries/1")[2]
