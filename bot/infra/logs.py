@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import IO
@@ -27,8 +28,21 @@ _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"me
 _LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
 
 
+# How repr() and JSON write an invisible or control character: `\x01`, `\xa0`, `\u2060`. Their last hex
+# digits would glue to a number right after them, which the guard then reads as a longer, other number
+# (`\x01800101-1234567` as 01800101-…); a third-party library that logs a request's repr would leak it.
+_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
+
+
+def _findings(text: str):
+    if "\\" in text:  # the escapes read as spaces (a separator), on a copy of the same length
+        return find_personal_data(_ESCAPE.sub(lambda m: " " * len(m.group()), text))
+    return find_personal_data(text)
+
+
 def redact(text: str) -> str:
-    return mask(text) if text else text  # one scan: text without personal data comes back as it was
+    # one scan: text without personal data comes back as it was
+    return mask(text, findings=_findings(text)) if text else text
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,7 +53,7 @@ class JsonFormatter(logging.Formatter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string still gets logged
             message = str(record.msg)
-        out = {
+        out: dict[str, object] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
@@ -51,7 +65,8 @@ class JsonFormatter(logging.Formatter):
             out["exc"] = redact(record.exc_text)
         for k, v in record.__dict__.items():
             if k not in _STANDARD and not k.startswith("_"):
-                out[k] = redact(v) if isinstance(v, str) else v
+                # anything but a number is written as text (json's default=str), so it is masked as text
+                out[k] = v if v is None or isinstance(v, (int, float)) else redact(v if isinstance(v, str) else str(v))
         return json.dumps(out, ensure_ascii=False, default=str).translate(_LINE_BREAKS)
 
 
@@ -75,7 +90,7 @@ class RedactingHandlerFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken record is not ours to fix
             return True
-        found = find_personal_data(message)
+        found = _findings(message)
         if found:
             record.msg, record.args = mask(message, findings=found), None
         return True

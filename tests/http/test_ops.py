@@ -137,6 +137,23 @@ def test_json_logs_mask_personal_data_even_in_tracebacks():
     assert not any(p in text for p in PERSONAL + ("someone@example.com", "010 2345 6789"))
 
 
+def test_json_logs_mask_numbers_behind_the_escapes_of_a_repr():
+    # Bolt logs an unhandled request as the repr of its body: a control or invisible character right before a
+    # number is written `\x01`, `\xa0` or `\u2060`, whose hex digits would make it read as a longer number
+    body = {"text": "\x01800101-1234567 \xa0010-2345-6789 \u206001023456789"}
+    stream = io.StringIO()
+    handler = setup_logging("INFO", stream=stream)
+    try:
+        log = logging.getLogger("ieum.slack.bolt")
+        log.warning("Unhandled request (%s)", body)
+        log.warning("with extra", extra={"body": body})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    text = stream.getvalue()
+    assert not any(p in text for p in PERSONAL), text
+    assert text.count("[개인정보]") == 6
+
+
 def test_json_logs_keep_one_record_on_one_line():
     stream = io.StringIO()
     handler = setup_logging("INFO", stream=stream)
