@@ -33,8 +33,8 @@ def end(pid: int, fd: int, timeout: float = 30) -> int:
             os.write(fd, b"\x04")
         except OSError:
             pass  # the terminal is already gone: the program ended
-        wait_until = time.monotonic() + 2
-        while time.monotonic() < wait_until:
+        until = time.monotonic() + 2
+        while time.monotonic() < until:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 return os.WEXITSTATUS(status)
