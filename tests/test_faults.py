@@ -16,6 +16,7 @@ import pytest
 
 from fakes.harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, BotProcess, Client, FaultySlack, check_invariants,  # noqa: E402
                            click, form_submission, settings_for, submission, wait_until)
+from fakes.slack import receipt_of  # noqa: E402
 
 from bot.core.privacy import Cipher, check_secret  # noqa: E402
 from bot.http import SLACK_KEY, ServerThread, mount_slack  # noqa: E402
@@ -94,7 +95,7 @@ def test_kill_during_filing_loses_nothing_acknowledged(tmp_path, fake):
         wait_until(lambda: not _cards_missing(db), timeout=30)  # recovery's passes
         wait_until(lambda: all(s in ("sent", "sending") for s in dict(_rows(
             db, "SELECT key, status FROM outbox WHERE key LIKE 'inquiry-%-filed'")).values()), timeout=30)
-        posted = Counter(c["blocks"][0]["text"]["text"].split("*")[1] for c in fake.of("chat.postMessage")
+        posted = Counter(receipt_of(c) for c in fake.of("chat.postMessage")
                          if c.get("channel") == TRIAGE and c.get("blocks"))
         assert all(v == 1 for v in posted.values())
     finally:
@@ -159,7 +160,7 @@ def test_kill_mid_filing_then_the_same_forms_resubmitted_file_once(tmp_path, fak
         wait_until(lambda: all(s in ("sent", "sending") for (s,) in _rows(
             db, "SELECT status FROM outbox WHERE key LIKE 'inquiry-%-filed'")), timeout=30)
         fake.quiet(0.5)
-        posted = Counter(c["blocks"][0]["text"]["text"].split("*")[1] for c in fake.of("chat.postMessage")
+        posted = Counter(receipt_of(c) for c in fake.of("chat.postMessage")
                          if c.get("channel") == TRIAGE and c.get("blocks"))
         assert posted and max(posted.values()) == 1
     finally:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fakes.harness import (AGENT, PERSONAL, SUBJECT, TRIAGE, Client, click, settings_for, submission,  # noqa: E402
                      table_counts, wait_until)
-from fakes.slack import FakeSlack, event_body, message_event, payload_body, post, signature  # noqa: E402
+from fakes.slack import FakeSlack, event_body, message_event, payload_body, post, receipt_of, signature  # noqa: E402
 
 from bot.core.messages import Incoming, Reply  # noqa: E402
 from bot.core.privacy import normalize  # noqa: E402
@@ -318,7 +318,7 @@ def test_template_and_mrkdwn_injection(live, fake):
     assert status == 200 and "errors" not in body
     card = fake.wait_for(lambda f: [c for c in f.calls[n0:] if c.method == "chat.postMessage"
                                     and c.get("channel") == TRIAGE])[0]
-    receipt = card["blocks"][0]["text"]["text"].split("*")[1]
+    receipt = receipt_of(card)
     services.inquiries.answer(receipt, AGENT, "답변: {{ 7*7 }} {% if true %}Y{% endif %} <!everyone>")
     services.inquiries.promote_to_faq(receipt, AGENT)
     client.ask("{{ 7*7 }} <!channel> {% for x in range(3) %}X{% endfor %}", user="U200")

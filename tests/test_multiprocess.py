@@ -15,6 +15,7 @@ from bot.core.config import PROJECT_ROOT
 from bot.core.privacy import Cipher, check_secret
 from fakes.harness import (AGENT, SUBJECT, TRIAGE, BotProcess, Client, message_event, submission,
                            wait_until)
+from fakes.slack import receipt_of
 
 CIPHER = Cipher(check_secret("cmVsaWFiaWxpdHktdGVzdC1rZXkuLi4uLi4uLi4uLi4="))
 
@@ -123,7 +124,7 @@ def test_events_and_forms_over_three_processes_are_handled_once_even_with_one_ki
         database, "SELECT status FROM outbox WHERE key LIKE 'inquiry-%-filed'")) and len(rows(
         database, "SELECT 1 FROM outbox WHERE key LIKE 'inquiry-%-filed'")) == 18, timeout=60)
     fake.quiet(1.0)
-    cards = Counter(c["blocks"][0]["text"]["text"].split("*")[1] for c in fake.of("chat.postMessage")
+    cards = Counter(receipt_of(c) for c in fake.of("chat.postMessage")
                     if c.get("channel") == TRIAGE and c.get("blocks"))
     assert len(cards) == 18 and max(cards.values()) == 1, cards
     # every event answered once, whichever process got it and its retry

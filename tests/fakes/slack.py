@@ -274,6 +274,11 @@ class FakeSlack(LoopbackServer):
 # ---- signed requests, built like Slack's ---------------------------------------------------------
 
 
+def receipt_of(card: dict) -> str:
+    """The receipt number a triage card was posted with (its first block reads '*0000000001* …')."""
+    return card["blocks"][0]["text"]["text"].split("*")[1]
+
+
 def signature(body: str, timestamp: int | str, secret: str = SECRET) -> str:
     return SignatureVerifier(secret).generate_signature(timestamp=str(timestamp), body=body)
 

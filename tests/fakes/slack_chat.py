@@ -13,7 +13,8 @@ from bot.http import SLACK_KEY, ServerThread
 from bot.services import build
 
 from fakes.harness import AGENT, TRIAGE, wait_until  # noqa: F401 (the Slack tests' agent and triage channel)
-from fakes.slack import SECRET, FakeSlack, command_body, event_body, message_event, payload_body, post, signed_headers
+from fakes.slack import (SECRET, FakeSlack, command_body, event_body, message_event, payload_body, post,
+                         receipt_of, signed_headers)
 
 
 class Bot:
@@ -143,7 +144,7 @@ def file_inquiry(bot, fake):
                                           and "접수" in c["text"]])
     # the bot remembers where it posted once it has read Slack's answer, a moment after the fake saw the
     # post: a click on the card before that would find no card to update or thread to answer in
-    receipt = card["blocks"][0]["text"]["text"].split("*")[1]
+    receipt = receipt_of(card)
     posts = bot.adapter.posts
     wait_until(lambda: posts.find(f"inquiry-{receipt}-filed") and posts.find(f"inquiry-{receipt}-receipt"))
     return card, receipt_dm[0]

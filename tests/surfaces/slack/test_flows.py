@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from fakes.harness import Client, FaultySlack, submission, wait_until  # noqa: E402
-from fakes.slack import command_body, event_body, message_event, payload_body, post, signed_headers  # noqa: E402
+from fakes.slack import (command_body, event_body, message_event, payload_body, post, receipt_of,  # noqa: E402
+                         signed_headers)
 from fakes.slack_chat import (AGENT, SUBJECT, TRIAGE, channel_posts, file_inquiry, running, slack_settings,  # noqa: E402
                               submit_view)
 
@@ -138,7 +139,7 @@ def test_a_long_question_is_stored_guarded_in_the_form_metadata_and_expires(help
 
 def _filed(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
-    receipt = card["blocks"][0]["text"]["text"].split("*")[1]
+    receipt = receipt_of(card)
     return receipt, helpdesk.adapter.posts.find(f"inquiry-{receipt}-filed")[1]
 
 

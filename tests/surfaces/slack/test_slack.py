@@ -10,7 +10,7 @@ import pytest
 from bot.http import ServerThread
 from bot.services import build
 from fakes.harness import wait_until
-from fakes.slack import BOT_USER, command_body, event_body, message_event, post, signed_headers
+from fakes.slack import BOT_USER, command_body, event_body, message_event, post, receipt_of, signed_headers
 from fakes.slack_chat import (AGENT, SUBJECT, TRIAGE, channel_posts, file_inquiry, open_form_from_decline,
                               running, slack_settings, submit_view)
 
@@ -341,9 +341,7 @@ def test_answer_modal_then_requester_gets_answer_and_rating(helpdesk, fake):
 def test_thread_relay_between_card_and_requester(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
     # the card's ts is what the fake returned; find it through the adapter's posts (by the card's key)
-    receipt = card["blocks"][0]["text"]["text"].split("*")[1]
-    # the adapter records the post after Slack's reply reaches it: wait for that, not just the call
-    channel, ts = wait_until(lambda: helpdesk.adapter.posts.find(f"inquiry-{receipt}-filed"))
+    channel, ts = helpdesk.adapter.posts.find(f"inquiry-{receipt_of(card)}-filed")
     assert channel == TRIAGE
     n = len(fake.calls)
     helpdesk.event(message_event("확인 중입니다. 어느 화면에서 막히셨나요?", user=AGENT, channel=TRIAGE, thread_ts=ts))
@@ -360,9 +358,9 @@ def test_thread_relay_between_card_and_requester(helpdesk, fake):
 
 def test_thread_relay_masks_personal_data_before_posting_or_keeping_it(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
-    receipt = card["blocks"][0]["text"]["text"].split("*")[1]
-    _, card_ts = wait_until(lambda: helpdesk.adapter.posts.find(f"inquiry-{receipt}-filed"))
-    dm, dm_ts = wait_until(lambda: helpdesk.adapter.posts.find(f"inquiry-{receipt}-receipt"))
+    receipt = receipt_of(card)
+    _, card_ts = helpdesk.adapter.posts.find(f"inquiry-{receipt}-filed")
+    dm, dm_ts = helpdesk.adapter.posts.find(f"inquiry-{receipt}-receipt")
     n = len(fake.calls)
     helpdesk.event(message_event("제 번호는 010-2345-6789, 주민번호 800101-1234567 입니다", user="U100",
                                  channel=dm, thread_ts=dm_ts))
@@ -387,8 +385,8 @@ def test_thread_relay_masks_personal_data_before_posting_or_keeping_it(helpdesk,
 
 def test_reply_in_a_thread_of_someone_elses_inquiry_is_not_relayed(helpdesk, fake):
     card, _ = file_inquiry(helpdesk, fake)
-    receipt = card["blocks"][0]["text"]["text"].split("*")[1]
-    dm, dm_ts = wait_until(lambda: helpdesk.adapter.posts.find(f"inquiry-{receipt}-receipt"))
+    receipt = receipt_of(card)
+    dm, dm_ts = helpdesk.adapter.posts.find(f"inquiry-{receipt}-receipt")
     n = len(fake.calls)
     helpdesk.event(message_event("다른 사람이 보낸 글", user="U999", channel=dm, thread_ts=dm_ts))
     fake.quiet(0.5)
